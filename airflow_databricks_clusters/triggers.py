@@ -1,0 +1,142 @@
+"""DatabricksClusterStateTrigger: waits in the triggerer for a cluster to reach a state."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT, StateWatch, Verdict
+from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, RateLimited, TransientApiError
+
+
+class DatabricksClusterStateTrigger(BaseTrigger):
+    """Poll a cluster with async HTTP until it reaches ``target_states``; fire one event with the outcome.
+
+    :param cluster_id: the cluster to watch.
+    :param databricks_conn_id: the ``databricks`` connection (the official provider's connection type).
+    :param target_states: states that end the wait with success (e.g. ``["RUNNING"]``).
+    :param end_time: absolute deadline, seconds since the epoch. It is part of the serialised trigger, so a
+        triggerer restart resumes the same deadline instead of starting a new one.
+    :param polling_interval: seconds between two ``clusters/get`` calls.
+    :param failed_states: states that end the wait with failure; by default TERMINATING, TERMINATED and
+        ERROR when waiting for a running state, ERROR only when waiting for TERMINATED.
+    :param started_at: when the wait began (seconds since the epoch), for the elapsed times in the log.
+    :param terminate_on_kill: terminate the cluster when a user kills the deferred task (mark failed /
+        success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
+
+    The event payload is a dict: ``status`` (``success``, ``failed``, ``timeout`` or ``error``),
+    ``cluster_id``, ``state``, ``state_message``, ``termination_reason`` and, on failure, ``events`` (the
+    last cluster events, newest first); ``message`` on ``error``. Transient API errors (5xx, 429, dropped
+    connections beyond the hook's retries) do not end the wait; they are retried until ``end_time``.
+    """
+
+    def __init__(
+        self,
+        *,
+        cluster_id: str,
+        databricks_conn_id: str,
+        target_states: Iterable[str],
+        end_time: float,
+        polling_interval: float = 30.0,
+        failed_states: Iterable[str] | None = None,
+        started_at: float | None = None,
+        terminate_on_kill: bool = False,
+    ) -> None:
+        super().__init__()
+        self.cluster_id = cluster_id
+        self.databricks_conn_id = databricks_conn_id
+        self.target_states = list(target_states)
+        self.end_time = float(end_time)
+        self.polling_interval = float(polling_interval)
+        self.failed_states = None if failed_states is None else list(failed_states)
+        self.started_at = time.time() if started_at is None else float(started_at)
+        self.terminate_on_kill = terminate_on_kill
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "cluster_id": self.cluster_id,
+                "databricks_conn_id": self.databricks_conn_id,
+                "target_states": self.target_states,
+                "end_time": self.end_time,
+                "polling_interval": self.polling_interval,
+                "failed_states": self.failed_states,
+                "started_at": self.started_at,
+                "terminate_on_kill": self.terminate_on_kill,
+            },
+        )
+
+    def _hook(self) -> Any:
+        # Imported here so that loading this module (the operators import it at DAG parse time) stays cheap.
+        from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+        return DatabricksClustersHook(self.databricks_conn_id)
+
+    def _event(self, status: str, cluster: dict[str, Any] | None = None, **extra: Any) -> TriggerEvent:
+        cluster = cluster or {}
+        payload: dict[str, Any] = {
+            "status": status,
+            "cluster_id": self.cluster_id,
+            "state": cluster.get("state"),
+            "state_message": cluster.get("state_message", ""),
+            "termination_reason": cluster.get("termination_reason"),
+        }
+        payload.update(extra)
+        return TriggerEvent(payload)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        watch = StateWatch(
+            self.cluster_id, self.target_states, started_at=self.started_at, failed_states=self.failed_states
+        )
+        cluster: dict[str, Any] | None = None
+        while True:
+            try:
+                cluster = await hook.aget_cluster(self.cluster_id)
+            except ClusterNotFound as err:
+                yield self._event("error", cluster, message=str(err))
+                return
+            except (TransientApiError, RateLimited) as err:
+                # The hook already retried; the deadline, not one bad minute of the API, ends the wait.
+                self.log.warning("Cluster %s: could not read its state (%s); retrying", self.cluster_id, err)
+            except ApiError as err:
+                yield self._event("error", cluster, message=str(err))
+                return
+            else:
+                verdict, line = watch.observe(cluster, time.time())
+                if line:
+                    self.log.info(line)
+                if verdict is Verdict.DONE:
+                    yield self._event("success", cluster)
+                    return
+                if verdict is Verdict.FAILED:
+                    yield self._event("failed", cluster, events=await self._last_events(hook))
+                    return
+            remaining = self.end_time - time.time()
+            if remaining <= 0:
+                yield self._event("timeout", cluster, waited_seconds=time.time() - self.started_at)
+                return
+            await asyncio.sleep(min(self.polling_interval, remaining))
+
+    async def _last_events(self, hook: Any) -> list[dict[str, Any]]:
+        try:
+            events: list[dict[str, Any]] = await hook.aget_events(self.cluster_id, limit=FAILURE_EVENT_COUNT)
+        except ApiError as err:
+            self.log.warning("Cluster %s: could not read its events: %s", self.cluster_id, err)
+            return []
+        return events
+
+    async def on_kill(self) -> None:
+        """A user killed the deferred task: terminate the cluster it was waiting for, if asked to."""
+        if not self.terminate_on_kill:
+            return
+        self.log.info("Task killed while deferred: terminating cluster %s", self.cluster_id)
+        try:
+            await self._hook().aterminate_cluster(self.cluster_id)
+        except ClusterNotFound:
+            self.log.info("Cluster %s no longer exists", self.cluster_id)
