@@ -1,0 +1,54 @@
+"""The cluster JSON of `databricks clusters create --json-file`, used as it is by a DAG.
+
+`clusters/dataengineeringe2e.json` is the source article's cluster file, unchanged. Its `<AWS_Account_ID>`
+placeholders are filled by named parameters, which override the file field by field; everything else
+(autoscale 1..2, spot with fallback, the serverless profile, custom tags) comes from the file. Triggered
+by hand only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+from airflow.sdk import DAG
+
+from airflow_databricks_clusters.operators import (
+    DatabricksCreateClusterOperator,
+    DatabricksTerminateClusterOperator,
+)
+
+POLL_SECONDS = int(os.environ.get("DATABRICKS_CLUSTER_POLL_SECONDS", "30"))
+AWS_ACCOUNT_ID = os.environ.get("AWS_ACCOUNT_ID", "123456789012")
+
+with DAG(
+    dag_id="databricks_cluster_from_json",
+    description="A cluster from the seed's --json-file, used by one Spark run, then terminated",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["databricks", "example"],
+) as dag:
+    create_cluster = DatabricksCreateClusterOperator(
+        task_id="create_cluster",
+        # A path ending in .json is read (and rendered as a template) relative to this DAG's folder.
+        cluster_json="clusters/dataengineeringe2e.json",
+        instance_profile_arn=f"arn:aws:iam::{AWS_ACCOUNT_ID}:instance-profile/dataengineeringe2e-role",
+        docker_image=f"{AWS_ACCOUNT_ID}.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest",
+        polling_interval=POLL_SECONDS,
+    )
+
+    report = DatabricksSubmitRunOperator(
+        task_id="daily_report",
+        run_name="daily report {{ ds }}",
+        existing_cluster_id=create_cluster.output,
+        spark_python_task={"python_file": "s3://dataengineeringe2e-artifacts/jobs/report.py"},
+        polling_period_seconds=POLL_SECONDS,
+    )
+
+    terminate_cluster = DatabricksTerminateClusterOperator(
+        task_id="terminate_cluster", cluster_id=create_cluster.output, polling_interval=POLL_SECONDS
+    )
+
+    create_cluster >> report >> terminate_cluster.as_teardown(setups=create_cluster)
