@@ -6,10 +6,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint unit integration system clean
+.PHONY: venv demo test lint unit integration system clean
 
 # Lint what exists: benchmarks/ and dags/ arrive with later work, and ruff fails on a missing path.
-LINT_PATHS := $(wildcard airflow_databricks_clusters tests benchmarks dags)
+LINT_PATHS := $(wildcard airflow_databricks_clusters tests benchmarks dags scripts)
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy
+
+# The example DAG end to end against the embedded emulator (see scripts/demo.py).
+demo: $(STAMP)
+	$(PY) scripts/demo.py
 
 test: lint
 	$(PY) -m pytest tests

@@ -1,0 +1,43 @@
+"""Fixtures that join the plugin and the emulator: a live emulator and a migrated Airflow database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_databricks_clusters.emulator import Emulator
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database in the session's throw-away AIRFLOW_HOME (for dag.test())."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """A fresh emulated workspace, wired in as the `databricks_default` connection."""
+    with Emulator(start_seconds=1.0, terminate_seconds=0.3) as emu:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_DATABRICKS_DEFAULT",
+            json.dumps(
+                {
+                    "conn_type": "databricks",
+                    "host": emu.host,
+                    "port": emu.port,
+                    "schema": "http",
+                    "password": emu.token,
+                }
+            ),
+        )
+        yield emu
