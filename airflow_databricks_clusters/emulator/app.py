@@ -1,0 +1,260 @@
+"""The HTTP face of the emulated workspace: routes, authentication, faults and error bodies.
+
+A plain ASGI application on Starlette's request parsing (Starlette comes with Airflow's API server). It is
+served by uvicorn (``server.py``); keeping it a bare ASGI callable lets a dropped-connection fault abort
+the socket itself, which is what a client sees when a real connection dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+
+from airflow_databricks_clusters.emulator.api_errors import ApiError, malformed_request
+from airflow_databricks_clusters.emulator.auth import Auth
+from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.workspace import Workspace
+
+Handler = Callable[[dict[str, Any], str], dict[str, Any]]
+_API = re.compile(r"^/api/(?P<version>2\.[012])/(?P<tail>.+?)/?$")
+WORKSPACE_ID = "1234567890123456"
+
+
+class EmulatorApp:
+    """ASGI app serving the Clusters API, the Jobs runs API, SCIM Me, OAuth and the admin endpoints."""
+
+    def __init__(self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults) -> None:
+        self.workspace = workspace
+        self.runs = runs
+        self.auth = auth
+        self.faults = faults
+        ws = workspace
+        clusters: dict[tuple[str, str], Handler] = {
+            ("POST", "clusters/create"): lambda b, u: ws.clusters_create(b, user=u),
+            ("POST", "clusters/edit"): lambda b, u: ws.clusters_edit(b, user=u),
+            ("POST", "clusters/start"): lambda b, u: ws.clusters_start(b, user=u),
+            ("POST", "clusters/restart"): lambda b, u: ws.clusters_restart(b, user=u),
+            ("POST", "clusters/resize"): lambda b, u: ws.clusters_resize(b, user=u),
+            ("POST", "clusters/delete"): lambda b, u: ws.clusters_delete(b, user=u),
+            ("POST", "clusters/permanent-delete"): lambda b, u: ws.clusters_permanent_delete(b, user=u),
+            ("POST", "clusters/pin"): lambda b, u: ws.clusters_pin(b, user=u),
+            ("POST", "clusters/unpin"): lambda b, u: ws.clusters_unpin(b, user=u),
+            ("GET", "clusters/get"): lambda b, u: ws.clusters_get(b),
+            ("POST", "clusters/events"): lambda b, u: ws.clusters_events(b),
+            ("GET", "clusters/spark-versions"): lambda b, u: ws.spark_versions(),
+            ("GET", "clusters/list-node-types"): lambda b, u: ws.list_node_types(),
+            ("GET", "clusters/list-zones"): lambda b, u: ws.list_zones(),
+        }
+        jobs: dict[tuple[str, str], Handler] = {
+            ("POST", "jobs/runs/submit"): lambda b, u: runs.submit(b, user=u),
+            ("GET", "jobs/runs/get"): lambda b, u: runs.get(b),
+            ("GET", "jobs/runs/get-output"): lambda b, u: runs.get_output(b),
+            ("POST", "jobs/runs/cancel"): lambda b, u: runs.cancel(b),
+        }
+        other: dict[tuple[str, str], Handler] = {
+            ("GET", "instance-profiles/list"): lambda b, u: ws.instance_profiles_list(),
+            ("GET", "instance-pools/list"): lambda b, u: ws.instance_pools_list(),
+            ("GET", "instance-pools/get"): lambda b, u: ws.instance_pools_get(b),
+            ("GET", "policies/clusters/list"): lambda b, u: ws.policies_list(),
+            ("GET", "preview/scim/v2/Me"): lambda b, u: _scim_me(u),
+        }
+        self.routes: dict[str, dict[tuple[str, str], Handler]] = {
+            "2.0": {
+                **clusters,
+                **jobs,
+                **other,
+                ("GET", "clusters/list"): lambda b, u: ws.clusters_list(b, api_version="2.0"),
+            },
+            "2.1": {
+                **clusters,
+                **jobs,
+                ("GET", "clusters/list"): lambda b, u: ws.clusters_list(b, api_version="2.1"),
+            },
+            "2.2": dict(jobs),
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["type"] != "http":
+            return
+        method, path = scope["method"], scope["path"]
+        fault = None if path.startswith("/emulator/") else self.faults.pick(method, path)
+        if fault is not None and fault.kind == "drop_before":
+            self.faults.log(method, path, None, fault.kind)
+            await _drop(send)
+            return
+        if fault is not None and fault.kind == "delay":
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind in ("status", "rate_limit"):
+            error = _fault_error(fault)
+            self.faults.log(method, path, error.status, fault.kind)
+            await _respond(send, error.status, error.body(), error.headers)
+            return
+        request = Request(scope, receive)
+        raw = await request.body()
+        try:
+            status, payload, headers = 200, self._handle(request, method, path, raw), {}
+        except ApiError as err:
+            status, payload, headers = err.status, err.body(), err.headers
+        if fault is not None and fault.kind == "drop_after":
+            self.faults.log(method, path, None, fault.kind)
+            await _drop(send)
+            return
+        self.faults.log(method, path, status, fault.kind if fault else None)
+        await _respond(send, status, payload, headers)
+
+    def _handle(self, request: Request, method: str, path: str, raw: bytes) -> dict[str, Any]:
+        if path == "/.well-known/databricks-config":
+            base = str(request.base_url).rstrip("/")
+            return {"oidc_endpoint": f"{base}/oidc", "workspace_id": WORKSPACE_ID, "cloud": "aws"}
+        if path == "/oidc/.well-known/oauth-authorization-server":
+            base = str(request.base_url).rstrip("/")
+            return {
+                "issuer": f"{base}/oidc",
+                "authorization_endpoint": f"{base}/oidc/v1/authorize",
+                "token_endpoint": f"{base}/oidc/v1/token",
+                "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+            }
+        if path == "/oidc/v1/token" and method == "POST":
+            return self._token(request, raw)
+        user = self.auth.user_for(request.headers.get("authorization"))
+        if path.startswith("/emulator/"):
+            return self._admin(method, path, _json_body(raw))
+        match = _API.match(path)
+        handler = None
+        if match:
+            handler = self.routes[match["version"]].get((method, match["tail"]))
+        if handler is None:
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
+        params = _query(request) if method == "GET" else _json_body(raw)
+        return handler(params, user)
+
+    def _token(self, request: Request, raw: bytes) -> dict[str, Any]:
+        form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
+        client_id, secret = form.get("client_id"), form.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header.startswith("Basic "):
+            decoded = base64.b64decode(header[len("Basic ") :]).decode()
+            client_id, _, secret = decoded.partition(":")
+        return self.auth.mint(client_id, secret, form.get("grant_type"))
+
+    def _admin(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        action = path[len("/emulator/") :].strip("/")
+        if (method, action) == ("POST", "scenarios"):
+            name = body.pop("name", None)
+            return {"scenario_id": self.workspace.set_scenario(str(name), **body)}
+        if (method, action) == ("DELETE", "scenarios"):
+            self.workspace.clear_scenarios()
+            return {}
+        if (method, action) == ("GET", "scenarios"):
+            return {"scenarios": self.workspace.scenarios()}
+        if (method, action) == ("POST", "faults"):
+            kind = body.pop("kind", None)
+            try:
+                return {"fault": self.faults.add(str(kind), **body).describe()}
+            except (TypeError, ValueError) as err:
+                raise ApiError(400, "INVALID_PARAMETER_VALUE", str(err)) from err
+        if (method, action) == ("DELETE", "faults"):
+            self.faults.clear()
+            return {}
+        if (method, action) == ("GET", "faults"):
+            return {"faults": self.faults.list()}
+        if (method, action) == ("GET", "requests"):
+            return {"requests": list(self.faults.request_log)}
+        if (method, action) == ("GET", "clusters"):
+            return {"clusters": self.workspace.all_clusters()}
+        if (method, action) == ("GET", "runs"):
+            return {"runs": self.runs.all_runs()}
+        raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No admin endpoint '{method} {path}'")
+
+
+def _scim_me(user: str) -> dict[str, Any]:
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": str(abs(hash(user)) % 10**15),
+        "userName": user,
+        "displayName": user.split("@")[0],
+        "active": True,
+        "emails": [{"value": user, "primary": True, "type": "work"}] if "@" in user else [],
+    }
+
+
+def _query(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        if key in params:
+            existing = params[key]
+            params[key] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            params[key] = value
+    for key in list(params):
+        if key.startswith("filter_by.cluster_states") and not isinstance(params[key], list):
+            params[key] = [params[key]]
+    return params
+
+
+def _json_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as err:
+        raise malformed_request(f"Could not parse request object: {err}") from None
+    if not isinstance(body, dict):
+        raise malformed_request("Could not parse request object: Expected an object")
+    return body
+
+
+def _fault_error(fault: Fault) -> ApiError:
+    if fault.kind == "rate_limit":
+        return ApiError(
+            429,
+            "REQUEST_LIMIT_EXCEEDED",
+            "Too many requests. Please wait a moment and try again.",
+            headers={"Retry-After": str(fault.retry_after)},
+        )
+    codes = {
+        500: "INTERNAL_ERROR",
+        502: "BAD_GATEWAY",
+        503: "TEMPORARILY_UNAVAILABLE",
+        504: "DEADLINE_EXCEEDED",
+    }
+    headers = {"Retry-After": str(fault.retry_after)} if fault.status == 503 else {}
+    return ApiError(
+        fault.status,
+        codes.get(fault.status, "INTERNAL_ERROR"),
+        "The service is unavailable.",
+        headers=headers,
+    )
+
+
+async def _respond(send: Any, status: int, payload: Any, headers: dict[str, str]) -> None:
+    body = json.dumps(payload).encode()
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _drop(send: Any) -> None:
+    """Close the connection with no answer, as a network failure does."""
+    # uvicorn hands the app its per-request cycle's bound `send`; the cycle holds the socket's transport.
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None:
+        transport.abort()
+        return
+    # Another server: promise a body and never finish it, so the client sees a broken answer.
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"100")]})
+    raise ConnectionAbortedError("fault: connection dropped")

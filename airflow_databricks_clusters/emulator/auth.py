@@ -1,0 +1,70 @@
+"""Who a request is: personal access tokens and OAuth machine-to-machine (client credentials) tokens.
+
+A bad or missing token is answered as Databricks answers it: 403 with a numeric ``error_code`` and the
+``X-Databricks-Reason-Phrase`` header.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from airflow_databricks_clusters.emulator.api_errors import ApiError
+
+INVALID_TOKEN = "Invalid access token."
+TOKEN_LIFETIME_SECONDS = 3600
+
+
+def invalid_token() -> ApiError:
+    return ApiError(403, 403, INVALID_TOKEN, headers={"X-Databricks-Reason-Phrase": INVALID_TOKEN})
+
+
+class Auth:
+    """Tokens the workspace accepts, and the user each one stands for."""
+
+    def __init__(
+        self,
+        tokens: Mapping[str, str],
+        *,
+        oauth_clients: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tokens = dict(tokens)
+        self.oauth_clients = dict(oauth_clients or {})
+        self.clock = clock
+        self._minted: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def user_for(self, authorization: str | None) -> str:
+        """The user behind an ``Authorization`` header; ApiError 403 when there is none valid."""
+        if not authorization or not authorization.startswith("Bearer "):
+            raise invalid_token()
+        token = authorization[len("Bearer ") :].strip()
+        if token in self.tokens:
+            return self.tokens[token]
+        with self._lock:
+            minted = self._minted.get(token)
+        if minted is None or minted[1] <= self.clock():
+            raise invalid_token()
+        return minted[0]
+
+    def add_oauth_client(self, client_id: str, secret: str) -> None:
+        self.oauth_clients[client_id] = secret
+
+    def mint(self, client_id: str | None, secret: str | None, grant_type: str | None) -> dict[str, object]:
+        """The answer of ``/oidc/v1/token`` to a client-credentials request."""
+        if grant_type != "client_credentials":
+            raise ApiError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
+        if not client_id or self.oauth_clients.get(client_id) != secret:
+            raise ApiError(401, "invalid_client", "Client authentication failed")
+        token = "eyJemu." + secrets.token_urlsafe(24)
+        with self._lock:
+            self._minted[token] = (client_id, self.clock() + TOKEN_LIFETIME_SECONDS)
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_LIFETIME_SECONDS,
+            "scope": "all-apis",
+        }

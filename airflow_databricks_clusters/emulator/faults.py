@@ -1,0 +1,104 @@
+"""Transport faults a test switches on: rate limits, server errors, slow answers, dropped connections.
+
+A fault matches requests by method and a path fragment and fires on the Nth matching call, on every call
+(``times`` limits how often), or at a ``rate`` (seeded, so a test is repeatable). The request log records
+what came in and what went out, never a header value (tokens stay out of it).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+FAULT_KINDS = ("status", "rate_limit", "delay", "drop_before", "drop_after")
+
+
+@dataclass
+class Fault:
+    """One fault. ``kind``: status (answer ``status`` with an error body), rate_limit (429 with
+    Retry-After), delay (answer after ``delay`` seconds), drop_before (close the connection without
+    handling the request), drop_after (handle it, then close without answering)."""
+
+    kind: str
+    path: str = ""
+    method: str | None = None
+    nth: int | None = None
+    times: int | None = None
+    rate: float | None = None
+    status: int = 503
+    retry_after: int = 1
+    delay: float = 0.0
+    fired: int = 0
+    seen: int = 0
+    _random: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method.upper() == method) and self.path in path
+
+    def should_fire(self) -> bool:
+        """Count one matching call; say whether the fault fires on it."""
+        self.seen += 1
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.nth is not None and self.seen != self.nth:
+            return False
+        if self.rate is not None and self._random.random() >= self.rate:
+            return False
+        self.fired += 1
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "method": self.method,
+            "nth": self.nth,
+            "times": self.times,
+            "rate": self.rate,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+            "fired": self.fired,
+        }
+
+
+class Faults:
+    """The active faults and the request log of one emulator."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+        self.request_log: list[dict[str, Any]] = []
+
+    def add(self, kind: str, *, path: str = "", seed: int = 0, **options: Any) -> Fault:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"kind: got {kind!r}; allowed: {', '.join(FAULT_KINDS)}")
+        fault = Fault(kind=kind, path=path, _random=random.Random(seed), **options)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.describe() for fault in self._faults]
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        """The first fault that fires on this request, if any."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path) and fault.should_fire():
+                    return fault
+        return None
+
+    def log(self, method: str, path: str, status: int | None, fault: str | None = None) -> None:
+        with self._lock:
+            self.request_log.append(
+                {"time": time.time(), "method": method, "path": path, "status": status, "fault": fault}
+            )

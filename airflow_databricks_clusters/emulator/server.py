@@ -1,0 +1,192 @@
+"""``Emulator``: an emulated Databricks workspace served over HTTP on a loopback port.
+
+In-process (a context manager serving uvicorn in a background thread) for tests and the demo, and behind
+the ``airflow-databricks-clusters emulator`` command for docker-compose and users' own DAG tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from airflow_databricks_clusters.emulator.app import EmulatorApp
+from airflow_databricks_clusters.emulator.auth import Auth
+from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
+
+DEFAULT_TOKEN = "dapi-emulator-token"
+
+
+class Emulator:
+    """A local Databricks workspace (Clusters API, one-time Jobs runs, SCIM Me, OAuth M2M).
+
+    :param start_seconds: how long a cluster takes from PENDING to RUNNING (a real one takes minutes).
+    :param terminate_seconds: how long TERMINATING lasts.
+    :param token: the personal access token it accepts (for the user ``user``).
+    :param host: interface to listen on; ``port`` 0 picks a free port.
+    :param state_file: JSON file the workspace is saved to on every change and loaded from at start.
+    :param autotermination_scale: real seconds per minute of ``autotermination_minutes``.
+    :param run_seconds: how long a job run takes once its cluster is RUNNING.
+    :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
+
+    Use as ``with Emulator() as emu:``; then ``emu.url``, ``emu.token``, ``emu.clusters`` (id -> the
+    ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``.
+    """
+
+    def __init__(
+        self,
+        *,
+        start_seconds: float = 2.0,
+        terminate_seconds: float = 0.5,
+        token: str = DEFAULT_TOKEN,
+        user: str = DEFAULT_USER,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | os.PathLike[str] | None = None,
+        region: str = "ap-southeast-1",
+        autotermination_scale: float = 60.0,
+        run_seconds: float = 1.0,
+        oauth_clients: dict[str, str] | None = None,
+    ) -> None:
+        self.token = token
+        self.host = host
+        self.port = port
+        self.state_file = Path(state_file) if state_file else None
+        options: dict[str, Any] = {
+            "start_seconds": start_seconds,
+            "terminate_seconds": terminate_seconds,
+            "region": region,
+            "autotermination_scale": autotermination_scale,
+        }
+        saved = self._load()
+        self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
+        self.runs = Runs(self.workspace, run_seconds=run_seconds)
+        if saved:
+            self.runs.load_json(saved.get("runs", {}))
+        self.auth = Auth({token: user}, oauth_clients=oauth_clients)
+        self.faults = Faults()
+        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults)
+        self.workspace.on_change = self.save
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._save_lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Emulator:
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        self.runs.host = self.url
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="databricks-emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the emulator could not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.save()
+
+    def wait(self) -> None:
+        """Block until the server stops (the command's main loop)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- state file ----------------------------------------------------------------------------------------
+
+    def _load(self) -> dict[str, Any] | None:
+        if self.state_file is None or not self.state_file.exists():
+            return None
+        loaded: dict[str, Any] = json.loads(self.state_file.read_text())
+        return loaded
+
+    def save(self) -> None:
+        """Write the workspace and its runs to ``state_file`` (atomically), if one was given."""
+        if self.state_file is None:
+            return
+        with self._save_lock:
+            data = {"workspace": self.workspace.to_json(), "runs": self.runs.to_json()}
+            tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
+            tmp.write_text(json.dumps(data))
+            tmp.replace(self.state_file)
+
+    # -- what tests and the demo use -----------------------------------------------------------------------
+
+    @property
+    def clusters(self) -> dict[str, dict[str, Any]]:
+        """Every cluster, id -> its ``clusters/get`` answer, as of now."""
+        return {c["cluster_id"]: c for c in self.workspace.all_clusters()}
+
+    def events(self, cluster_id: str) -> list[dict[str, Any]]:
+        """Every event of a cluster, oldest first."""
+        answer = self.workspace.clusters_events({"cluster_id": cluster_id, "order": "ASC", "limit": 500})
+        events: list[dict[str, Any]] = answer["events"]
+        return events
+
+    def set_scenario(self, name: str, **options: Any) -> str:
+        """See ``Workspace.set_scenario``."""
+        return self.workspace.set_scenario(name, **options)
+
+    def clear_scenarios(self) -> None:
+        self.workspace.clear_scenarios()
+
+    def add_fault(self, kind: str, **options: Any) -> Fault:
+        """See ``faults.Fault``: kind status | rate_limit | delay | drop_before | drop_after."""
+        return self.faults.add(kind, **options)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    @property
+    def request_log(self) -> list[dict[str, Any]]:
+        return list(self.faults.request_log)
+
+    def add_oauth_client(self, client_id: str, secret: str) -> None:
+        self.auth.add_oauth_client(client_id, secret)
+
+    def connection(self) -> dict[str, Any]:
+        """The ``databricks`` Airflow connection for this workspace, in the official provider's shape."""
+        return {
+            "conn_type": "databricks",
+            "host": self.host,
+            "port": self.port,
+            "schema": "http",
+            "password": self.token,
+        }
+
+    def connection_env(self) -> str:
+        """The value of ``AIRFLOW_CONN_DATABRICKS_DEFAULT`` that points Airflow at this workspace."""
+        return json.dumps(self.connection())
