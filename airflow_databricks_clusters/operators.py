@@ -277,7 +277,8 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         from airflow_databricks_clusters.spec import task_instance_tags
 
         ti = context["ti"]
-        return task_instance_tags(self.dag_id, self.task_id, context["run_id"], ti.map_index)
+        map_index = ti.map_index if ti.map_index is not None else -1
+        return task_instance_tags(self.dag_id, self.task_id, context["run_id"], map_index)
 
     def build_spec(self, context: Context) -> dict[str, Any]:
         """The validated Clusters API JSON for this task instance (its tags included)."""

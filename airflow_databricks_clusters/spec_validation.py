@@ -1,0 +1,412 @@
+"""What a valid cluster spec is, checked before any API call. Pure: no I/O, no Airflow import.
+
+``validate_cluster_spec`` brings every field to the API's shape and type (numbers and booleans that arrive
+as strings from templating are coerced; an image URL becomes ``{"url": ...}``, an ``s3://`` path an init
+script object, ...) and checks the rules the workspace enforces plus what only a client can see (ARNs,
+image references, zone names, unfilled placeholders). Every problem is collected; ``SpecError`` lists them.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow_databricks_clusters.errors import SpecError, SpecProblem
+
+INT_FIELDS = ("num_workers", "autotermination_minutes")
+BOOL_FIELDS = ("enable_elastic_disk", "enable_local_disk_encryption", "apply_policy_default_values")
+STRING_FIELDS = (
+    "cluster_name",
+    "spark_version",
+    "node_type_id",
+    "driver_node_type_id",
+    "instance_pool_id",
+    "driver_instance_pool_id",
+    "policy_id",
+    "data_security_mode",
+    "single_user_name",
+    "runtime_engine",
+)
+MERGED_FIELDS = ("aws_attributes", "spark_conf", "custom_tags", "spark_env_vars")
+CLUSTER_FIELDS: tuple[str, ...] = (
+    *STRING_FIELDS,
+    *INT_FIELDS,
+    *BOOL_FIELDS,
+    *MERGED_FIELDS,
+    "autoscale",
+    "docker_image",
+    "init_scripts",
+    "cluster_log_conf",
+    "ssh_public_keys",
+)
+AWS_INT_FIELDS = ("first_on_demand", "spot_bid_price_percent", "ebs_volume_count", "ebs_volume_size",
+                  "ebs_volume_iops", "ebs_volume_throughput")  # fmt: skip
+AWS_ATTRIBUTE_FIELDS: tuple[str, ...] = (
+    "availability",
+    "zone_id",
+    "instance_profile_arn",
+    "ebs_volume_type",
+    *AWS_INT_FIELDS,
+)
+AVAILABILITIES = ("SPOT", "ON_DEMAND", "SPOT_WITH_FALLBACK")
+EBS_TYPES = ("GENERAL_PURPOSE_SSD", "THROUGHPUT_OPTIMIZED_HDD")
+RUNTIME_ENGINES = ("STANDARD", "PHOTON")
+DATA_SECURITY_MODES = ("NONE", "SINGLE_USER", "USER_ISOLATION", "LEGACY_TABLE_ACL", "LEGACY_PASSTHROUGH",
+                       "LEGACY_SINGLE_USER", "LEGACY_SINGLE_USER_STANDARD", "DATA_SECURITY_MODE_AUTO",
+                       "DATA_SECURITY_MODE_STANDARD", "DATA_SECURITY_MODE_DEDICATED")  # fmt: skip
+MAX_CUSTOM_TAGS = 45
+MAX_SSH_KEYS = 10
+_ZONE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d[a-z]$")
+_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
+_IMAGE = re.compile(
+    r"^(?:(?P<registry>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?)/)?"
+    r"(?P<repository>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_TAG_KEY = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{1,127}$")
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{0,255}$")
+_PLACEHOLDER = re.compile(r"<[^<>]+>")
+_INIT_SCRIPT_PREFIXES = (("s3://", "s3"), ("dbfs:/", "dbfs"), ("/Volumes/", "volumes"),
+                         ("/Workspace/", "workspace"), ("file:/", "file"))  # fmt: skip
+_INIT_SCRIPT_KINDS = ("workspace", "volumes", "s3", "dbfs", "file")
+
+
+def _as_int(value: Any) -> int | None:
+    """An integer from an int, an integral float, or digits in a string (templated values); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return None
+
+
+class _Checker:
+    """Collects problems while bringing a spec to the API's shape."""
+
+    def __init__(self) -> None:
+        self.problems: list[SpecProblem] = []
+
+    def problem(self, field: str, value: Any, allowed: str) -> None:
+        self.problems.append(SpecProblem(field, value, allowed))
+
+    def integer(self, field: str, value: Any, low: int | None = None, high: int | None = None) -> int | None:
+        allowed = "an integer" + (f" from {low}" if low is not None else "") + (f" to {high}" if high else "")
+        number = _as_int(value)
+        if number is None or (low is not None and number < low) or (high is not None and number > high):
+            self.problem(field, value, allowed)
+            return None
+        return number
+
+    def boolean(self, field: str, value: Any) -> bool | None:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        self.problem(field, value, "true or false")
+        return None
+
+    def string(self, field: str, value: Any) -> str | None:
+        if isinstance(value, str) and value.strip():
+            if _PLACEHOLDER.search(value):
+                self.problem(field, value, "a real value: fill in the <...> placeholder")
+                return None
+            return value.strip()
+        self.problem(field, value, "a non-empty string")
+        return None
+
+    def enum(self, field: str, value: Any, allowed: tuple[str, ...]) -> str | None:
+        text = str(value).strip().upper() if isinstance(value, str) else value
+        if text not in allowed:
+            self.problem(field, value, "one of " + ", ".join(allowed))
+            return None
+        return str(text)
+
+    def string_map(self, field: str, value: Any) -> dict[str, str] | None:
+        if not isinstance(value, Mapping):
+            self.problem(field, value, "an object of string keys and values")
+            return None
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            if isinstance(item, bool):
+                out[str(key)] = "true" if item else "false"
+            elif isinstance(item, str | int | float):
+                out[str(key)] = str(item)
+            else:
+                self.problem(f"{field}.{key}", item, "a string (or a number/boolean, sent as text)")
+        return out
+
+
+def validate_cluster_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec in the API's shape and types; ``SpecError`` listing every problem otherwise."""
+    check = _Checker()
+    out: dict[str, Any] = {}
+    given = {key: value for key, value in copy.deepcopy(dict(spec)).items() if value is not None}
+    for name, value in given.items():
+        handler = _FIELD_HANDLERS.get(name)
+        if handler is None:
+            # Fields this client does not model (newer API additions) pass through untouched.
+            out[name] = value
+            continue
+        result = handler(check, name, value)
+        if result is not None:
+            out[name] = result
+    _whole_rules(check, given, out)
+    if check.problems:
+        raise SpecError(check.problems)
+    return out
+
+
+def _whole_rules(check: _Checker, given: Mapping[str, Any], out: dict[str, Any]) -> None:
+    if "spark_version" not in given:
+        check.problem("spark_version", None, "a Databricks runtime key such as 15.4.x-scala2.12 (required)")
+    if "num_workers" in given and "autoscale" in given:
+        check.problem("num_workers", given["num_workers"], "either num_workers or autoscale, not both")
+    elif "num_workers" not in given and "autoscale" not in given:
+        check.problem("num_workers", None, "num_workers, or autoscale {min_workers, max_workers} (required)")
+    if "instance_pool_id" in given and "node_type_id" in given:
+        check.problem("node_type_id", given["node_type_id"], "nothing when instance_pool_id is given")
+    elif "instance_pool_id" not in given and "node_type_id" not in given:
+        check.problem("node_type_id", None, "an instance type such as i3.xlarge, or an instance_pool_id")
+    s3_logs = (out.get("cluster_log_conf") or {}).get("s3")
+    if s3_logs is not None and not (s3_logs.get("region") or s3_logs.get("endpoint")):
+        zone = str((out.get("aws_attributes") or {}).get("zone_id", ""))
+        if _ZONE.match(zone):
+            s3_logs["region"] = zone[:-1]
+        else:
+            check.problem(
+                "cluster_log_conf.s3.region",
+                None,
+                "the bucket's region: give cluster_log_conf as {s3: {destination, region}}, "
+                "or an aws_attributes.zone_id to take the region from",
+            )
+    tags = out.get("custom_tags") or {}
+    if len(tags) > MAX_CUSTOM_TAGS:
+        check.problem(
+            "custom_tags",
+            f"{len(tags)} tags",
+            f"at most {MAX_CUSTOM_TAGS} tags, the 4 Airflow tags included",
+        )
+
+
+def _int_field(low: int | None = None, high: int | None = None) -> Callable[[_Checker, str, Any], Any]:
+    return lambda check, name, value: check.integer(name, value, low, high)
+
+
+def _bool_field(check: _Checker, name: str, value: Any) -> Any:
+    return check.boolean(name, value)
+
+
+def _string_field(check: _Checker, name: str, value: Any) -> Any:
+    return check.string(name, value)
+
+
+def _autotermination(check: _Checker, name: str, value: Any) -> Any:
+    minutes = check.integer(name, value, 0, 10000)
+    if minutes is not None and 0 < minutes < 10:
+        check.problem(name, value, "0 (never) or 10 to 10000 minutes")
+        return None
+    return minutes
+
+
+def _autoscale(check: _Checker, name: str, value: Any) -> Any:
+    low: Any
+    high: Any
+    if isinstance(value, str):
+        parts = re.split(r"\s*(?:,|\.\.|-)\s*", value.strip().strip("()[]"))
+        value = parts if len(parts) == 2 else value
+    if isinstance(value, list | tuple) and len(value) == 2:
+        low, high = value
+    elif isinstance(value, Mapping) and set(value) <= {"min_workers", "max_workers"}:
+        low, high = value.get("min_workers"), value.get("max_workers")
+    else:
+        check.problem(name, value, '{"min_workers": a, "max_workers": b}, (a, b) or "a,b"')
+        return None
+    low_n = check.integer(f"{name}.min_workers", low, 0)
+    high_n = check.integer(f"{name}.max_workers", high, 1)
+    if low_n is None or high_n is None:
+        return None
+    if high_n <= low_n:
+        check.problem(f"{name}.max_workers", high, f"greater than min_workers ({low_n})")
+        return None
+    return {"min_workers": low_n, "max_workers": high_n}
+
+
+def _string_map_field(check: _Checker, name: str, value: Any) -> Any:
+    return check.string_map(name, value)
+
+
+def _custom_tags(check: _Checker, name: str, value: Any) -> Any:
+    tags = check.string_map(name, value)
+    if tags is None:
+        return None
+    for key, item in tags.items():
+        if not _TAG_KEY.match(key):
+            check.problem(
+                f"{name}.{key}", key, "a tag key of 1..127 letters, digits, spaces or + - = . _ : / @"
+            )
+        if not _TAG_VALUE.match(item):
+            check.problem(
+                f"{name}.{key}", item, "a tag value of 0..255 letters, digits, spaces or + - = . _ : / @"
+            )
+    return tags
+
+
+def _aws_attributes(check: _Checker, name: str, value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        check.problem(name, value, "an object of AWS attributes")
+        return None
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        field = f"{name}.{key}"
+        if item is None:
+            continue
+        if key == "availability":
+            out[key] = check.enum(field, item, AVAILABILITIES)
+        elif key == "ebs_volume_type":
+            out[key] = check.enum(field, item, EBS_TYPES)
+        elif key == "zone_id":
+            zone = str(item).strip()
+            if zone == "auto" or _ZONE.match(zone):
+                out[key] = zone
+            else:
+                check.problem(field, item, "auto, or an availability zone name such as ap-southeast-1c")
+        elif key == "instance_profile_arn":
+            arn = str(item).strip()
+            if _PLACEHOLDER.search(arn):
+                check.problem(field, item, "a real ARN: fill in the <...> placeholder (the AWS account id)")
+            elif _ARN.match(arn):
+                out[key] = arn
+            else:
+                check.problem(field, item, "an ARN such as arn:aws:iam::123456789012:instance-profile/name")
+        elif key == "first_on_demand":
+            out[key] = check.integer(field, item, 0)
+        elif key == "spot_bid_price_percent":
+            out[key] = check.integer(field, item, 1, 10000)
+        elif key == "ebs_volume_count":
+            out[key] = check.integer(field, item, 0, 10)
+        elif key in AWS_INT_FIELDS:
+            out[key] = check.integer(field, item, 0)
+        else:
+            out[key] = item
+    size, count = out.get("ebs_volume_size"), out.get("ebs_volume_count")
+    if size is not None and count:
+        low = 500 if out.get("ebs_volume_type") == "THROUGHPUT_OPTIMIZED_HDD" else 100
+        if not low <= size <= 4096:
+            check.problem(f"{name}.ebs_volume_size", size, f"{low} to 4096 GiB for this volume type")
+    return {key: item for key, item in out.items() if item is not None}
+
+
+def _docker_image(check: _Checker, name: str, value: Any) -> Any:
+    image = {"url": value} if isinstance(value, str) else value
+    if not isinstance(image, Mapping) or not isinstance(image.get("url"), str):
+        check.problem(name, value, 'an image URL, or {"url": ..., "basic_auth": {"username", "password"}}')
+        return None
+    url = image["url"].strip()
+    if _PLACEHOLDER.search(url):
+        check.problem(f"{name}.url", url, "a real image: fill in the <...> placeholder (the AWS account id)")
+    elif not _IMAGE.match(url):
+        check.problem(f"{name}.url", url, "an image reference such as 123456789012.dkr.ecr.<region>."
+                      "amazonaws.com/repo:tag or repo@sha256:<digest>")  # fmt: skip
+    out: dict[str, Any] = {"url": url}
+    auth = image.get("basic_auth")
+    if auth is not None:
+        if not isinstance(auth, Mapping) or not auth.get("username") or not auth.get("password"):
+            check.problem(f"{name}.basic_auth", "(hidden)", "an object with username and password")
+        else:
+            out["basic_auth"] = {"username": str(auth["username"]), "password": str(auth["password"])}
+    return out
+
+
+def _init_scripts(check: _Checker, name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        check.problem(
+            name, value, "a list of script paths (s3://, dbfs:/, /Volumes/, /Workspace/) or objects"
+        )
+        return None
+    out: list[dict[str, Any]] = []
+    for index, script in enumerate(value):
+        field = f"{name}[{index}]"
+        if isinstance(script, str):
+            kind = next((k for prefix, k in _INIT_SCRIPT_PREFIXES if script.startswith(prefix)), None)
+            if kind is None:
+                check.problem(
+                    field, script, "a path starting with s3://, dbfs:/, /Volumes/, /Workspace/ or file:/"
+                )
+                continue
+            out.append({kind: {"destination": script}})
+        elif (
+            isinstance(script, Mapping)
+            and len(script) == 1
+            and next(iter(script)) in _INIT_SCRIPT_KINDS
+            and isinstance(next(iter(script.values())), Mapping)
+            and next(iter(script.values())).get("destination")
+        ):
+            out.append(copy.deepcopy(dict(script)))
+        else:
+            check.problem(field, script, "a path, or one of {kind: {destination}} with kind " + ", ".join(
+                _INIT_SCRIPT_KINDS))  # fmt: skip
+    return out
+
+
+def _cluster_log_conf(check: _Checker, name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if value.startswith("s3://"):
+            return {"s3": {"destination": value}}
+        if value.startswith("dbfs:/"):
+            return {"dbfs": {"destination": value}}
+        if value.startswith("/Volumes/"):
+            return {"volumes": {"destination": value}}
+        check.problem(name, value, "an s3://, dbfs:/ or /Volumes/ destination, or the API object")
+        return None
+    if not isinstance(value, Mapping):
+        check.problem(name, value, "an s3://, dbfs:/ or /Volumes/ destination, or the API object")
+        return None
+    kinds = [kind for kind in ("dbfs", "s3", "volumes") if value.get(kind) is not None]
+    if len(kinds) != 1 or not isinstance(value[kinds[0]], Mapping) or not value[kinds[0]].get("destination"):
+        check.problem(name, value, "exactly one of dbfs, s3 or volumes, each with a destination")
+        return None
+    return copy.deepcopy(dict(value))
+
+
+def _ssh_keys(check: _Checker, name: str, value: Any) -> Any:
+    if not isinstance(value, list | tuple) or not all(isinstance(key, str) for key in value):
+        check.problem(name, value, "a list of public key strings")
+        return None
+    if len(value) > MAX_SSH_KEYS:
+        check.problem(name, f"{len(value)} keys", f"at most {MAX_SSH_KEYS} keys")
+        return None
+    return list(value)
+
+
+def _enum_field(allowed: tuple[str, ...]) -> Callable[[_Checker, str, Any], Any]:
+    return lambda check, name, value: check.enum(name, value, allowed)
+
+
+_FIELD_HANDLERS: dict[str, Callable[[_Checker, str, Any], Any]] = {
+    **{name: _string_field for name in STRING_FIELDS},
+    "num_workers": _int_field(0),
+    "autotermination_minutes": _autotermination,
+    **{name: _bool_field for name in BOOL_FIELDS},
+    "runtime_engine": _enum_field(RUNTIME_ENGINES),
+    "data_security_mode": _enum_field(DATA_SECURITY_MODES),
+    "autoscale": _autoscale,
+    "spark_conf": _string_map_field,
+    "spark_env_vars": _string_map_field,
+    "custom_tags": _custom_tags,
+    "aws_attributes": _aws_attributes,
+    "docker_image": _docker_image,
+    "init_scripts": _init_scripts,
+    "cluster_log_conf": _cluster_log_conf,
+    "ssh_public_keys": _ssh_keys,
+}
