@@ -1,0 +1,365 @@
+"""DatabricksClustersHook: every Clusters API call, sync (requests) and async (httpx), one retry policy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from airflow_databricks_clusters.connection import ConnectionSettings, settings_from_connection
+from airflow_databricks_clusters.errors import ApiError
+from airflow_databricks_clusters.retry import RetryPolicy, error_for
+from airflow_databricks_clusters.transport import (
+    USER_AGENT,
+    call_async,
+    call_sync,
+    decode_json,
+    send_async,
+    send_sync,
+)
+
+CLUSTERS = "/api/2.1/clusters"
+LIST_PAGE_SIZE = 100
+EVENTS_PAGE_SIZE = 500
+#: An OAuth token is renewed this long before it expires.
+TOKEN_RENEWAL_MARGIN_SECONDS = 60.0
+
+
+class DatabricksClustersHook(BaseHook):
+    """Talks to a Databricks workspace's Clusters API through an Airflow ``databricks`` connection.
+
+    The connection is the official Databricks provider's type, read the way it reads it: host (with or
+    without ``https://``), ``schema`` as the URL scheme when the host has none, ``port``; a personal access
+    token in the password (or extra ``token``), or an OAuth service principal (client id in login, secret in
+    password, extra ``service_principal_oauth: true``; tokens from ``/oidc/v1/token`` are cached until
+    shortly before they expire). HTTPS only, except to a loopback host.
+
+    :param databricks_conn_id: the connection id (default ``databricks_default``).
+    :param timeout_seconds: HTTP timeout of one request.
+    :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
+        dropped connections and timeouts.
+
+    Calls return plain dicts as the API answers them. Errors are typed (``errors.ClusterNotFound``,
+    ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``, ``RateLimited``, ``TransientApiError``);
+    ``create_cluster`` raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
+    """
+
+    conn_name_attr = "databricks_conn_id"
+    default_conn_name = "databricks_default"
+    conn_type = "databricks"
+    hook_name = "Databricks Clusters"
+
+    def __init__(
+        self,
+        databricks_conn_id: str = default_conn_name,
+        *,
+        timeout_seconds: float = 60.0,
+        retry_deadline_seconds: float = 300.0,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__()
+        self.databricks_conn_id = databricks_conn_id
+        self.timeout_seconds = timeout_seconds
+        self.policy = retry_policy or RetryPolicy(deadline_seconds=retry_deadline_seconds)
+        self._sleep = sleep
+        self._oauth_token: tuple[str, float] | None = None
+        self._async_settings: ConnectionSettings | None = None
+
+    # -- connection and authentication ---------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> ConnectionSettings:
+        return settings_from_connection(self.get_connection(self.databricks_conn_id))
+
+    async def _asettings(self) -> ConnectionSettings:
+        if self._async_settings is None:
+            from airflow.providers.common.compat.connection import get_async_connection
+
+            conn = await get_async_connection(self.databricks_conn_id)
+            self._async_settings = settings_from_connection(conn)
+        return self._async_settings
+
+    @property
+    def host_url(self) -> str:
+        """The workspace's base URL, e.g. ``https://dbc-1234.cloud.databricks.com``."""
+        return self.settings.base_url
+
+    def cluster_url(self, cluster_id: str) -> str:
+        """The cluster's page in the workspace UI."""
+        return f"{self.host_url}/#setting/clusters/{cluster_id}/configuration"
+
+    @cached_property
+    def _session(self) -> Any:
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = USER_AGENT
+        return session
+
+    def _token_request(self, settings: ConnectionSettings) -> dict[str, Any]:
+        return {
+            "url": f"{settings.base_url}/oidc/v1/token",
+            "data": {"grant_type": "client_credentials", "scope": "all-apis"},
+            "auth": (settings.client_id or "", settings.client_secret or ""),
+        }
+
+    def _remember_token(self, answer: Any) -> str:
+        from airflow.sdk.log import mask_secret
+
+        if not isinstance(answer, dict) or "access_token" not in answer:
+            raise ApiError("the OAuth token endpoint answered without an access_token", status=200)
+        token = str(answer["access_token"])
+        mask_secret(token)
+        self._oauth_token = (token, time.monotonic() + float(answer.get("expires_in", 3600)))
+        return token
+
+    def _cached_token(self) -> str | None:
+        if self._oauth_token and self._oauth_token[1] - TOKEN_RENEWAL_MARGIN_SECONDS > time.monotonic():
+            return self._oauth_token[0]
+        return None
+
+    def _auth_header(self) -> dict[str, str]:
+        settings = self.settings
+        if not settings.uses_oauth:
+            return {"Authorization": f"Bearer {settings.token}"}
+        token = self._cached_token()
+        if token is None:
+            request = self._token_request(settings)
+            response = self._session.post(timeout=self.timeout_seconds, **request)
+            if response.status_code >= 400:
+                raise error_for(response.status_code, decode_json(response.content), "POST", "/oidc/v1/token")
+            token = self._remember_token(decode_json(response.content))
+        return {"Authorization": f"Bearer {token}"}
+
+    async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
+        if not settings.uses_oauth:
+            return {"Authorization": f"Bearer {settings.token}"}
+        token = self._cached_token()
+        if token is None:
+            request = self._token_request(settings)
+            response = await client.post(
+                request["url"], data=request["data"], auth=request["auth"], timeout=self.timeout_seconds
+            )
+            if response.status_code >= 400:
+                raise error_for(response.status_code, decode_json(response.content), "POST", "/oidc/v1/token")
+            token = self._remember_token(decode_json(response.content))
+        return {"Authorization": f"Bearer {token}"}
+
+    # -- one call ------------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
+        url = f"{self.host_url}{path}"
+
+        def send() -> Any:
+            headers = {**self._auth_header(), "User-Agent": USER_AGENT}
+            return send_sync(
+                self._session,
+                method,
+                url,
+                params=params,
+                body=body,
+                headers=headers,
+                timeout=self.timeout_seconds,
+            )
+
+        return call_sync(send, self.policy, method=method, path=path, sleep=self._sleep)
+
+    async def _acall(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
+        import httpx
+
+        settings = await self._asettings()
+        url = f"{settings.base_url}{path}"
+        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+
+            async def send() -> Any:
+                headers = await self._aauth_header(client, settings)
+                return await send_async(
+                    client,
+                    method,
+                    url,
+                    params=params,
+                    body=body,
+                    headers=headers,
+                    timeout=self.timeout_seconds,
+                )
+
+            return await call_async(send, self.policy, method=method, path=path)
+
+    # -- clusters ------------------------------------------------------------------------------------------
+
+    def create_cluster(self, spec: Mapping[str, Any]) -> str:
+        """Create a cluster; return its id. ``UnknownOutcome`` when the answer was lost after sending."""
+        return str(self._call("POST", f"{CLUSTERS}/create", body=dict(spec))["cluster_id"])
+
+    def get_cluster(self, cluster_id: str) -> dict[str, Any]:
+        cluster: dict[str, Any] = self._call("GET", f"{CLUSTERS}/get", params={"cluster_id": cluster_id})
+        return cluster
+
+    async def aget_cluster(self, cluster_id: str) -> dict[str, Any]:
+        cluster: dict[str, Any] = await self._acall(
+            "GET", f"{CLUSTERS}/get", params={"cluster_id": cluster_id}
+        )
+        return cluster
+
+    @staticmethod
+    def _list_params(states: Iterable[str] | None, token: str) -> list[tuple[str, str]]:
+        params = [("page_size", str(LIST_PAGE_SIZE))]
+        params += [("filter_by.cluster_states", state) for state in states or ()]
+        if token:
+            params.append(("page_token", token))
+        return params
+
+    @staticmethod
+    def _tagged(clusters: list[dict[str, Any]], tags: Mapping[str, str] | None) -> list[dict[str, Any]]:
+        if not tags:
+            return clusters
+        return [c for c in clusters if all((c.get("custom_tags") or {}).get(k) == v for k, v in tags.items())]
+
+    def list_clusters(
+        self, *, states: Iterable[str] | None = None, tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every cluster (all pages), optionally only in ``states`` and carrying every one of ``tags``."""
+        states = list(states or ())
+        clusters: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = self._call("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
+            clusters += page.get("clusters") or []
+            token = page.get("next_page_token") or ""
+            if not token:
+                return self._tagged(clusters, tags)
+
+    async def alist_clusters(
+        self, *, states: Iterable[str] | None = None, tags: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        states = list(states or ())
+        clusters: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            page = await self._acall("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
+            clusters += page.get("clusters") or []
+            token = page.get("next_page_token") or ""
+            if not token:
+                return self._tagged(clusters, tags)
+
+    def edit_cluster(self, spec: Mapping[str, Any]) -> None:
+        self._call("POST", f"{CLUSTERS}/edit", body=dict(spec))
+
+    def start_cluster(self, cluster_id: str) -> None:
+        self._call("POST", f"{CLUSTERS}/start", body={"cluster_id": cluster_id})
+
+    def restart_cluster(self, cluster_id: str) -> None:
+        self._call("POST", f"{CLUSTERS}/restart", body={"cluster_id": cluster_id})
+
+    def resize_cluster(
+        self, cluster_id: str, *, num_workers: int | None = None, autoscale: Mapping[str, int] | None = None
+    ) -> None:
+        if (num_workers is None) == (autoscale is None):
+            raise ValueError("resize_cluster: give exactly one of num_workers or autoscale")
+        body: dict[str, Any] = {"cluster_id": cluster_id}
+        if autoscale is not None:
+            body["autoscale"] = dict(autoscale)
+        else:
+            body["num_workers"] = num_workers
+        self._call("POST", f"{CLUSTERS}/resize", body=body)
+
+    def terminate_cluster(self, cluster_id: str) -> None:
+        """Terminate (``clusters/delete``); a no-op on a terminated cluster."""
+        self._call("POST", f"{CLUSTERS}/delete", body={"cluster_id": cluster_id})
+
+    async def aterminate_cluster(self, cluster_id: str) -> None:
+        await self._acall("POST", f"{CLUSTERS}/delete", body={"cluster_id": cluster_id})
+
+    def permanent_delete_cluster(self, cluster_id: str) -> None:
+        self._call("POST", f"{CLUSTERS}/permanent-delete", body={"cluster_id": cluster_id})
+
+    @staticmethod
+    def _events_body(
+        cluster_id: str,
+        event_types: Iterable[str] | None,
+        order: str,
+        start_time: int | None,
+        end_time: int | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"cluster_id": cluster_id, "order": order, "limit": EVENTS_PAGE_SIZE}
+        if event_types:
+            body["event_types"] = list(event_types)
+        if start_time is not None:
+            body["start_time"] = start_time
+        if end_time is not None:
+            body["end_time"] = end_time
+        return body
+
+    def get_events(
+        self,
+        cluster_id: str,
+        *,
+        event_types: Iterable[str] | None = None,
+        order: str = "DESC",
+        limit: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Cluster events (newest first by default), following ``next_page`` up to ``limit`` events."""
+        body: dict[str, Any] | None = self._events_body(cluster_id, event_types, order, start_time, end_time)
+        events: list[dict[str, Any]] = []
+        while body is not None and (limit is None or len(events) < limit):
+            page = self._call("POST", f"{CLUSTERS}/events", body=body)
+            events += page.get("events") or []
+            body = page.get("next_page")
+        return events[:limit] if limit is not None else events
+
+    async def aget_events(
+        self,
+        cluster_id: str,
+        *,
+        event_types: Iterable[str] | None = None,
+        order: str = "DESC",
+        limit: int | None = None,
+        start_time: int | None = None,
+        end_time: int | None = None,
+    ) -> list[dict[str, Any]]:
+        body: dict[str, Any] | None = self._events_body(cluster_id, event_types, order, start_time, end_time)
+        events: list[dict[str, Any]] = []
+        while body is not None and (limit is None or len(events) < limit):
+            page = await self._acall("POST", f"{CLUSTERS}/events", body=body)
+            events += page.get("events") or []
+            body = page.get("next_page")
+        return events[:limit] if limit is not None else events
+
+    # -- what the workspace offers -------------------------------------------------------------------------
+
+    def spark_versions(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"{CLUSTERS}/spark-versions").get("versions") or [])
+
+    def node_types(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"{CLUSTERS}/list-node-types").get("node_types") or [])
+
+    def zones(self) -> dict[str, Any]:
+        zones: dict[str, Any] = self._call("GET", f"{CLUSTERS}/list-zones")
+        return zones
+
+    def instance_profiles(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/2.0/instance-profiles/list").get("instance_profiles") or [])
+
+    def instance_pools(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/2.0/instance-pools/list").get("instance_pools") or [])
+
+    def cluster_policies(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/2.0/policies/clusters/list").get("policies") or [])
+
+    def current_user(self) -> dict[str, Any]:
+        user: dict[str, Any] = self._call("GET", "/api/2.0/preview/scim/v2/Me")
+        return user
+
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: who the credentials belong to, or why they do not work."""
+        try:
+            user = self.current_user()
+        except Exception as err:
+            return False, str(err)
+        return True, f"Connected to {self.host_url} as {user.get('userName', '?')}"

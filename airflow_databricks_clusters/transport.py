@@ -1,0 +1,158 @@
+"""The two thin HTTP transports (requests for sync, httpx for async) under one retry policy.
+
+Each sends one request and reports an ``retry.Answer`` or a ``retry.TransportFailure`` (saying whether the
+request may have reached the workspace); the loops here ask ``RetryPolicy.decide`` what to do next. The
+HTTP clients are imported inside the functions: a DAG file that imports the operators loads neither.
+TLS verification stays on. Log lines carry method, path, status and time; never a header or a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from airflow_databricks_clusters import __version__
+from airflow_databricks_clusters.retry import Answer, Attempt, RetryPolicy, TransportFailure
+
+log = logging.getLogger(__name__)
+USER_AGENT = f"airflow-databricks-clusters/{__version__}"
+
+
+def decode_json(content: bytes) -> Any:
+    """A response body as JSON; a non-JSON body as ``{"message": <its start>}``."""
+    import json
+
+    try:
+        return json.loads(content) if content else {}
+    except ValueError:
+        return {"message": content[:200].decode(errors="replace")}
+
+
+def send_sync(
+    session: Any,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None,
+    body: Any,
+    headers: Mapping[str, str],
+    timeout: float,
+) -> Attempt:
+    """One request with ``requests``."""
+    import requests
+
+    try:
+        response = session.request(
+            method, url, params=params, json=body, headers=dict(headers), timeout=timeout
+        )
+    except requests.exceptions.ConnectTimeout as err:
+        return TransportFailure(f"connect timeout: {err}", sent=False)
+    except requests.exceptions.ConnectionError as err:
+        return TransportFailure(f"connection error: {err}", sent=not _never_connected(err))
+    except requests.exceptions.Timeout as err:
+        return TransportFailure(f"read timeout: {err}", sent=True)
+    except requests.exceptions.RequestException as err:
+        return TransportFailure(f"{type(err).__name__}: {err}", sent=True)
+    return Answer(response.status_code, decode_json(response.content), response.headers.get("Retry-After"))
+
+
+def _never_connected(err: Exception) -> bool:
+    """Whether a requests ConnectionError happened before any byte was sent (refused, DNS, ...)."""
+    import urllib3.exceptions
+
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+            return True
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+            continue
+        args = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        current = args[0] if args else current.__cause__ or current.__context__
+    return False
+
+
+async def send_async(
+    client: Any,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None,
+    body: Any,
+    headers: Mapping[str, str],
+    timeout: float,
+) -> Attempt:
+    """One request with ``httpx``."""
+    import httpx
+
+    try:
+        response = await client.request(
+            method, url, params=params, json=body, headers=dict(headers), timeout=timeout
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as err:
+        return TransportFailure(f"connection error: {err!r}", sent=False)
+    except httpx.TransportError as err:
+        return TransportFailure(f"{type(err).__name__}: {err!r}", sent=True)
+    return Answer(response.status_code, decode_json(response.content), response.headers.get("Retry-After"))
+
+
+def call_sync(
+    send: Callable[[], Attempt],
+    policy: RetryPolicy,
+    *,
+    method: str,
+    path: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
+    """Send until the policy is satisfied; return the answer's body or raise its error."""
+    started = clock()
+    number = 0
+    while True:
+        attempt = send()
+        decision = policy.decide(attempt, number=number, elapsed=clock() - started, method=method, path=path)
+        _log_attempt(method, path, attempt, decision.retry, decision.wait)
+        if not decision.retry:
+            if decision.error is not None:
+                raise decision.error
+            return attempt.body if isinstance(attempt, Answer) else None
+        sleep(decision.wait)
+        number += 1
+
+
+async def call_async(
+    send: Callable[[], Awaitable[Attempt]],
+    policy: RetryPolicy,
+    *,
+    method: str,
+    path: str,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Any:
+    """The async twin of ``call_sync``: same policy, never blocks the event loop."""
+    started = clock()
+    number = 0
+    while True:
+        attempt = await send()
+        decision = policy.decide(attempt, number=number, elapsed=clock() - started, method=method, path=path)
+        _log_attempt(method, path, attempt, decision.retry, decision.wait)
+        if not decision.retry:
+            if decision.error is not None:
+                raise decision.error
+            return attempt.body if isinstance(attempt, Answer) else None
+        await sleep(decision.wait)
+        number += 1
+
+
+def _log_attempt(method: str, path: str, attempt: Attempt, retry: bool, wait: float) -> None:
+    outcome = f"HTTP {attempt.status}" if isinstance(attempt, Answer) else attempt.message
+    if retry:
+        log.warning("%s %s: %s; retrying in %.1f s", method, path, outcome, wait)
+    else:
+        log.debug("%s %s: %s", method, path, outcome)
