@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,8 +22,10 @@ from airflow_databricks_clusters.emulator import Emulator
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = "databricks_spot_cluster_pipeline"
 CONF = {"min_workers": 1, "max_workers": 3, "spot_bid_price_percent": 70, "image_tag": "2026.11.24"}
-# Lines of the task logs worth showing live: the plugin's own account of the cluster.
-SHOWN = ("Cluster ", "Created cluster", "Terminating cluster", "Reusing cluster", "Run ", "run_page_url")
+# A task log line: `<time> [<level>] <message> [<logger>] loc=...`. Shown live: the plugin's own account
+# of the cluster, and the downstream runs the official provider submits.
+LOG_LINE = re.compile(r"^(?P<time>\S+)\s+\[(?P<level>\w+)\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[\w.]+)\]")
+SHOWN_LOGGERS = ("airflow_databricks_clusters", "DatabricksSubmitRunOperator")
 
 
 def airflow_env(home: str, emu: Emulator) -> dict[str, str]:
@@ -110,8 +113,10 @@ def main() -> int:
             assert proc.stdout is not None
             for line in proc.stdout:
                 log.write(line)
-                if any(marker in line for marker in SHOWN):
-                    print("  " + line.rstrip()[-160:], flush=True)
+                match = LOG_LINE.match(line)
+                if match and any(name in match["logger"] for name in SHOWN_LOGGERS):
+                    task = match["logger"].rsplit(".", 1)[-1].replace("Databricks", "")
+                    print(f"  {match['time'][11:19]} {task:<28} {match['message'][:150]}", flush=True)
             code = proc.wait()
         ok = report(emu)
         elapsed = time.monotonic() - started

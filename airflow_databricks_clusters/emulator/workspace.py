@@ -179,7 +179,7 @@ class Workspace:
             self._event(
                 cluster, at, "STARTING", user=cluster.get("_started_by", cluster["creator_user_name"])
             )
-        if self._take_scenario("stuck_pending", cluster):
+        if self._take_scenario("stuck_pending", cluster) is not None:
             return
         start = self.start_seconds
         aws = cluster["aws_attributes"]

@@ -1,0 +1,96 @@
+"""DAGs the lifecycle tests run: create -> (downstream) -> terminate as teardown.
+
+dag.test() in Airflow 3.3 runs only DAGs found in a DAG bundle, so each test writes a two-line DAG file
+into the DAGs folder that calls ``build`` here, and runs the DAG loaded from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG, task
+
+from airflow_databricks_clusters.operators import (
+    DatabricksCreateClusterOperator,
+    DatabricksTerminateClusterOperator,
+)
+
+CLUSTER: dict[str, Any] = {
+    "cluster_name": "lifecycle-test",
+    "spark_version": "15.4.x-scala2.12",
+    "node_type_id": "i3.xlarge",
+    "autoscale": [1, 2],
+    "availability": "SPOT_WITH_FALLBACK",
+    "first_on_demand": 1,
+    "docker_image": "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest",
+}
+
+
+@task
+def check_running(cluster_id: str) -> str:
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+    state = DatabricksClustersHook().get_cluster(cluster_id)["state"]
+    if state != "RUNNING":
+        raise AssertionError(f"downstream saw cluster {cluster_id} {state}")
+    return cluster_id
+
+
+@task
+def fail_downstream(cluster_id: str) -> None:
+    raise RuntimeError(f"the Spark job on {cluster_id} failed")
+
+
+def submit_run(cluster_id: Any) -> Any:
+    from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+
+    return DatabricksSubmitRunOperator(
+        task_id="spark_job",
+        existing_cluster_id=cluster_id,
+        spark_python_task={"python_file": "dbfs:/jobs/etl.py", "parameters": ["--date", "{{ ds }}"]},
+        polling_period_seconds=1,
+    )
+
+
+DOWNSTREAM = {"check_running": check_running, "fail_downstream": fail_downstream, "submit_run": submit_run}
+
+
+def build(
+    dag_id: str, *, deferrable: bool, downstream: str | None = None, create: dict[str, Any] | None = None
+) -> DAG:
+    with DAG(dag_id, schedule=None, start_date=None, catchup=False) as dag:
+        create_cluster = DatabricksCreateClusterOperator(
+            task_id="create_cluster",
+            deferrable=deferrable,
+            polling_interval=0.2,
+            **{**CLUSTER, **(create or {})},
+        )
+        terminate = DatabricksTerminateClusterOperator(
+            task_id="terminate_cluster",
+            cluster_id=create_cluster.output,
+            deferrable=deferrable,
+            polling_interval=0.2,
+        )
+        if downstream:
+            work = DOWNSTREAM[downstream](create_cluster.output)
+            create_cluster >> work >> terminate.as_teardown(setups=create_cluster)
+        else:
+            create_cluster >> terminate.as_teardown(setups=create_cluster)
+    return dag
+
+
+def write_dag_file(dag_id: str, **kwargs: Any) -> Path:
+    """A DAG file in the DAGs folder that builds ``dag_id`` with ``kwargs`` (JSON-able)."""
+    folder = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"])
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{dag_id}.py"
+    path.write_text(
+        "# An airflow DAG file written by a test (DagBag reads files that mention airflow and dag).\n"
+        "import json\n"
+        "from tests.integration.lifecycle.pipelines import build\n"
+        f"dag = build({dag_id!r}, **json.loads({json.dumps(kwargs)!r}))\n"
+    )
+    return path
