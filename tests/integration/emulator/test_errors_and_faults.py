@@ -1,0 +1,137 @@
+"""Error bodies as Databricks sends them, and every transport fault."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from airflow_databricks_clusters.emulator import Emulator
+from tests.integration.emulator.conftest import SPEC, Api
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "message"),
+    [
+        ({"spark_version": None}, 400, "INVALID_PARAMETER_VALUE", "Missing required field: spark_version"),
+        ({"spark_version": "1.0.x"}, 400, "INVALID_PARAMETER_VALUE", "Invalid spark version 1.0.x."),
+        (
+            {"autoscale": {"min_workers": 1, "max_workers": 2}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "num_workers or autoscale",
+        ),
+        ({"num_workers": None}, 400, "INVALID_PARAMETER_VALUE", "Missing required field: size"),
+        (
+            {"custom_tags": "x"},
+            400,
+            "MALFORMED_REQUEST",
+            "Expected an object for field custom_tags, found STRING",
+        ),
+        ({"aws_attributes": {"availability": "CHEAP"}}, 400, "INVALID_PARAMETER_VALUE", "availability"),
+        ({"aws_attributes": {"spot_bid_price_percent": 0}}, 400, "INVALID_PARAMETER_VALUE", "spot_bid_price"),
+        ({"autotermination_minutes": 5}, 400, "INVALID_PARAMETER_VALUE", "between 10 and 10000"),
+        ({"custom_tags": {f"k{i}": "v" for i in range(46)}}, 400, "INVALID_PARAMETER_VALUE", "maximum of 45"),
+        ({"node_type_id": "z9.huge"}, 400, "INVALID_PARAMETER_VALUE", "Node type z9.huge is not supported"),
+        ({"aws_attributes": {"zone_id": "us-east-1a"}}, 400, "INVALID_PARAMETER_VALUE", "Invalid zone_id"),
+        (
+            {"aws_attributes": {"instance_profile_arn": "arn:aws:iam::999999999999:instance-profile/x"}},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "not registered",
+        ),
+    ],
+)
+def test_create_refusals(api: Api, change: dict, status: int, code: str, message: str) -> None:
+    body = {**SPEC, **change}
+    answer_status, answer = api.call(
+        "POST", "/api/2.1/clusters/create", {k: v for k, v in body.items() if v is not None}
+    )
+    assert answer_status == status
+    assert answer["error_code"] == code
+    assert message in answer["message"]
+
+
+def test_state_refusals_and_unknown_cluster(api: Api) -> None:
+    cluster_id = api.create()
+    api.wait_for(cluster_id, "RUNNING")
+    assert api.call("POST", "/api/2.0/clusters/start", {"cluster_id": cluster_id}) == (
+        400,
+        {"error_code": "INVALID_STATE", "message": f"Cluster {cluster_id} is in unexpected state Running."},
+    )
+    assert api.call("GET", "/api/2.1/clusters/get", cluster_id="0101-000000-nothere0") == (
+        400,
+        {"error_code": "INVALID_PARAMETER_VALUE", "message": "Cluster 0101-000000-nothere0 does not exist"},
+    )
+    assert api.call("POST", "/api/2.1/clusters/delete", {"cluster_id": cluster_id}) == (200, {})
+    api.wait_for(cluster_id, "TERMINATED")
+    assert api.call("POST", "/api/2.1/clusters/delete", {"cluster_id": cluster_id}) == (200, {})
+    assert (
+        api.call("POST", "/api/2.1/clusters/resize", {"cluster_id": cluster_id, "num_workers": 3})[0] == 400
+    )
+    assert api.call("POST", "/api/2.1/clusters/start", {"cluster_id": cluster_id}) == (200, {})
+    assert api.get(cluster_id)["state"] == "PENDING"  # start moves to PENDING before it answers
+
+
+def test_bad_token(emu: Emulator) -> None:
+    response = requests.get(f"{emu.url}/api/2.1/clusters/list", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 403
+    assert response.json() == {"error_code": 403, "message": "Invalid access token."}
+    assert response.headers["X-Databricks-Reason-Phrase"] == "Invalid access token."
+    assert requests.get(f"{emu.url}/api/2.1/clusters/list").status_code == 403
+
+
+def test_rate_limit_on_the_nth_call(emu: Emulator, api: Api) -> None:
+    emu.add_fault("rate_limit", path="clusters/list", nth=2, retry_after=7)
+    assert api.call("GET", "/api/2.1/clusters/list")[0] == 200
+    response = api.session.get(f"{emu.url}/api/2.1/clusters/list")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "7"
+    assert response.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED"
+    assert api.call("GET", "/api/2.1/clusters/list")[0] == 200
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, "INTERNAL_ERROR"), (503, "TEMPORARILY_UNAVAILABLE")])
+def test_server_errors(emu: Emulator, api: Api, status: int, code: str) -> None:
+    emu.add_fault("status", status=status, path="clusters/get", times=1)
+    assert api.call("GET", "/api/2.1/clusters/get", cluster_id="x")[1]["error_code"] == code
+
+
+def test_rate_is_seeded_and_repeatable(emu: Emulator, api: Api) -> None:
+    emu.add_fault("status", status=500, path="clusters/list", rate=0.5, seed=3)
+    first = [api.call("GET", "/api/2.1/clusters/list")[0] for _ in range(10)]
+    emu.clear_faults()
+    emu.add_fault("status", status=500, path="clusters/list", rate=0.5, seed=3)
+    assert [api.call("GET", "/api/2.1/clusters/list")[0] for _ in range(10)] == first
+    assert 0 < first.count(500) < 10
+
+
+def test_drop_before_handling_loses_nothing(emu: Emulator, api: Api) -> None:
+    emu.add_fault("drop_before", path="clusters/create", times=1)
+    with pytest.raises(requests.ConnectionError):
+        api.call("POST", "/api/2.1/clusters/create", SPEC)
+    assert emu.clusters == {}
+
+
+def test_drop_after_handling_creates_the_cluster(emu: Emulator, api: Api) -> None:
+    emu.add_fault("drop_after", path="clusters/create", times=1)
+    with pytest.raises(requests.ConnectionError):
+        api.call("POST", "/api/2.1/clusters/create", SPEC)
+    assert len(emu.clusters) == 1
+
+
+def test_slow_answer(emu: Emulator, api: Api) -> None:
+    emu.add_fault("delay", delay=1.0, path="clusters/list", times=1)
+    with pytest.raises(requests.Timeout):
+        api.session.get(f"{emu.url}/api/2.1/clusters/list", timeout=0.3)
+
+
+def test_faults_through_the_admin_endpoint(emu: Emulator, api: Api) -> None:
+    status, body = api.call(
+        "POST", "/emulator/faults", {"kind": "status", "status": 502, "path": "clusters/list"}
+    )
+    assert status == 200 and body["fault"]["status"] == 502
+    assert api.call("GET", "/api/2.1/clusters/list")[1]["error_code"] == "BAD_GATEWAY"
+    assert api.call("DELETE", "/emulator/faults") == (200, {})
+    requests_seen = api.call("GET", "/emulator/requests")[1]["requests"]
+    assert any(r["status"] == 502 and r["fault"] == "status" for r in requests_seen)
+    assert all("Bearer" not in str(r) for r in requests_seen)

@@ -1,0 +1,92 @@
+"""databricks-sdk, a client nobody here wrote, works against the emulator unchanged."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
+from databricks.sdk.service.compute import AutoScale, AwsAttributes, AwsAvailability, State
+
+from airflow_databricks_clusters.emulator import Emulator
+
+
+def client(emu: Emulator, **kwargs: object) -> WorkspaceClient:
+    options = {"host": emu.url, "token": emu.token, "auth_type": "pat", **kwargs}
+    return WorkspaceClient(**options)  # type: ignore[arg-type]
+
+
+def test_create_and_wait_get_list_events_delete(emu: Emulator) -> None:
+    w = client(emu)
+    cluster = w.clusters.create_and_wait(
+        cluster_name="sdk",
+        spark_version="15.4.x-scala2.12",
+        node_type_id="r4.xlarge",
+        autoscale=AutoScale(min_workers=1, max_workers=2),
+        aws_attributes=AwsAttributes(availability=AwsAvailability.SPOT_WITH_FALLBACK, first_on_demand=1),
+        timeout=timedelta(seconds=30),
+    )
+    assert cluster.state == State.RUNNING
+    assert cluster.driver is not None and cluster.driver.node_aws_attributes is not None
+    assert cluster.driver.node_aws_attributes.is_spot is False
+    assert [e.node_aws_attributes.is_spot for e in cluster.executors or [] if e.node_aws_attributes] == [True]
+    assert cluster.default_tags is not None and cluster.default_tags["ClusterId"] == cluster.cluster_id
+    assert [c.cluster_id for c in w.clusters.list()] == [cluster.cluster_id]
+    types = [e.type.value for e in w.clusters.events(cluster.cluster_id) if e.type]
+    assert types[-1] == "CREATING" and "RUNNING" in types
+    w.clusters.delete_and_wait(cluster.cluster_id, timeout=timedelta(seconds=30))
+    terminated = w.clusters.get(cluster.cluster_id)
+    assert terminated.state == State.TERMINATED
+    assert terminated.termination_reason is not None
+    assert terminated.termination_reason.code is not None
+    assert terminated.termination_reason.code.value == "USER_REQUEST"
+    w.clusters.permanent_delete(cluster.cluster_id)
+    with pytest.raises(ResourceDoesNotExist, match="does not exist"):
+        w.clusters.get(cluster.cluster_id)
+
+
+def test_list_and_events_follow_the_pages(emu: Emulator) -> None:
+    w = client(emu)
+    ids = {
+        w.clusters.create(
+            cluster_name=f"c{i}", spark_version="15.4.x-scala2.12", node_type_id="i3.xlarge", num_workers=1
+        ).cluster_id
+        for i in range(3)
+    }
+    # The SDK asks for 100 per page; make it page by listing with a small page size.
+    assert {c.cluster_id for c in w.clusters.list(page_size=1)} == ids
+    cluster_id = sorted(ids)[0]
+    for _ in range(3):
+        w.clusters.wait_get_cluster_running(cluster_id, timeout=timedelta(seconds=30))
+        w.clusters.restart(cluster_id)
+    events = list(w.clusters.events(cluster_id, limit=2))
+    assert len(events) == len(emu.events(cluster_id)) > 2
+
+
+def test_typed_errors(emu: Emulator) -> None:
+    w = client(emu)
+    with pytest.raises(ResourceDoesNotExist):
+        w.clusters.get("0101-000000-nothere0")
+    with pytest.raises(InvalidParameterValue, match="Invalid spark version"):
+        w.clusters.create(cluster_name="x", spark_version="99.x", node_type_id="i3.xlarge", num_workers=1)
+    with pytest.raises(PermissionDenied, match="Invalid access token"):
+        list(client(emu, token="wrong").clusters.list())
+
+
+def test_rate_limit_is_ridden_out_after_retry_after(emu: Emulator) -> None:
+    emu.add_fault("rate_limit", path="/clusters/list", times=2, retry_after=1)
+    started = time.monotonic()
+    assert list(client(emu).clusters.list()) == []
+    waited = time.monotonic() - started
+    assert waited >= 2.0  # two 429 answers, each asking for 1 s
+    statuses = [r["status"] for r in emu.request_log if r["path"].endswith("/clusters/list")]
+    assert statuses == [429, 429, 200]
+
+
+def test_oauth_machine_to_machine(emu: Emulator) -> None:
+    emu.add_oauth_client("sp-client", "sp-secret")
+    w = WorkspaceClient(host=emu.url, client_id="sp-client", client_secret="sp-secret", auth_type="oauth-m2m")
+    assert w.current_user.me().user_name == "sp-client"
+    assert any(r["path"] == "/oidc/v1/token" and r["status"] == 200 for r in emu.request_log)
