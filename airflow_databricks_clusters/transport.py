@@ -114,15 +114,19 @@ def call_sync(
     """Send until the policy is satisfied; return the answer's body or raise its error."""
     started = clock()
     number = 0
+    waited = 0.0
     while True:
         attempt = send()
-        decision = policy.decide(attempt, number=number, elapsed=clock() - started, method=method, path=path)
+        # The waits asked for count even when a test's sleep is shorter than asked.
+        elapsed = max(clock() - started, waited)
+        decision = policy.decide(attempt, number=number, elapsed=elapsed, method=method, path=path)
         _log_attempt(method, path, attempt, decision.retry, decision.wait)
         if not decision.retry:
             if decision.error is not None:
                 raise decision.error
             return attempt.body if isinstance(attempt, Answer) else None
         sleep(decision.wait)
+        waited += decision.wait
         number += 1
 
 
@@ -138,15 +142,18 @@ async def call_async(
     """The async twin of ``call_sync``: same policy, never blocks the event loop."""
     started = clock()
     number = 0
+    waited = 0.0
     while True:
         attempt = await send()
-        decision = policy.decide(attempt, number=number, elapsed=clock() - started, method=method, path=path)
+        elapsed = max(clock() - started, waited)
+        decision = policy.decide(attempt, number=number, elapsed=elapsed, method=method, path=path)
         _log_attempt(method, path, attempt, decision.retry, decision.wait)
         if not decision.retry:
             if decision.error is not None:
                 raise decision.error
             return attempt.body if isinstance(attempt, Answer) else None
         await sleep(decision.wait)
+        waited += decision.wait
         number += 1
 
 

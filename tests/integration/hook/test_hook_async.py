@@ -1,0 +1,57 @@
+"""The async calls a trigger uses (httpx), against the emulator, under the same retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from airflow_databricks_clusters.emulator import Emulator
+from airflow_databricks_clusters.errors import ClusterNotFound, PermissionDenied
+from airflow_databricks_clusters.hooks import DatabricksClustersHook
+from tests.integration.hook.conftest import SPEC
+
+
+def test_get_list_events_terminate(hook: DatabricksClustersHook, emu: Emulator) -> None:
+    cluster_id = hook.create_cluster({**SPEC, "custom_tags": {"team": "a"}})
+
+    async def scenario() -> None:
+        assert (await hook.aget_cluster(cluster_id))["state"] == "PENDING"
+        assert [c["cluster_id"] for c in await hook.alist_clusters(tags={"team": "a"})] == [cluster_id]
+        assert await hook.alist_clusters(tags={"team": "b"}) == []
+        assert await hook.alist_clusters(states=["RUNNING"]) == []
+        await hook.aterminate_cluster(cluster_id)
+        events = await hook.aget_events(cluster_id, order="ASC")
+        assert [e["type"] for e in events] == ["CREATING", "TERMINATING"]
+        with pytest.raises(ClusterNotFound):
+            await hook.aget_cluster("0101-000000-nothere0")
+
+    asyncio.run(scenario())
+
+
+def test_async_calls_ride_out_rate_limits_and_drops(hook: DatabricksClustersHook, emu: Emulator) -> None:
+    cluster_id = hook.create_cluster(SPEC)
+    emu.add_fault("rate_limit", path="clusters/get", times=2, retry_after=0)
+    emu.add_fault("drop_before", path="clusters/get", times=1)
+    assert asyncio.run(hook.aget_cluster(cluster_id))["cluster_id"] == cluster_id
+    statuses = [r["status"] for r in emu.request_log if r["path"].endswith("clusters/get")]
+    assert statuses == [429, 429, None, 200]
+
+
+def test_async_oauth_and_bad_credentials(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu.add_oauth_client("sp", "sp-secret")
+    conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": "sp",
+            "password": "sp-secret", "extra": {"service_principal_oauth": True}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+    hook = DatabricksClustersHook()
+
+    async def twice() -> None:
+        await hook.alist_clusters()
+        await hook.alist_clusters()
+
+    asyncio.run(twice())
+    assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({**conn, "password": "wrong"}))
+    with pytest.raises(PermissionDenied):
+        asyncio.run(DatabricksClustersHook().alist_clusters())

@@ -1,0 +1,188 @@
+"""DatabricksClustersHook (requests) against the emulator: every call, paging, typed errors, every fault."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from airflow_databricks_clusters.emulator import Emulator
+from airflow_databricks_clusters.errors import (
+    ClusterNotFound,
+    InvalidParameter,
+    InvalidState,
+    PermissionDenied,
+    RateLimited,
+    UnknownOutcome,
+)
+from airflow_databricks_clusters.hooks import DatabricksClustersHook
+from airflow_databricks_clusters.retry import RetryPolicy
+from airflow_databricks_clusters.spec import build_cluster_spec
+from tests.integration.hook.conftest import SPEC, RecordingSleep
+
+SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
+
+
+def wait_state(hook: DatabricksClustersHook, cluster_id: str, state: str) -> dict:
+    deadline = time.monotonic() + 10
+    while (cluster := hook.get_cluster(cluster_id))["state"] != state:
+        assert time.monotonic() < deadline, cluster["state"]
+        time.sleep(0.05)
+    return cluster
+
+
+def test_cluster_lifecycle_calls(hook: DatabricksClustersHook, emu: Emulator) -> None:
+    cluster_id = hook.create_cluster(SPEC)
+    assert hook.cluster_url(cluster_id) == f"{emu.url}/#setting/clusters/{cluster_id}/configuration"
+    wait_state(hook, cluster_id, "RUNNING")
+    hook.resize_cluster(cluster_id, num_workers=3)
+    assert hook.get_cluster(cluster_id)["state"] == "RESIZING"
+    wait_state(hook, cluster_id, "RUNNING")
+    hook.restart_cluster(cluster_id)
+    assert hook.get_cluster(cluster_id)["state"] == "RESTARTING"
+    wait_state(hook, cluster_id, "RUNNING")
+    hook.edit_cluster({**SPEC, "cluster_id": cluster_id, "num_workers": 2})
+    wait_state(hook, cluster_id, "RUNNING")
+    assert hook.get_cluster(cluster_id)["num_workers"] == 2
+    with pytest.raises(InvalidState, match="unexpected state Running"):
+        hook.start_cluster(cluster_id)
+    hook.terminate_cluster(cluster_id)
+    wait_state(hook, cluster_id, "TERMINATED")
+    hook.terminate_cluster(cluster_id)  # a no-op on a terminated cluster
+    hook.start_cluster(cluster_id)
+    assert hook.get_cluster(cluster_id)["state"] == "PENDING"
+    hook.permanent_delete_cluster(cluster_id)
+    with pytest.raises(ClusterNotFound):
+        hook.get_cluster(cluster_id)
+
+
+def test_list_pages_and_filters_by_state_and_tags(
+    hook: DatabricksClustersHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("airflow_databricks_clusters.hooks.LIST_PAGE_SIZE", 2)
+    ids = [hook.create_cluster({**SPEC, "custom_tags": {"n": str(i % 2)}}) for i in range(5)]
+    assert sorted(c["cluster_id"] for c in hook.list_clusters()) == sorted(ids)
+    assert {c["cluster_id"] for c in hook.list_clusters(tags={"n": "1"})} == {ids[1], ids[3]}
+    hook.terminate_cluster(ids[0])
+    assert {c["cluster_id"] for c in hook.list_clusters(states=["TERMINATING", "TERMINATED"])} == {ids[0]}
+
+
+def test_events_follow_next_page_up_to_the_limit(
+    hook: DatabricksClustersHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("airflow_databricks_clusters.hooks.EVENTS_PAGE_SIZE", 2)
+    cluster_id = hook.create_cluster(SPEC)
+    wait_state(hook, cluster_id, "RUNNING")
+    hook.terminate_cluster(cluster_id)
+    events = hook.get_events(cluster_id, order="ASC")
+    assert [e["type"] for e in events] == ["CREATING", "DRIVER_HEALTHY", "RUNNING", "TERMINATING"]
+    assert len(hook.get_events(cluster_id, limit=3)) == 3
+    assert [e["type"] for e in hook.get_events(cluster_id, event_types=["RUNNING"])] == ["RUNNING"]
+
+
+def test_workspace_offer_and_connection_test(hook: DatabricksClustersHook, emu: Emulator) -> None:
+    assert "15.4.x-scala2.12" in {v["key"] for v in hook.spark_versions()}
+    assert "r4.xlarge" in {n["node_type_id"] for n in hook.node_types()}
+    assert "ap-southeast-1c" in hook.zones()["zones"]
+    assert hook.instance_profiles()[0]["instance_profile_arn"].endswith("dataengineeringe2e-role")
+    assert hook.instance_pools() and hook.cluster_policies()
+    assert hook.test_connection() == (True, f"Connected to {emu.url} as emulator@example.com")
+
+
+def test_typed_errors(hook: DatabricksClustersHook, emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ClusterNotFound, match="does not exist"):
+        hook.get_cluster("0101-000000-nothere0")
+    with pytest.raises(InvalidParameter, match="Invalid spark version"):
+        hook.create_cluster({**SPEC, "spark_version": "0.1"})
+    bad = emu.connection()
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({**bad, "password": "wrong"}))
+    with pytest.raises(PermissionDenied, match="Invalid access token"):
+        DatabricksClustersHook().list_clusters()
+    ok, message = DatabricksClustersHook().test_connection()
+    assert not ok and "Invalid access token" in message and "wrong" not in message
+
+
+def test_a_429_storm_is_ridden_out_waiting_retry_after(
+    hook: DatabricksClustersHook, emu: Emulator, sleeps: RecordingSleep
+) -> None:
+    emu.add_fault("rate_limit", path="clusters/list", times=4, retry_after=3)
+    assert hook.list_clusters() == []
+    assert sleeps.waits == [3, 3, 3, 3]
+
+
+def test_rate_limit_beyond_the_deadline_is_rate_limited(emu: Emulator, sleeps: RecordingSleep) -> None:
+    emu.add_fault("rate_limit", path="clusters/list", retry_after=30)
+    hook = DatabricksClustersHook(retry_policy=RetryPolicy(deadline_seconds=60), sleep=sleeps)
+    with pytest.raises(RateLimited):
+        hook.list_clusters()
+    assert sleeps.waits == [30, 30]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried(
+    hook: DatabricksClustersHook, emu: Emulator, sleeps: RecordingSleep, status: int
+) -> None:
+    emu.add_fault("status", status=status, path="clusters/list", times=2)
+    assert hook.list_clusters() == []
+    assert len(sleeps.waits) == 2
+
+
+def test_slow_answers_and_dropped_connections_are_retried(
+    hook: DatabricksClustersHook, emu: Emulator, sleeps: RecordingSleep
+) -> None:
+    emu.add_fault("delay", delay=3, path="clusters/list", times=1)
+    emu.add_fault("drop_before", path="clusters/list", times=1)
+    assert hook.list_clusters() == []
+    assert len(sleeps.waits) == 2
+
+
+def test_a_create_dropped_after_handling_is_an_unknown_outcome_and_one_cluster(
+    hook: DatabricksClustersHook, emu: Emulator
+) -> None:
+    emu.add_fault("drop_after", path="clusters/create", times=1)
+    with pytest.raises(UnknownOutcome, match=r"POST /api/2\.1/clusters/create"):
+        hook.create_cluster(SPEC)
+    assert len(emu.clusters) == 1
+    assert [r["path"] for r in emu.request_log].count("/api/2.1/clusters/create") == 1
+
+
+def test_a_create_answered_503_is_sent_again(hook: DatabricksClustersHook, emu: Emulator) -> None:
+    emu.add_fault("status", status=503, path="clusters/create", times=1)
+    hook.create_cluster(SPEC)
+    assert len(emu.clusters) == 1
+
+
+def test_oauth_m2m_token_is_fetched_once_and_cached(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    emu.add_oauth_client("sp", "sp-secret")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATABRICKS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "databricks",
+                "host": emu.host,
+                "port": emu.port,
+                "schema": "http",
+                "login": "sp",
+                "password": "sp-secret",
+                "extra": {"service_principal_oauth": True},
+            }
+        ),
+    )
+    hook = DatabricksClustersHook()
+    assert hook.current_user()["userName"] == "sp"
+    hook.list_clusters()
+    assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
+
+
+def test_the_seed_cluster_json_builds_validates_and_creates(hook: DatabricksClustersHook) -> None:
+    spec = build_cluster_spec(
+        cluster_json=str(SEED),
+        instance_profile_arn="arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role",
+        docker_image="123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest",
+    )
+    cluster = wait_state(hook, hook.create_cluster(spec), "RUNNING")
+    assert cluster["spark_version"] == "7.0.x-scala2.12"
+    assert cluster["autoscale"] == {"min_workers": 1, "max_workers": 2}
+    assert cluster["aws_attributes"]["availability"] == "SPOT_WITH_FALLBACK"

@@ -1,0 +1,114 @@
+"""The retry policy: what is retried, how long it waits, and when a create must not be sent again."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_databricks_clusters.errors import (
+    ClusterNotFound,
+    InvalidParameter,
+    InvalidState,
+    PermissionDenied,
+    RateLimited,
+    TransientApiError,
+    UnknownOutcome,
+)
+from airflow_databricks_clusters.retry import Answer, RetryPolicy, TransportFailure, error_for, is_idempotent
+
+GET = ("GET", "/api/2.1/clusters/get")
+CREATE = ("POST", "/api/2.1/clusters/create")
+
+
+def policy(deadline: float = 300) -> RetryPolicy:
+    # The largest jitter draw, so waits are the backoff ceiling and the test is deterministic.
+    return RetryPolicy(deadline_seconds=deadline, jitter=lambda low, high: high)
+
+
+def decide(
+    attempt: Answer | TransportFailure, call: tuple[str, str] = GET, number: int = 0, elapsed: float = 0
+):
+    return policy().decide(attempt, number=number, elapsed=elapsed, method=call[0], path=call[1])
+
+
+def test_success_is_not_retried() -> None:
+    decision = decide(Answer(200, {}))
+    assert not decision.retry and decision.error is None
+
+
+def test_429_waits_retry_after() -> None:
+    decision = decide(Answer(429, {"error_code": "REQUEST_LIMIT_EXCEEDED"}, retry_after="7"))
+    assert decision.retry and decision.wait == 7
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    waits = [decide(Answer(500, {}), number=n).wait for n in range(8)]
+    assert waits == [1, 2, 4, 8, 16, 30, 30, 30]
+
+
+def test_full_jitter_draws_between_zero_and_the_ceiling() -> None:
+    draws: list[tuple[float, float]] = []
+    RetryPolicy(jitter=lambda low, high: draws.append((low, high)) or 0.5).decide(
+        Answer(502, {}), number=3, elapsed=0, method="GET", path="/x"
+    )
+    assert draws == [(0.0, 8.0)]
+
+
+def test_the_deadline_ends_retrying_with_the_typed_error() -> None:
+    rate_limited = policy(deadline=10).decide(
+        Answer(429, {"message": "slow down"}, retry_after="5"), number=3, elapsed=6, method="GET", path="/x"
+    )
+    assert not rate_limited.retry and isinstance(rate_limited.error, RateLimited)
+    dropped = policy(deadline=1).decide(
+        TransportFailure("reset", sent=True), number=2, elapsed=0, method="GET", path="/x"
+    )
+    assert isinstance(dropped.error, TransientApiError)
+
+
+def test_a_create_is_never_resent_after_an_ambiguous_failure() -> None:
+    for attempt in (TransportFailure("connection reset", sent=True), Answer(500, {}), Answer(504, {})):
+        decision = decide(attempt, CREATE)
+        assert not decision.retry and isinstance(decision.error, UnknownOutcome)
+
+
+def test_a_create_refused_before_handling_is_retried() -> None:
+    assert decide(TransportFailure("connection refused", sent=False), CREATE).retry
+    assert decide(Answer(429, {}, retry_after="1"), CREATE).retry
+    assert decide(Answer(503, {}), CREATE).retry
+
+
+def test_idempotent_calls() -> None:
+    assert is_idempotent(*GET) and is_idempotent("POST", "/api/2.1/clusters/delete")
+    assert not is_idempotent(*CREATE) and not is_idempotent("POST", "/api/2.2/jobs/runs/submit")
+    assert decide(TransportFailure("reset", sent=True)).retry
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (
+            400,
+            {"error_code": "INVALID_PARAMETER_VALUE", "message": "Cluster x does not exist"},
+            ClusterNotFound,
+        ),
+        (404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "gone"}, ClusterNotFound),
+        (400, {"error_code": "INVALID_STATE", "message": "unexpected state Running."}, InvalidState),
+        (
+            400,
+            {"error_code": "INVALID_PARAMETER_VALUE", "message": "Invalid spark version"},
+            InvalidParameter,
+        ),
+        (403, {"error_code": 403, "message": "Invalid access token."}, PermissionDenied),
+        (429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow"}, RateLimited),
+        (503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "later"}, TransientApiError),
+    ],
+)
+def test_error_answers_become_typed_errors(status: int, body: dict, kind: type) -> None:
+    error = error_for(status, body, "GET", "/api/2.1/clusters/get")
+    assert type(error) is kind
+    assert error.status == status and error.error_code == str(body["error_code"])
+    assert body["message"] in str(error) and "GET /api/2.1/clusters/get" in str(error)
+
+
+def test_a_client_error_is_not_retried() -> None:
+    decision = decide(Answer(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "no"}))
+    assert not decision.retry and isinstance(decision.error, InvalidParameter)
