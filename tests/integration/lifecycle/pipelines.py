@@ -17,6 +17,7 @@ from airflow_databricks_clusters.operators import (
     DatabricksCreateClusterOperator,
     DatabricksTerminateClusterOperator,
 )
+from airflow_databricks_clusters.sensors import DatabricksClusterSensor
 
 CLUSTER: dict[str, Any] = {
     "cluster_name": "lifecycle-test",
@@ -59,7 +60,12 @@ DOWNSTREAM = {"check_running": check_running, "fail_downstream": fail_downstream
 
 
 def build(
-    dag_id: str, *, deferrable: bool, downstream: str | None = None, create: dict[str, Any] | None = None
+    dag_id: str,
+    *,
+    deferrable: bool,
+    downstream: str | None = None,
+    create: dict[str, Any] | None = None,
+    sensor: dict[str, Any] | None = None,
 ) -> DAG:
     with DAG(dag_id, schedule=None, start_date=None, catchup=False) as dag:
         create_cluster = DatabricksCreateClusterOperator(
@@ -68,17 +74,27 @@ def build(
             polling_interval=0.2,
             **{**CLUSTER, **(create or {})},
         )
+        if sensor is not None:
+            # The sensor does the waiting: create returns at once, the sensor waits for RUNNING.
+            create_cluster.wait_for_running = False
+            wait = DatabricksClusterSensor(
+                task_id="wait_for_cluster", cluster_id=create_cluster.output, poke_interval=0.2, **sensor
+            )
         terminate = DatabricksTerminateClusterOperator(
             task_id="terminate_cluster",
             cluster_id=create_cluster.output,
             deferrable=deferrable,
             polling_interval=0.2,
         )
+        first = create_cluster
+        if sensor is not None:
+            create_cluster >> wait
+            first = wait
         if downstream:
             work = DOWNSTREAM[downstream](create_cluster.output)
-            create_cluster >> work >> terminate.as_teardown(setups=create_cluster)
+            first >> work >> terminate.as_teardown(setups=create_cluster)
         else:
-            create_cluster >> terminate.as_teardown(setups=create_cluster)
+            first >> terminate.as_teardown(setups=create_cluster)
     return dag
 
 

@@ -3,31 +3,49 @@
 from __future__ import annotations
 
 import itertools
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
-from tests.integration.lifecycle.pipelines import write_dag_file
+from tests.integration.lifecycle.pipelines import CLUSTER, write_dag_file
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 _dag_numbers = itertools.count()
 
 
+def dag_id_for(name: str) -> str:
+    # dag.test() keeps its runs in the session's database: a fresh id per test keeps them apart.
+    return f"{name}_{next(_dag_numbers)}"
+
+
 def run_pipeline(
-    name: str, *, deferrable: bool, downstream: str | None = None, create: dict[str, Any] | None = None
+    name: str,
+    *,
+    deferrable: bool,
+    downstream: str | None = None,
+    create: dict[str, Any] | None = None,
+    sensor: dict[str, Any] | None = None,
+    run_after: datetime | None = None,
+    dag_id: str | None = None,
 ) -> Any:
-    """Run create -> downstream -> terminate (teardown) with dag.test(); return the DagRun."""
+    """Run create -> downstream -> terminate (teardown) with dag.test(); return the DagRun.
+
+    With ``run_after`` the run id is known in advance: ``manual__<run_after>``.
+    """
     from airflow.dag_processing.dagbag import DagBag
 
-    # dag.test() keeps its runs in the session's database: a fresh id per test keeps them apart.
-    dag_id = f"{name}_{next(_dag_numbers)}"
-    path = write_dag_file(dag_id, deferrable=deferrable, downstream=downstream, create=create)
+    dag_id = dag_id or dag_id_for(name)
+    path = write_dag_file(dag_id, deferrable=deferrable, downstream=downstream, create=create, sensor=sensor)
     try:
         dag = DagBag(dag_folder=str(path)).get_dag(dag_id)
         assert dag is not None
-        return dag.test()
+        if run_after is None:
+            return dag.test()
+        return dag.test(run_after=run_after, logical_date=run_after)
     finally:
         path.unlink()
 
@@ -118,3 +136,74 @@ def test_a_create_whose_answer_was_lost_leaves_one_cluster(emulator: Emulator) -
     dag_run = run_pipeline("lost_answer", deferrable=False, downstream="check_running")
     assert dag_run.state == "success", states(dag_run)
     assert only_cluster(emulator)["state"] == "TERMINATED"
+
+
+@pytest.mark.parametrize("earlier_state", ["RUNNING", "TERMINATED"])
+def test_a_retried_task_reuses_the_cluster_its_first_try_created(
+    emulator: Emulator, earlier_state: str
+) -> None:
+    # The first try's worker died right after its create call: nothing was recorded, but the cluster
+    # carries the task instance's tags. The next try finds it (and starts it again if it was terminated).
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+
+    run_after = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
+    dag_id = dag_id_for("retried")
+    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
+    hook = DatabricksClustersHook()
+    earlier = hook.create_cluster(build_cluster_spec(**CLUSTER, tags=tags))
+    if earlier_state == "TERMINATED":
+        hook.terminate_cluster(earlier)
+        while hook.get_cluster(earlier)["state"] != "TERMINATED":
+            time.sleep(0.05)
+    dag_run = run_pipeline(
+        "retried", deferrable=False, downstream="check_running", run_after=run_after, dag_id=dag_id
+    )
+    assert dag_run.state == "success", states(dag_run)
+    assert list(emulator.clusters) == [earlier]
+    assert "STARTING" in [e["type"] for e in emulator.events(earlier)] or earlier_state == "RUNNING"
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["reschedule", "deferred"])
+def test_sensor_waits_for_running(emulator: Emulator, deferrable: bool) -> None:
+    sensor = {"deferrable": True} if deferrable else {"mode": "reschedule"}
+    dag_run = run_pipeline("sensor", deferrable=False, downstream="check_running", sensor=sensor)
+    assert dag_run.state == "success", states(dag_run)
+    assert only_cluster(emulator)["state"] == "TERMINATED"
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_sensor_fails_fast_with_the_reason(
+    emulator: Emulator, deferrable: bool, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emulator.set_scenario("docker_image_pull_failure")
+    dag_run = run_pipeline("sensor_fails", deferrable=False, sensor={"deferrable": deferrable, "timeout": 60})
+    assert states(dag_run)["wait_for_cluster"] == "failed"
+    assert "DOCKER_IMAGE_PULL_FAILURE" in capfd.readouterr().out
+    assert only_cluster(emulator)["state"] in {"TERMINATING", "TERMINATED"}
+
+
+def xcom(dag_run: Any, task_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)
+
+
+def test_xcoms_of_the_create_task(emulator: Emulator) -> None:
+    emulator.set_scenario("spot_fallback_to_on_demand")
+    dag_run = run_pipeline("xcoms", deferrable=True, downstream="check_running")
+    cluster = only_cluster(emulator)
+    assert xcom(dag_run, "create_cluster", "return_value") == cluster["cluster_id"]
+    assert xcom(dag_run, "create_cluster", "cluster_url") == (
+        f"{emulator.url}/#setting/clusters/{cluster['cluster_id']}/configuration"
+    )
+    summary = xcom(dag_run, "create_cluster", "cluster_summary")
+    assert summary["fell_back_to_on_demand"] is True
+    assert summary["workers_on_demand"] == 1 and summary["driver_on_spot"] is False
+    report = xcom(dag_run, "terminate_cluster", "return_value")
+    assert report["termination_reason"].startswith("USER_REQUEST") and report["uptime_seconds"] > 0
