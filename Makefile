@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint unit integration system clean
+.PHONY: venv demo airflow test lint unit integration system clean
 
 # Lint what exists: benchmarks/ and dags/ arrive with later work, and ruff fails on a missing path.
 LINT_PATHS := $(wildcard airflow_databricks_clusters tests benchmarks dags scripts)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# A local Airflow (on the machine's PostgreSQL) with the example DAGs and the emulator, until Ctrl-C.
+airflow: $(STAMP)
+	$(PY) scripts/local_airflow.py
+
 test: lint
 	$(PY) -m pytest tests
 
@@ -36,6 +40,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
+
+system: $(STAMP)
+	$(PY) -m pytest tests/system
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,9 @@ from airflow_databricks_clusters.operators import (
     DatabricksTerminateClusterOperator,
 )
 
+# The run's date: the logical date of a scheduled run, the trigger time of a manual one without a
+# logical date (Airflow 3 runs may have none, and then {{ ds }} is undefined).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 POLL_SECONDS = int(os.environ.get("DATABRICKS_CLUSTER_POLL_SECONDS", "30"))
 AWS_ACCOUNT_ID = os.environ.get("AWS_ACCOUNT_ID", "123456789012")
 
@@ -41,7 +44,7 @@ with DAG(
 
     report = DatabricksSubmitRunOperator(
         task_id="daily_report",
-        run_name="daily report {{ ds }}",
+        run_name=f"daily report {RUN_DATE}",
         existing_cluster_id=create_cluster.output,
         spark_python_task={"python_file": "s3://dataengineeringe2e-artifacts/jobs/report.py"},
         polling_period_seconds=POLL_SECONDS,

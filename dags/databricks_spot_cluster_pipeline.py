@@ -22,6 +22,10 @@ from airflow_databricks_clusters.operators import (
     DatabricksTerminateClusterOperator,
 )
 
+# The run's date: the logical date of a scheduled run, the trigger time of a manual one without a
+# logical date (Airflow 3 runs may have none, and then {{ ds }} is undefined).
+RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
+RUN_DATE_NODASH = "{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}"
 POLL_SECONDS = int(os.environ.get("DATABRICKS_CLUSTER_POLL_SECONDS", "30"))
 AWS_ACCOUNT_ID = os.environ.get("AWS_ACCOUNT_ID", "123456789012")
 IMAGE_REPOSITORY = f"{AWS_ACCOUNT_ID}.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
@@ -65,7 +69,7 @@ with DAG(
 ) as dag:
     create_cluster = DatabricksCreateClusterOperator(
         task_id="create_cluster",
-        cluster_name="dataengineeringe2e-{{ ds_nodash }}",
+        cluster_name=f"dataengineeringe2e-{RUN_DATE_NODASH}",
         spark_version="15.4.x-scala2.12",
         node_type_id="{{ params.node_type_id }}",
         autoscale={"min_workers": "{{ params.min_workers }}", "max_workers": "{{ params.max_workers }}"},
@@ -79,7 +83,7 @@ with DAG(
         ebs_volume_size=100,
         docker_image=IMAGE_REPOSITORY + ":{{ params.image_tag }}",
         spark_conf={"spark.databricks.repl.allowedLanguages": "sql,python,r"},
-        spark_env_vars={"PIPELINE_DATE": "{{ ds }}"},
+        spark_env_vars={"PIPELINE_DATE": RUN_DATE},
         cluster_log_conf="s3://dataengineeringe2e-logs/clusters",
         init_scripts=["s3://dataengineeringe2e-artifacts/init/install-drivers.sh"],
         autotermination_minutes=120,
@@ -91,20 +95,20 @@ with DAG(
 
     transform = DatabricksSubmitRunOperator(
         task_id="transform",
-        run_name="transform {{ ds }}",
+        run_name=f"transform {RUN_DATE}",
         existing_cluster_id=create_cluster.output,
         spark_python_task={
             "python_file": "s3://dataengineeringe2e-artifacts/jobs/transform.py",
-            "parameters": ["--date", "{{ ds }}"],
+            "parameters": ["--date", RUN_DATE],
         },
         polling_period_seconds=POLL_SECONDS,
     )
 
     aggregate = DatabricksSubmitRunOperator(
         task_id="aggregate",
-        run_name="aggregate {{ ds }}",
+        run_name=f"aggregate {RUN_DATE}",
         existing_cluster_id=create_cluster.output,
-        spark_jar_task={"main_class_name": "com.example.pipeline.Aggregate", "parameters": ["{{ ds }}"]},
+        spark_jar_task={"main_class_name": "com.example.pipeline.Aggregate", "parameters": [RUN_DATE]},
         libraries=[{"jar": "s3://dataengineeringe2e-artifacts/jars/pipeline.jar"}],
         polling_period_seconds=POLL_SECONDS,
     )

@@ -1,0 +1,267 @@
+"""A real Airflow on this machine: scheduler, triggerer, dag-processor and API server as separate processes.
+
+Used by the system tests (a fresh PostgreSQL database per run on 127.0.0.1:5432) and by `make airflow`
+(the same, kept running for a person to use the UI). Every process runs in its own process group and is
+stopped (SIGTERM, then SIGKILL) when the deployment stops, also after a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _psql(sql: str, database: str = "postgres") -> None:
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True,
+        capture_output=True,
+    )
+
+
+class AirflowDeployment:
+    """One Airflow on PostgreSQL, wired to a Databricks workspace through ``databricks_default``.
+
+    :param connection: the ``AIRFLOW_CONN_DATABRICKS_DEFAULT`` value (the emulator's, or a real one).
+    :param home: the AIRFLOW_HOME to use (a temporary one by default).
+    :param database: the PostgreSQL database to create (and drop at stop); a fresh name by default.
+    """
+
+    def __init__(
+        self,
+        connection: str,
+        *,
+        home: str | None = None,
+        database: str | None = None,
+        dags_folder: Path = REPO / "dags",
+        port: int | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        self.home = Path(home or tempfile.mkdtemp(prefix="adc-airflow-"))
+        self.database = database or f"adc_system_{secrets.token_hex(4)}"
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{POSTGRES}/{self.database}",
+            "AIRFLOW__API__BASE_URL": self.url,
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
+            # Runs come from triggers (the UI, the REST API), not from the daily schedule.
+            "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW_CONN_DATABRICKS_DEFAULT": connection,
+            "DATABRICKS_CLUSTER_POLL_SECONDS": "1",
+            **(extra_env or {}),
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    def airflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def start(self) -> AirflowDeployment:
+        _psql(f"CREATE DATABASE {self.database}")
+        try:
+            self.airflow("db", "migrate")
+            for component in COMPONENTS:
+                args = [component]
+                if component == "api-server":
+                    args += ["--port", str(self.port), "--workers", "1"]
+                log = (self.home / f"{component}.log").open("wb")
+                self.processes[component] = subprocess.Popen(
+                    [sys.executable, "-m", "airflow", *args],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited {process.returncode}:\n{self.log_tail(name)}")
+            try:
+                health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).json()
+            except (requests.RequestException, ValueError):
+                health = {}
+            parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+            if health and all((health.get(p) or {}).get("status") == "healthy" for p in parts):
+                return
+            time.sleep(1)
+        raise RuntimeError(f"Airflow did not become healthy within {timeout:.0f} s: {health}")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        self.processes.clear()
+        try:
+            _psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+        except subprocess.CalledProcessError as err:
+            print(f"could not drop database {self.database}: {err.stderr!r}", file=sys.stderr)
+
+    def log_tail(self, component: str, lines: int = 60) -> str:
+        path = self.home / f"{component}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def log(self, component: str) -> str:
+        path = self.home / f"{component}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- the public REST API (v2) ---------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        token = requests.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        response = requests.request(
+            method, f"{self.url}/api/v2{path}", json=body, headers=self._headers(), timeout=30
+        )
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
+        return response.json() if response.content else None
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.api("GET", f"/dags/{dag_id}")
+                return
+            except RuntimeError:
+                time.sleep(1)
+        raise RuntimeError(
+            f"DAG {dag_id} was not parsed within {timeout:.0f} s:\n{self.log_tail('dag-processor')}"
+        )
+
+    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
+        """Trigger a run with a `conf` as the UI's trigger form sends it; return its run id."""
+        self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+        run = self.api("POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
+        return str(run["dag_run_id"])
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in ("success", "failed"):
+                return str(state)
+            time.sleep(1)
+        raise RuntimeError(
+            f"run {run_id} did not finish within {timeout:.0f} s:\n{self.log_tail('scheduler')}"
+        )
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        answer = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.api("GET", path)["value"]
+
+    def task_log_files(self, dag_id: str, run_id: str, task_id: str) -> dict[str, str]:
+        """The task's log files (the worker's, and the triggerer's ``*.trigger.*.log`` of a deferral)."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return {path.name: path.read_text(errors="replace") for path in sorted(folder.glob("*.log"))}
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        answer = self.api("GET", path)
+        content = answer.get("content")
+        return json.dumps(content) if not isinstance(content, str) else content
+
+
+def main() -> int:
+    """`make airflow`: the emulator, and an Airflow with the example DAGs, until Ctrl-C."""
+    sys.path.insert(0, str(REPO))
+    from airflow_databricks_clusters.emulator import Emulator
+
+    port = int(os.environ.get("AIRFLOW_PORT", "8080"))
+    emulator_port = int(os.environ.get("EMULATOR_PORT", "8765"))
+    with Emulator(start_seconds=10, terminate_seconds=2, run_seconds=5, port=emulator_port) as emu:
+        deployment = AirflowDeployment(
+            os.environ.get("AIRFLOW_CONN_DATABRICKS_DEFAULT") or emu.connection_env(),
+            home=str(REPO / ".airflow"),
+            database="adc_local_airflow",
+            port=port,
+        )
+        # A database left by an earlier `make airflow` that was killed: start clean.
+        _psql("DROP DATABASE IF EXISTS adc_local_airflow WITH (FORCE)")
+        print("Starting Airflow (scheduler, triggerer, dag-processor, api-server) ...", flush=True)
+        deployment.start()
+        print(f"\nAirflow UI:  {deployment.url}  (login: none needed, every user is admin)")
+        print(f"Databricks emulator: {emu.url}  (connection databricks_default)")
+        print(
+            "Trigger `databricks_spot_cluster_pipeline` with your own parameters. Ctrl-C stops everything.\n"
+        )
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            deployment.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
