@@ -22,4 +22,36 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Databricks Clusters",
         "description": "Create, wait for, hand off and terminate Databricks clusters on AWS.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Databricks Clusters",
+                "external-doc-url": "https://docs.databricks.com/api/aws/workspace/clusters",
+                "tags": ["service"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Databricks Clusters",
+                "python-modules": ["airflow_databricks_clusters.operators"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Databricks Clusters",
+                "python-modules": ["airflow_databricks_clusters.sensors"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Databricks Clusters",
+                "python-modules": ["airflow_databricks_clusters.hooks"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Databricks Clusters",
+                "python-modules": ["airflow_databricks_clusters.triggers"],
+            }
+        ],
+        "extra-links": ["airflow_databricks_clusters.links.DatabricksClusterLink"],
     }
