@@ -1,7 +1,8 @@
 """The error answers of the emulated workspace, shaped as Databricks shapes them.
 
 Every emulator module raises ``ApiError``; the HTTP layer turns it into the status code and the JSON
-body ``{"error_code": ..., "message": ...}`` a real workspace sends.
+body ``{"error_code": ..., "message": ...}`` a real workspace sends. The OAuth token endpoint raises
+``OAuthError`` instead, whose body is the OAuth 2.0 one (RFC 6749 section 5.2).
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
+
+
+class OAuthError(ApiError):
+    """An error answer of the OAuth token endpoint: ``{"error": ..., "error_description": ...}``.
+
+    ``error`` is an RFC 6749 code: ``invalid_client`` (401), ``invalid_request`` or
+    ``unsupported_grant_type`` (400). OAuth clients, databricks-sdk among them, read exactly these keys.
+    """
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(status, error, description)
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.error_code, "error_description": self.message}
 
 
 def invalid_parameter(message: str) -> ApiError:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from airflow_databricks_clusters.emulator.api_errors import ApiError, malformed_request
+from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError, malformed_request
 from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
@@ -142,12 +142,15 @@ class EmulatorApp:
         return handler(params, user)
 
     def _token(self, request: Request, raw: bytes) -> dict[str, Any]:
-        form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
-        client_id, secret = form.get("client_id"), form.get("client_secret")
-        header = request.headers.get("authorization", "")
-        if header.startswith("Basic "):
-            decoded = base64.b64decode(header[len("Basic ") :]).decode()
-            client_id, _, secret = decoded.partition(":")
+        try:
+            form = {key: values[0] for key, values in parse_qs(raw.decode()).items()}
+            client_id, secret = form.get("client_id"), form.get("client_secret")
+            header = request.headers.get("authorization", "")
+            if header.startswith("Basic "):
+                decoded = base64.b64decode(header[len("Basic ") :], validate=True).decode()
+                client_id, _, secret = decoded.partition(":")
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+            raise OAuthError(400, "invalid_request", "Malformed request or Authorization header") from None
         return self.auth.mint(client_id, secret, form.get("grant_type"))
 
     def _admin(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:

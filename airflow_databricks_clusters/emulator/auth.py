@@ -1,7 +1,7 @@
 """Who a request is: personal access tokens and OAuth machine-to-machine (client credentials) tokens.
 
 A bad or missing token is answered as Databricks answers it: 403 with a numeric ``error_code`` and the
-``X-Databricks-Reason-Phrase`` header.
+``X-Databricks-Reason-Phrase`` header. The token endpoint answers its errors as OAuth does (``OAuthError``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from airflow_databricks_clusters.emulator.api_errors import ApiError
+from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError
 
 INVALID_TOKEN = "Invalid access token."
 TOKEN_LIFETIME_SECONDS = 3600
@@ -54,11 +54,13 @@ class Auth:
         self.oauth_clients[client_id] = secret
 
     def mint(self, client_id: str | None, secret: str | None, grant_type: str | None) -> dict[str, object]:
-        """The answer of ``/oidc/v1/token`` to a client-credentials request."""
+        """The answer of ``/oidc/v1/token`` to a client-credentials request; OAuthError when refused."""
+        if not grant_type:
+            raise OAuthError(400, "invalid_request", "Missing required parameter: grant_type")
         if grant_type != "client_credentials":
-            raise ApiError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
+            raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
         if not client_id or self.oauth_clients.get(client_id) != secret:
-            raise ApiError(401, "invalid_client", "Client authentication failed")
+            raise OAuthError(401, "invalid_client", "Client authentication failed")
         token = "eyJemu." + secrets.token_urlsafe(24)
         with self._lock:
             self._minted[token] = (client_id, self.clock() + TOKEN_LIFETIME_SECONDS)

@@ -80,6 +80,56 @@ def test_bad_token(emu: Emulator) -> None:
     assert requests.get(f"{emu.url}/api/2.1/clusters/list").status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("form", "auth", "status", "body"),
+    [
+        (
+            {"grant_type": "client_credentials", "scope": "all-apis"},
+            ("sp-client", "wrong"),
+            401,
+            {"error": "invalid_client", "error_description": "Client authentication failed"},
+        ),
+        (
+            {"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"},
+            None,
+            401,
+            {"error": "invalid_client", "error_description": "Client authentication failed"},
+        ),
+        (
+            {"grant_type": "password", "scope": "all-apis"},
+            ("sp-client", "sp-secret"),
+            400,
+            {"error": "unsupported_grant_type", "error_description": "Unsupported grant_type password"},
+        ),
+        (
+            {"scope": "all-apis"},
+            ("sp-client", "sp-secret"),
+            400,
+            {"error": "invalid_request", "error_description": "Missing required parameter: grant_type"},
+        ),
+    ],
+)
+def test_token_endpoint_errors_are_oauth_shaped(
+    emu: Emulator, form: dict, auth: tuple[str, str] | None, status: int, body: dict
+) -> None:
+    emu.add_oauth_client("sp-client", "sp-secret")
+    response = requests.post(f"{emu.url}/oidc/v1/token", data=form, auth=auth, timeout=10)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == body
+
+
+def test_token_endpoint_refuses_a_malformed_basic_header(emu: Emulator) -> None:
+    response = requests.post(
+        f"{emu.url}/oidc/v1/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic not*base64"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+
+
 def test_rate_limit_on_the_nth_call(emu: Emulator, api: Api) -> None:
     emu.add_fault("rate_limit", path="clusters/list", nth=2, retry_after=7)
     assert api.call("GET", "/api/2.1/clusters/list")[0] == 200

@@ -90,3 +90,12 @@ def test_oauth_machine_to_machine(emu: Emulator) -> None:
     w = WorkspaceClient(host=emu.url, client_id="sp-client", client_secret="sp-secret", auth_type="oauth-m2m")
     assert w.current_user.me().user_name == "sp-client"
     assert any(r["path"] == "/oidc/v1/token" and r["status"] == 200 for r in emu.request_log)
+
+
+def test_oauth_wrong_secret_is_reported_as_oauth_reports_it(emu: Emulator) -> None:
+    emu.add_oauth_client("sp-client", "sp-secret")
+    # The SDK turns the token endpoint's {"error", "error_description"} into "error: description".
+    with pytest.raises(ValueError, match="invalid_client: Client authentication failed"):
+        w = WorkspaceClient(host=emu.url, client_id="sp-client", client_secret="wrong", auth_type="oauth-m2m")
+        w.current_user.me()
+    assert any(r["path"] == "/oidc/v1/token" and r["status"] == 401 for r in emu.request_log)
