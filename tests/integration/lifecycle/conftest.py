@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -28,16 +27,5 @@ def airflow_db() -> None:
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A fresh emulated workspace, wired in as the `databricks_default` connection."""
     with Emulator(start_seconds=1.0, terminate_seconds=0.3) as emu:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_DATABRICKS_DEFAULT",
-            json.dumps(
-                {
-                    "conn_type": "databricks",
-                    "host": emu.host,
-                    "port": emu.port,
-                    "schema": "http",
-                    "password": emu.token,
-                }
-            ),
-        )
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
         yield emu

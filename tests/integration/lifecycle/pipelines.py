@@ -6,10 +6,12 @@ into the DAGs folder that calls ``build`` here, and runs the DAG loaded from it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, task
 
@@ -18,6 +20,9 @@ from airflow_databricks_clusters.operators import (
     DatabricksTerminateClusterOperator,
 )
 from airflow_databricks_clusters.sensors import DatabricksClusterSensor
+
+if TYPE_CHECKING:
+    from airflow_databricks_clusters.emulator import Emulator
 
 CLUSTER: dict[str, Any] = {
     "cluster_name": "lifecycle-test",
@@ -110,3 +115,60 @@ def write_dag_file(dag_id: str, **kwargs: Any) -> Path:
         f"dag = build({dag_id!r}, **json.loads({json.dumps(kwargs)!r}))\n"
     )
     return path
+
+
+_dag_numbers = itertools.count()
+
+
+def dag_id_for(name: str) -> str:
+    # dag.test() keeps its runs in the session's database: a fresh id per test keeps them apart.
+    return f"{name}_{next(_dag_numbers)}"
+
+
+def run_pipeline(
+    name: str,
+    *,
+    deferrable: bool,
+    downstream: str | None = None,
+    create: dict[str, Any] | None = None,
+    sensor: dict[str, Any] | None = None,
+    run_after: datetime | None = None,
+    dag_id: str | None = None,
+) -> Any:
+    """Run create -> downstream -> terminate (teardown) with dag.test(); return the DagRun.
+
+    With ``run_after`` the run id is known in advance: ``manual__<run_after>``.
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag_id = dag_id or dag_id_for(name)
+    path = write_dag_file(dag_id, deferrable=deferrable, downstream=downstream, create=create, sensor=sensor)
+    try:
+        dag = DagBag(dag_folder=str(path)).get_dag(dag_id)
+        assert dag is not None
+        if run_after is None:
+            return dag.test()
+        return dag.test(run_after=run_after, logical_date=run_after)
+    finally:
+        path.unlink()
+
+
+def states(dag_run: Any) -> dict[str, str]:
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def only_cluster(emu: Emulator) -> dict[str, Any]:
+    clusters = list(emu.clusters.values())
+    assert len(clusters) == 1, clusters
+    return clusters[0]
+
+
+def xcom(dag_run: Any, task_id: str, key: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+        ).first()
+        return None if row is None else XComModel.deserialize_value(row)

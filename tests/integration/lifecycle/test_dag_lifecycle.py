@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -10,54 +9,16 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
-from tests.integration.lifecycle.pipelines import CLUSTER, write_dag_file
+from tests.integration.lifecycle.pipelines import (
+    CLUSTER,
+    dag_id_for,
+    only_cluster,
+    run_pipeline,
+    states,
+    xcom,
+)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-_dag_numbers = itertools.count()
-
-
-def dag_id_for(name: str) -> str:
-    # dag.test() keeps its runs in the session's database: a fresh id per test keeps them apart.
-    return f"{name}_{next(_dag_numbers)}"
-
-
-def run_pipeline(
-    name: str,
-    *,
-    deferrable: bool,
-    downstream: str | None = None,
-    create: dict[str, Any] | None = None,
-    sensor: dict[str, Any] | None = None,
-    run_after: datetime | None = None,
-    dag_id: str | None = None,
-) -> Any:
-    """Run create -> downstream -> terminate (teardown) with dag.test(); return the DagRun.
-
-    With ``run_after`` the run id is known in advance: ``manual__<run_after>``.
-    """
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag_id = dag_id or dag_id_for(name)
-    path = write_dag_file(dag_id, deferrable=deferrable, downstream=downstream, create=create, sensor=sensor)
-    try:
-        dag = DagBag(dag_folder=str(path)).get_dag(dag_id)
-        assert dag is not None
-        if run_after is None:
-            return dag.test()
-        return dag.test(run_after=run_after, logical_date=run_after)
-    finally:
-        path.unlink()
-
-
-def states(dag_run: Any) -> dict[str, str]:
-    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
-
-
-def only_cluster(emu: Emulator) -> dict[str, Any]:
-    clusters = list(emu.clusters.values())
-    assert len(clusters) == 1, clusters
-    return clusters[0]
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
@@ -181,17 +142,6 @@ def test_sensor_fails_fast_with_the_reason(
     assert states(dag_run)["wait_for_cluster"] == "failed"
     assert "DOCKER_IMAGE_PULL_FAILURE" in capfd.readouterr().out
     assert only_cluster(emulator)["state"] in {"TERMINATING", "TERMINATED"}
-
-
-def xcom(dag_run: Any, task_id: str, key: str) -> Any:
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
-        ).first()
-        return None if row is None else XComModel.deserialize_value(row)
 
 
 def test_xcoms_of_the_create_task(emulator: Emulator) -> None:
