@@ -145,11 +145,14 @@ def bring_back(
     polling_interval: float,
     timeout_seconds: float,
     logger: Logger = log,
+    before_start: Callable[[str], None] | None = None,
 ) -> None:
     """Make a found cluster of this task instance head for RUNNING again, without creating another.
 
     RUNNING and the starting states need nothing. TERMINATED (by a user, autotermination, or an earlier
     try's cleanup) is started again; TERMINATING is first waited out, because ``start`` refuses it.
+    ``before_start(cluster_id)`` runs on the terminated cluster just before ``start`` (e.g. an ``edit``
+    that renews its registry credentials).
     """
     cluster_id = str(cluster["cluster_id"])
     state = str(cluster.get("state"))
@@ -173,6 +176,8 @@ def bring_back(
         state,
         f": {reason}" if reason else "",
     )
+    if before_start is not None:
+        before_start(cluster_id)
     hook.start_cluster(cluster_id)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -95,13 +95,20 @@ def _default_deferrable() -> bool:
 
 
 class _ClusterOperatorBase(BaseOperator):
-    """What every operator here shares: the hook, the cluster link and its XCom."""
+    """What every operator here shares: the hook, the cluster link and its XCom, the S3 log report."""
 
     operator_extra_links = (DatabricksClusterLink(),)
 
-    def __init__(self, *, databricks_conn_id: str = "databricks_default", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        databricks_conn_id: str = "databricks_default",
+        aws_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.databricks_conn_id = databricks_conn_id
+        self.aws_conn_id = aws_conn_id
 
     @cached_property
     def hook(self) -> DatabricksClustersHook:
@@ -111,6 +118,22 @@ class _ClusterOperatorBase(BaseOperator):
 
     def _push_cluster_url(self, context: Context, cluster_id: str) -> None:
         context["ti"].xcom_push(key=CLUSTER_URL_XCOM_KEY, value=self.hook.cluster_url(cluster_id))
+
+    def _show_cluster_logs(self, cluster: Mapping[str, Any] | str, *, driver: bool = True) -> None:
+        """Log the tails of the cluster's logs delivered to S3 (needs ``aws_conn_id`` and an S3 log conf)."""
+        if self.aws_conn_id is None:
+            return
+        try:
+            from airflow_databricks_clusters.aws import cluster_log_tails
+
+            found = self.hook.get_cluster(cluster) if isinstance(cluster, str) else cluster
+            tails = cluster_log_tails(self.aws_conn_id, found, driver=driver)
+        except Exception as err:
+            # A log report must never replace the failure or the result it accompanies.
+            self.log.warning("Could not read the cluster's logs from S3: %s", err)
+            return
+        for tail in tails:
+            self.log.info("Last lines of %s:\n%s", tail.url, "\n".join(tail.lines) or "(empty)")
 
 
 class DatabricksCreateClusterOperator(_ClusterOperatorBase):
@@ -147,6 +170,19 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         keeps a failed create from leaking a cluster. Default True.
     :param databricks_conn_id: the ``databricks`` connection (PAT or OAuth service principal), the same one
         the official provider's operators use.
+    :param aws_conn_id: an ``aws`` connection (amazon provider) for the AWS side: the pre-flight lookups in
+        ECR, IAM and S3, ``docker_auth="ecr"``, and the cluster's S3 logs in the task log when it fails to
+        start. None (default): nothing is asked of AWS and those checks are reported as skipped.
+    :param docker_auth: ``"ecr"`` fills ``docker_image.basic_auth`` with temporary ECR credentials (12
+        hours) for clusters that do not pull with their instance profile; needs ``aws_conn_id``. The
+        password is masked and never logged, rendered or pushed to XCom.
+    :param preflight_checks: before the create call, look up what would make the cluster fail late (the
+        runtime, node types, zone, pools and policy in the workspace; the instance profile in the workspace
+        and IAM; the image in ECR; the S3 log bucket) and fail the task, without retries, with one message
+        listing every problem. Checks that cannot run (no ``aws_conn_id``, no permission) are skipped, and
+        said so, not passed. Default True.
+    :param skip_preflight_checks: names of checks to switch off: ``spark_version``, ``node_types``,
+        ``zone``, ``instance_profile``, ``instance_pool``, ``policy``, ``ecr_image``, ``s3_log_bucket``.
 
     Returns (XCom ``return_value``) the cluster id, so ``create.output`` feeds ``existing_cluster_id`` of a
     downstream task. Pushes ``cluster_url`` (the cluster's page; the "Databricks Cluster" link) as soon as
@@ -160,7 +196,8 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
     unknown (the connection dropped after sending), the tags are looked up instead of creating again.
 
     Fails with the cluster's termination reason (code, type, parameters) and its last events in the log and
-    the exception when the cluster ends TERMINATED (or ERROR) while starting.
+    the exception when the cluster ends TERMINATED (or ERROR) while starting; with ``aws_conn_id`` and an S3
+    ``cluster_log_conf``, the last lines of the init-script logs (and the driver's) follow in the log.
     """
 
     template_fields: Sequence[str] = ("cluster_json", *CLUSTER_FIELD_PARAMS)
@@ -219,9 +256,14 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         polling_interval: float = 15.0,
         timeout: float | timedelta = timedelta(minutes=30),
         delete_on_error: bool = True,
+        docker_auth: str | None = None,
+        preflight_checks: bool = True,
+        skip_preflight_checks: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from airflow_databricks_clusters.preflight import validate_check_names
+
         self.cluster_json = cluster_json
         self.cluster_name = cluster_name
         self.spark_version = spark_version
@@ -264,7 +306,15 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         if self.timeout_seconds <= 0:
             raise ValueError(f"timeout: got {timeout!r}; allowed: seconds or a timedelta > 0")
         self.delete_on_error = delete_on_error
+        if docker_auth not in (None, "ecr"):
+            raise ValueError(f"docker_auth: got {docker_auth!r}; allowed: None or 'ecr'")
+        if docker_auth == "ecr" and self.aws_conn_id is None:
+            raise ValueError("docker_auth: 'ecr' needs aws_conn_id (the AWS connection that reads ECR)")
+        self.docker_auth = docker_auth
+        self.preflight_checks = preflight_checks
+        self.skip_preflight_checks = validate_check_names(skip_preflight_checks)
         self._cluster_id: str | None = None
+        self._tags: dict[str, str] | None = None
 
     # -- spec -------------------------------------------------------------------------------------------
 
@@ -304,7 +354,9 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         from airflow_databricks_clusters.spec import redact_spec
 
         self.log.info("Cluster spec: %s", json.dumps(redact_spec(spec), sort_keys=True))
-        cluster_id = self._find_or_create(context, spec)
+        # Known before the create call, so a kill in the middle of it can still find the cluster.
+        self._tags = self._task_tags(context)
+        cluster_id = self._find_or_create(context, spec, self._tags)
         self._cluster_id = cluster_id
         try:
             self._record(context, cluster_id)
@@ -327,12 +379,12 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
             self._after_failure(cluster_id, err)
             raise
 
-    def _find_or_create(self, context: Context, spec: dict[str, Any]) -> str:
+    def _find_or_create(self, context: Context, spec: dict[str, Any], tags: dict[str, str]) -> str:
         from airflow_databricks_clusters.lifecycle import bring_back, find_task_clusters
 
         found = self._recorded_cluster(context)
         if found is None:
-            candidates = find_task_clusters(self.hook, self._task_tags(context))
+            candidates = find_task_clusters(self.hook, tags)
             found = candidates[0] if candidates else None
             if len(candidates) > 1:
                 self.log.warning(
@@ -347,15 +399,19 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
                 polling_interval=self.polling_interval,
                 timeout_seconds=self.timeout_seconds,
                 logger=self.log,
+                # ECR credentials last 12 hours: a cluster started again gets fresh ones.
+                before_start=self._refresh_docker_auth(spec) if self.docker_auth else None,
             )
             return str(found["cluster_id"])
+        self._preflight(spec)
+        spec = self._with_docker_auth(spec)
         try:
             cluster_id = self.hook.create_cluster(spec)
         except UnknownOutcome as err:
             # The create may have taken effect: the tags say whether it did. Only when no cluster carries
             # them is a second create call safe.
             self.log.warning("%s; looking the cluster up by its tags", err)
-            candidates = find_task_clusters(self.hook, self._task_tags(context))
+            candidates = find_task_clusters(self.hook, tags)
             if candidates:
                 cluster_id = str(candidates[0]["cluster_id"])
                 self.log.info("The create call did take effect: cluster %s", cluster_id)
@@ -364,6 +420,52 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
                 cluster_id = self.hook.create_cluster(spec)
         self.log.info("Created cluster %s", cluster_id)
         return cluster_id
+
+    def _preflight(self, spec: Mapping[str, Any]) -> None:
+        """Look up what would make the cluster fail late; fail without retries when something would."""
+        if not self.preflight_checks:
+            return
+        from airflow_databricks_clusters.preflight import (
+            Outcome,
+            PreflightFailed,
+            raise_on_failure,
+            run_preflight,
+        )
+
+        results = run_preflight(
+            spec, self.hook, aws_conn_id=self.aws_conn_id, skip=self.skip_preflight_checks
+        )
+        for result in results:
+            if result.outcome is Outcome.FAILED:
+                self.log.error("Pre-flight %s", result)
+            elif result.outcome is Outcome.SKIPPED:
+                self.log.warning("Pre-flight %s", result)
+            else:
+                self.log.info("Pre-flight %s", result)
+        try:
+            raise_on_failure(results)
+        except PreflightFailed as err:
+            raise AirflowFailException(str(err)) from err
+
+    def _with_docker_auth(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with temporary ECR credentials in ``docker_image.basic_auth`` (``docker_auth="ecr"``)."""
+        if self.docker_auth != "ecr":
+            return spec
+        from airflow_databricks_clusters.aws import AwsProblem, ecr_basic_auth
+
+        image = spec.get("docker_image") or {}
+        try:
+            auth = ecr_basic_auth(self.aws_conn_id, str(image.get("url", "")))
+        except AwsProblem as err:
+            raise AirflowFailException(str(err)) from err
+        self.log.info("Using temporary ECR credentials for %s", image.get("url"))
+        return {**spec, "docker_image": {**image, "basic_auth": auth}}
+
+    def _refresh_docker_auth(self, spec: dict[str, Any]) -> Callable[[str], None]:
+        def refresh(cluster_id: str) -> None:
+            self.hook.edit_cluster({**self._with_docker_auth(spec), "cluster_id": cluster_id})
+
+        return refresh
 
     def _recorded_cluster(self, context: Context) -> dict[str, Any] | None:
         store = context.get("task_state_store")
@@ -441,27 +543,38 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
             return
         if isinstance(err, ClusterFailed):
             log_failure(err, self.log)
+            self._show_cluster_logs(cluster_id)
         if self.delete_on_error:
             terminate_quietly(self.hook, cluster_id, f"the task failed ({type(err).__name__})", self.log)
         else:
             self.log.warning("delete_on_error=False: cluster %s is left as it is", cluster_id)
 
     def _cleanup_by_tags(self, context: Context, err: BaseException) -> None:
-        from airflow_databricks_clusters.cluster_states import LIVE_STATES
-        from airflow_databricks_clusters.lifecycle import find_task_clusters
+        if self.delete_on_error:
+            self._terminate_tagged(self._task_tags(context), f"the task failed ({type(err).__name__})")
 
-        if not self.delete_on_error:
-            return
-        for cluster in find_task_clusters(self.hook, self._task_tags(context)):
+    def _terminate_tagged(self, tags: Mapping[str, str], why: str) -> None:
+        """Terminate every live cluster carrying this task instance's tags (its id was never learnt)."""
+        from airflow_databricks_clusters.cluster_states import LIVE_STATES
+        from airflow_databricks_clusters.lifecycle import find_task_clusters, terminate_quietly
+
+        for cluster in find_task_clusters(self.hook, tags):
             if cluster.get("state") in LIVE_STATES:
-                self._after_failure(str(cluster["cluster_id"]), err)
+                terminate_quietly(self.hook, str(cluster["cluster_id"]), why, self.log)
 
     def on_kill(self) -> None:
-        """The task was killed in the worker: terminate the cluster it created (when delete_on_error)."""
-        if self._cluster_id and self.delete_on_error:
-            from airflow_databricks_clusters.lifecycle import terminate_quietly
+        """The task was killed in the worker: terminate the cluster it created (when delete_on_error).
 
+        Killed during the create call itself, before the id came back, the cluster is found by its tags.
+        """
+        if not self.delete_on_error:
+            return
+        from airflow_databricks_clusters.lifecycle import terminate_quietly
+
+        if self._cluster_id:
             terminate_quietly(self.hook, self._cluster_id, "the task was killed", self.log)
+        elif self._tags:
+            self._terminate_tagged(self._tags, "the task was killed during the create call")
 
 
 def _docker_image_of(cluster_json: Any) -> Any:
@@ -515,6 +628,8 @@ class DatabricksTerminateClusterOperator(_ClusterOperatorBase):
     :param polling_interval: seconds between state checks.
     :param timeout: how long to wait for TERMINATED (seconds or timedelta).
     :param databricks_conn_id: the ``databricks`` connection.
+    :param aws_conn_id: an ``aws`` connection; with it, and an S3 ``cluster_log_conf``, the report is
+        followed by the last lines of the cluster's delivered logs (init scripts, driver stderr and log4j).
 
     Logs a lifetime report (uptime, the states the cluster passed, nodes lost and replaced, the termination
     reason) and returns it as its XCom ``return_value`` (None when there was nothing to terminate).
@@ -610,6 +725,7 @@ class DatabricksTerminateClusterOperator(_ClusterOperatorBase):
             return None
         report = lifetime_report(cluster, last_events(self.hook, cluster_id, limit=500))
         self.log.info(lifetime_text(report))
+        self._show_cluster_logs(cluster)
         if self.permanent:
             self.log.info("Deleting cluster %s permanently", cluster_id)
             with contextlib.suppress(ClusterNotFound):

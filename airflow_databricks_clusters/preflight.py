@@ -1,0 +1,252 @@
+"""Pre-flight checks: what would make a cluster fail late and expensively, looked up before the create call.
+
+A check looks one thing up in the workspace (through ``DatabricksClustersHook``: runtimes, node types,
+zones, registered instance profiles, pools, policies) or, given an ``aws_conn_id``, in AWS (``aws.py``:
+the image in ECR, the instance profile in IAM, the log bucket in S3). Each ends passed, failed or skipped;
+skipped means it could not run (no ``aws_conn_id``, no permission, AWS unreachable) and is never counted as
+passed. Checks that do not apply to the spec (no image, no instance profile, ...) report nothing. Every
+failure is reported together in one ``PreflightFailed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_databricks_clusters.errors import ApiError, DatabricksClustersError, PermissionDenied
+
+if TYPE_CHECKING:
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+
+class Outcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check found: its name, the outcome and a sentence a person can act on."""
+
+    check: str
+    outcome: Outcome
+    detail: str
+
+    @classmethod
+    def passed(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.PASSED, detail)
+
+    @classmethod
+    def failed(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.FAILED, detail)
+
+    @classmethod
+    def skipped(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.SKIPPED, detail)
+
+    def __str__(self) -> str:
+        return f"{self.check} {self.outcome.value}: {self.detail}"
+
+
+class PreflightFailed(DatabricksClustersError):
+    """One or more pre-flight checks failed. Lists every failure, then the checks that were skipped."""
+
+    def __init__(self, results: Sequence[CheckResult]) -> None:
+        self.results = tuple(results)
+        failures = [r for r in self.results if r.outcome is Outcome.FAILED]
+        skipped = [r for r in self.results if r.outcome is Outcome.SKIPPED]
+        noun = "check" if len(failures) == 1 else "checks"
+        lines = [f"Pre-flight: {len(failures)} {noun} failed, the cluster was not created:"]
+        lines += [f"  - {r.check}: {r.detail}" for r in failures]
+        if skipped:
+            lines.append("Skipped (not checked):")
+            lines += [f"  - {r.check}: {r.detail}" for r in skipped]
+        super().__init__("\n".join(lines))
+
+
+Check = Callable[[Mapping[str, Any], "DatabricksClustersHook", "str | None"], list[CheckResult]]
+NO_AWS = "no aws_conn_id given"
+
+
+def _listed(check: str, what: str, fetch: Callable[[], Any]) -> tuple[Any, None] | tuple[None, CheckResult]:
+    """A workspace listing, or the skipped result that says why it could not be read."""
+    try:
+        return fetch(), None
+    except PermissionDenied as err:
+        return None, CheckResult.skipped(check, f"no permission to list {what}: {err.message}")
+    except ApiError as err:
+        return None, CheckResult.skipped(check, f"could not list {what}: {err}")
+
+
+def _offered(check: str, field: str, value: str, offered: Iterable[str], where: str) -> CheckResult:
+    offered = sorted(offered)
+    if value in offered:
+        return CheckResult.passed(check, f"{field} {value} is offered by the workspace")
+    close = difflib.get_close_matches(value, offered, n=3, cutoff=0.6)
+    hint = f"; close matches: {', '.join(close)}" if close else f"; see {where}"
+    return CheckResult.failed(check, f"{field} {value!r} is not offered by the workspace{hint}")
+
+
+def check_spark_version(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
+) -> list[CheckResult]:
+    version = spec.get("spark_version")
+    if not version:
+        return []
+    versions, skipped = _listed("spark_version", "runtimes", hook.spark_versions)
+    if skipped:
+        return [skipped]
+    keys = [str(v.get("key")) for v in versions or []]
+    return [_offered("spark_version", "spark_version", str(version), keys, "clusters/spark-versions")]
+
+
+def check_node_types(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
+) -> list[CheckResult]:
+    fields = [f for f in ("node_type_id", "driver_node_type_id") if spec.get(f)]
+    if not fields:
+        return []
+    types, skipped = _listed("node_types", "node types", hook.node_types)
+    if skipped:
+        return [skipped]
+    ids = [str(t.get("node_type_id")) for t in types or []]
+    return [_offered("node_types", f, str(spec[f]), ids, "clusters/list-node-types") for f in fields]
+
+
+def check_zone(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
+    zone = (spec.get("aws_attributes") or {}).get("zone_id")
+    if not zone or zone == "auto":
+        return []
+    zones, skipped = _listed("zone", "availability zones", hook.zones)
+    if skipped:
+        return [skipped]
+    return [
+        _offered("zone", "aws_attributes.zone_id", str(zone), (zones or {}).get("zones") or [], "list-zones")
+    ]
+
+
+def check_instance_profile(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, aws_conn_id: str | None
+) -> list[CheckResult]:
+    arn = (spec.get("aws_attributes") or {}).get("instance_profile_arn")
+    if not arn:
+        return []
+    results: list[CheckResult] = []
+    if aws_conn_id is None:
+        results.append(CheckResult.skipped("instance_profile", f"IAM not checked: {NO_AWS}"))
+    else:
+        from airflow_databricks_clusters import aws
+
+        results.append(aws.check_instance_profile(aws_conn_id, str(arn)))
+    profiles, skipped = _listed("instance_profile", "instance profiles", hook.instance_profiles)
+    if skipped:
+        return [*results, skipped]
+    if arn in {p.get("instance_profile_arn") for p in profiles or []}:
+        results.append(CheckResult.passed("instance_profile", f"{arn} is registered in the workspace"))
+    else:
+        results.append(
+            CheckResult.failed(
+                "instance_profile",
+                f"{arn} is not registered in the workspace (or not usable by this user): an admin adds it "
+                "under Settings > Security > Instance profiles",
+            )
+        )
+    return results
+
+
+def check_instance_pool(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
+) -> list[CheckResult]:
+    fields = [f for f in ("instance_pool_id", "driver_instance_pool_id") if spec.get(f)]
+    if not fields:
+        return []
+    pools, skipped = _listed("instance_pool", "instance pools", hook.instance_pools)
+    if skipped:
+        return [skipped]
+    ids = [str(p.get("instance_pool_id")) for p in pools or []]
+    return [_offered("instance_pool", f, str(spec[f]), ids, "instance-pools/list") for f in fields]
+
+
+def check_policy(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
+    policy_id = spec.get("policy_id")
+    if not policy_id:
+        return []
+    policies, skipped = _listed("policy", "cluster policies", hook.cluster_policies)
+    if skipped:
+        return [skipped]
+    ids = [str(p.get("policy_id")) for p in policies or []]
+    return [_offered("policy", "policy_id", str(policy_id), ids, "policies/clusters/list")]
+
+
+def check_ecr_image(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, aws_conn_id: str | None
+) -> list[CheckResult]:
+    url = (spec.get("docker_image") or {}).get("url")
+    if not url:
+        return []
+    if aws_conn_id is None:
+        return [CheckResult.skipped("ecr_image", f"{url} not looked up: {NO_AWS}")]
+    from airflow_databricks_clusters import aws
+
+    return [aws.check_ecr_image(aws_conn_id, str(url))]
+
+
+def check_log_bucket(
+    spec: Mapping[str, Any], hook: DatabricksClustersHook, aws_conn_id: str | None
+) -> list[CheckResult]:
+    s3_conf = (spec.get("cluster_log_conf") or {}).get("s3")
+    if not s3_conf:
+        return []
+    if aws_conn_id is None:
+        return [CheckResult.skipped("s3_log_bucket", f"{s3_conf.get('destination')} not looked up: {NO_AWS}")]
+    from airflow_databricks_clusters import aws
+
+    return [aws.check_log_bucket(aws_conn_id, s3_conf)]
+
+
+#: Every check by the name a task uses to switch it off (``skip_preflight_checks``).
+CHECKS: dict[str, Check] = {
+    "spark_version": check_spark_version,
+    "node_types": check_node_types,
+    "zone": check_zone,
+    "instance_profile": check_instance_profile,
+    "instance_pool": check_instance_pool,
+    "policy": check_policy,
+    "ecr_image": check_ecr_image,
+    "s3_log_bucket": check_log_bucket,
+}
+
+
+def validate_check_names(names: Iterable[str], field: str = "skip_preflight_checks") -> tuple[str, ...]:
+    """Refuse names that are not checks, naming the field and the allowed values."""
+    given = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [name for name in given if name not in CHECKS]
+    if unknown:
+        raise ValueError(f"{field}: got {unknown!r}; allowed: any of {', '.join(CHECKS)}")
+    return given
+
+
+def run_preflight(
+    spec: Mapping[str, Any],
+    hook: DatabricksClustersHook,
+    *,
+    aws_conn_id: str | None = None,
+    skip: Iterable[str] = (),
+) -> list[CheckResult]:
+    """Run every check not in ``skip`` against a validated spec; return what each found."""
+    skipped = set(skip)
+    results: list[CheckResult] = []
+    for name, check in CHECKS.items():
+        if name not in skipped:
+            results += check(spec, hook, aws_conn_id)
+    return results
+
+
+def raise_on_failure(results: Sequence[CheckResult]) -> None:
+    """``PreflightFailed`` listing every failure (and what was skipped), if any check failed."""
+    if any(r.outcome is Outcome.FAILED for r in results):
+        raise PreflightFailed(results)

@@ -1,0 +1,144 @@
+"""Pre-flight checks against the emulated workspace and moto's AWS: what passes, fails and is skipped."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from airflow_databricks_clusters.emulator import Emulator
+from airflow_databricks_clusters.hooks import DatabricksClustersHook
+from airflow_databricks_clusters.preflight import Outcome, PreflightFailed, raise_on_failure, run_preflight
+from airflow_databricks_clusters.spec import build_cluster_spec
+from tests.aws_server import AwsServer
+
+PROFILE = "arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role"
+IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
+
+
+def spec(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "cluster_name": "preflight",
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "r4.xlarge",
+        "autoscale": (1, 2),
+        "availability": "SPOT_WITH_FALLBACK",
+        "zone_id": "ap-southeast-1c",
+        "instance_profile_arn": PROFILE,
+        "docker_image": f"{IMAGE}:2026.11.24",
+        "cluster_log_conf": "s3://dataengineeringe2e-logs/clusters",
+        **overrides,
+    }
+    return build_cluster_spec(**fields)
+
+
+def outcomes(results: list[Any]) -> list[tuple[str, str]]:
+    return [(r.check, r.outcome.value) for r in results]
+
+
+def everything_in_place(aws: AwsServer) -> None:
+    aws.push_image("dataengineeringe2e", "2026.11.24")
+    aws.create_instance_profile("dataengineeringe2e-role")
+    aws.create_bucket("dataengineeringe2e-logs")
+
+
+def test_a_spec_whose_every_part_exists_passes(aws: AwsServer, emu: Emulator) -> None:
+    everything_in_place(aws)
+    results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default")
+    assert outcomes(results) == [
+        ("spark_version", "passed"),
+        ("node_types", "passed"),
+        ("zone", "passed"),
+        ("instance_profile", "passed"),  # in IAM
+        ("instance_profile", "passed"),  # registered in the workspace
+        ("ecr_image", "passed"),
+        ("s3_log_bucket", "passed"),
+    ]
+    raise_on_failure(results)
+    assert emu.clusters == {}
+
+
+def test_every_problem_is_reported_at_once(aws: AwsServer, emu: Emulator) -> None:
+    bad = spec(
+        spark_version="15.4.x-scala2.13",
+        node_type_id="r5d.2xlarge",
+        zone_id="ap-southeast-1d",
+        instance_profile_arn="arn:aws:iam::123456789012:instance-profile/other-role",
+        policy_id="NOPOLICY",
+    )
+    results = run_preflight(bad, DatabricksClustersHook(), aws_conn_id="aws_default")
+    assert all(r.outcome is Outcome.FAILED for r in results), results
+    with pytest.raises(PreflightFailed) as caught:
+        raise_on_failure(results)
+    message = str(caught.value)
+    assert message.startswith("Pre-flight: 8 checks failed, the cluster was not created:")
+    for expected in (
+        "spark_version: spark_version '15.4.x-scala2.13' is not offered by the workspace; close matches: "
+        "15.4.x-scala2.12",
+        "node_types: node_type_id 'r5d.2xlarge' is not offered",
+        "zone: aws_attributes.zone_id 'ap-southeast-1d' is not offered",
+        "instance_profile: IAM instance profile other-role does not exist (NoSuchEntity)",
+        "instance_profile: arn:aws:iam::123456789012:instance-profile/other-role is not registered",
+        "policy: policy_id 'NOPOLICY' is not offered",
+        "ecr_image: image dataengineeringe2e:2026.11.24 in registry 123456789012 (ap-southeast-1) does not "
+        "exist (RepositoryNotFoundException)",
+        "s3_log_bucket: S3 bucket dataengineeringe2e-logs does not exist (404)",
+    ):
+        assert expected in message
+
+
+def test_a_tag_that_was_never_pushed(aws: AwsServer, emu: Emulator) -> None:
+    everything_in_place(aws)
+    results = run_preflight(
+        spec(docker_image=f"{IMAGE}:never-pushed"), DatabricksClustersHook(), aws_conn_id="aws_default"
+    )
+    (image,) = [r for r in results if r.check == "ecr_image"]
+    assert image.outcome is Outcome.FAILED and "(ImageNotFoundException)" in image.detail
+    digest = aws.push_image("dataengineeringe2e", "v2")
+    results = run_preflight(
+        spec(docker_image=f"{IMAGE}@{digest}"), DatabricksClustersHook(), aws_conn_id="aws_default"
+    )
+    assert ("ecr_image", "passed") in outcomes(results)
+
+
+def test_without_an_aws_connection_the_aws_lookups_are_skipped_not_passed(emu: Emulator) -> None:
+    results = run_preflight(spec(), DatabricksClustersHook())
+    assert outcomes(results) == [
+        ("spark_version", "passed"),
+        ("node_types", "passed"),
+        ("zone", "passed"),
+        ("instance_profile", "skipped"),
+        ("instance_profile", "passed"),
+        ("ecr_image", "skipped"),
+        ("s3_log_bucket", "skipped"),
+    ]
+    assert all("no aws_conn_id given" in r.detail for r in results if r.outcome is Outcome.SKIPPED)
+
+
+def test_lookups_that_cannot_run_are_skipped(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    # An AWS that cannot be reached (one attempt, short timeouts), and a workspace that says 403.
+    extra = {"region_name": "ap-southeast-1", "endpoint_url": f"http://127.0.0.1:{port}",
+             "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}  # fmt: skip
+    conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+    emu.add_fault("status", status=403, path="instance-profiles/list")
+    results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["zone"])
+    skipped = {r.check: r.detail for r in results if r.outcome is Outcome.SKIPPED}
+    assert set(skipped) == {"instance_profile", "ecr_image", "s3_log_bucket"}
+    assert "could not reach AWS" in skipped["ecr_image"]
+    assert [r.detail for r in results if r.check == "instance_profile"][1].startswith(
+        "no permission to list instance profiles"
+    )
+    raise_on_failure(results)  # nothing failed: skipped is not failed, and not passed either
+
+
+def test_switched_off_checks_do_not_run(aws: AwsServer, emu: Emulator) -> None:
+    results = run_preflight(
+        spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["ecr_image", "s3_log_bucket"]
+    )
+    assert {r.check for r in results} == {"spark_version", "node_types", "zone", "instance_profile"}
