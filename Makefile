@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo airflow test lint unit integration system clean
+.PHONY: venv demo airflow bench test lint unit integration system clean
 
 # Lint what exists: benchmarks/ and dags/ arrive with later work, and ruff fails on a missing path.
 LINT_PATHS := $(wildcard airflow_databricks_clusters tests benchmarks dags scripts)
@@ -27,6 +27,11 @@ lint: $(STAMP)
 # The example DAG end to end against the embedded emulator (see scripts/demo.py).
 demo: $(STAMP)
 	$(PY) scripts/demo.py
+
+# Speed and memory figures, each as a ratio against a baseline measured in the same run (see benchmarks/).
+bench: $(STAMP)
+	$(PY) benchmarks/dag_parse_cost.py
+	$(PY) benchmarks/emulator_throughput.py
 
 # A local Airflow (on the machine's PostgreSQL) with the example DAGs and the emulator, until Ctrl-C.
 airflow: $(STAMP)
