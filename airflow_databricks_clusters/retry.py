@@ -73,8 +73,11 @@ class Decision:
 def error_for(status: int, body: Any, method: str, path: str) -> ApiError:
     """The typed exception for an error answer of the workspace."""
     body = body if isinstance(body, dict) else {}
-    code = body.get("error_code")
-    message = str(body.get("message") or body.get("error") or f"HTTP {status}")
+    # The OAuth token endpoint answers as OAuth does: {"error": ..., "error_description": ...}.
+    code = body.get("error_code", body.get("error"))
+    message = str(
+        body.get("message") or body.get("error_description") or body.get("error") or f"HTTP {status}"
+    )
     code_text = None if code is None else str(code)
     kind: type[ApiError] = InvalidParameter
     if (

@@ -99,14 +99,20 @@ def test_idempotent_calls() -> None:
         ),
         (403, {"error_code": 403, "message": "Invalid access token."}, PermissionDenied),
         (429, {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": "slow"}, RateLimited),
+        (
+            401,
+            {"error": "invalid_client", "error_description": "Client authentication failed"},
+            PermissionDenied,
+        ),
         (503, {"error_code": "TEMPORARILY_UNAVAILABLE", "message": "later"}, TransientApiError),
     ],
 )
 def test_error_answers_become_typed_errors(status: int, body: dict, kind: type) -> None:
     error = error_for(status, body, "GET", "/api/2.1/clusters/get")
     assert type(error) is kind
-    assert error.status == status and error.error_code == str(body["error_code"])
-    assert body["message"] in str(error) and "GET /api/2.1/clusters/get" in str(error)
+    assert error.status == status and error.error_code == str(body.get("error_code", body.get("error")))
+    assert body.get("message", body.get("error_description")) in str(error)
+    assert "GET /api/2.1/clusters/get" in str(error)
 
 
 def test_a_client_error_is_not_retried() -> None:

@@ -53,5 +53,5 @@ def test_async_oauth_and_bad_credentials(emu: Emulator, monkeypatch: pytest.Monk
     asyncio.run(twice())
     assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({**conn, "password": "wrong"}))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match="invalid_client: Client authentication failed"):
         asyncio.run(DatabricksClustersHook().alist_clusters())
