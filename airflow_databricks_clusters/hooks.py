@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
@@ -11,17 +12,17 @@ from airflow.sdk import BaseHook
 
 from airflow_databricks_clusters.connection import ConnectionSettings, settings_from_connection
 from airflow_databricks_clusters.errors import ApiError
-from airflow_databricks_clusters.retry import RetryPolicy, error_for
+from airflow_databricks_clusters.retry import RetryPolicy
 from airflow_databricks_clusters.transport import (
     USER_AGENT,
     call_async,
     call_sync,
-    decode_json,
     send_async,
     send_sync,
 )
 
 CLUSTERS = "/api/2.1/clusters"
+TOKEN_PATH = "/oidc/v1/token"
 LIST_PAGE_SIZE = 100
 EVENTS_PAGE_SIZE = 500
 #: An OAuth token is renewed this long before it expires.
@@ -100,12 +101,12 @@ class DatabricksClustersHook(BaseHook):
         session.headers["User-Agent"] = USER_AGENT
         return session
 
-    def _token_request(self, settings: ConnectionSettings) -> dict[str, Any]:
-        return {
-            "url": f"{settings.base_url}/oidc/v1/token",
-            "data": {"grant_type": "client_credentials", "scope": "all-apis"},
-            "auth": (settings.client_id or "", settings.client_secret or ""),
-        }
+    @staticmethod
+    def _token_request(settings: ConnectionSettings) -> tuple[str, dict[str, str], dict[str, str]]:
+        """URL, form and headers of the OAuth client-credentials request (HTTP Basic client id:secret)."""
+        basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
+        form = {"grant_type": "client_credentials", "scope": "all-apis"}
+        return f"{settings.base_url}{TOKEN_PATH}", form, {"Authorization": f"Basic {basic}"}
 
     def _remember_token(self, answer: Any) -> str:
         from airflow.sdk.log import mask_secret
@@ -128,11 +129,16 @@ class DatabricksClustersHook(BaseHook):
             return {"Authorization": f"Bearer {settings.token}"}
         token = self._cached_token()
         if token is None:
-            request = self._token_request(settings)
-            response = self._session.post(timeout=self.timeout_seconds, **request)
-            if response.status_code >= 400:
-                raise error_for(response.status_code, decode_json(response.content), "POST", "/oidc/v1/token")
-            token = self._remember_token(decode_json(response.content))
+            url, form, headers = self._token_request(settings)
+
+            def send() -> Any:
+                return send_sync(
+                    self._session, "POST", url, params=None, body=None, form=form, headers=headers,
+                    timeout=self.timeout_seconds,
+                )  # fmt: skip
+
+            answer = call_sync(send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep)
+            token = self._remember_token(answer)
         return {"Authorization": f"Bearer {token}"}
 
     async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
@@ -140,13 +146,15 @@ class DatabricksClustersHook(BaseHook):
             return {"Authorization": f"Bearer {settings.token}"}
         token = self._cached_token()
         if token is None:
-            request = self._token_request(settings)
-            response = await client.post(
-                request["url"], data=request["data"], auth=request["auth"], timeout=self.timeout_seconds
-            )
-            if response.status_code >= 400:
-                raise error_for(response.status_code, decode_json(response.content), "POST", "/oidc/v1/token")
-            token = self._remember_token(decode_json(response.content))
+            url, form, headers = self._token_request(settings)
+
+            async def send() -> Any:
+                return await send_async(
+                    client, "POST", url, params=None, body=None, form=form, headers=headers,
+                    timeout=self.timeout_seconds,
+                )  # fmt: skip
+
+            token = self._remember_token(await call_async(send, self.policy, method="POST", path=TOKEN_PATH))
         return {"Authorization": f"Bearer {token}"}
 
     # -- one call ------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ failure is reported together in one ``PreflightFailed``.
 
 from __future__ import annotations
 
-import difflib
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -83,6 +82,9 @@ def _listed(check: str, what: str, fetch: Callable[[], Any]) -> tuple[Any, None]
 
 
 def _offered(check: str, field: str, value: str, offered: Iterable[str], where: str) -> CheckResult:
+    # Imported here: the operators import this module at DAG parse time, for the check names.
+    import difflib
+
     offered = sorted(offered)
     if value in offered:
         return CheckResult.passed(check, f"{field} {value} is offered by the workspace")

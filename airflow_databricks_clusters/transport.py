@@ -40,13 +40,14 @@ def send_sync(
     body: Any,
     headers: Mapping[str, str],
     timeout: float,
+    form: Mapping[str, str] | None = None,
 ) -> Attempt:
-    """One request with ``requests``."""
+    """One request with ``requests``: a JSON ``body``, or a ``form`` (the OAuth token request)."""
     import requests
 
     try:
         response = session.request(
-            method, url, params=params, json=body, headers=dict(headers), timeout=timeout
+            method, url, params=params, json=body, data=form, headers=dict(headers), timeout=timeout
         )
     except requests.exceptions.ConnectTimeout as err:
         return TransportFailure(f"connect timeout: {err}", sent=False)
@@ -87,13 +88,14 @@ async def send_async(
     body: Any,
     headers: Mapping[str, str],
     timeout: float,
+    form: Mapping[str, str] | None = None,
 ) -> Attempt:
-    """One request with ``httpx``."""
+    """One request with ``httpx``: a JSON ``body``, or a ``form`` (the OAuth token request)."""
     import httpx
 
     try:
         response = await client.request(
-            method, url, params=params, json=body, headers=dict(headers), timeout=timeout
+            method, url, params=params, json=body, data=form, headers=dict(headers), timeout=timeout
         )
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
         return TransportFailure(f"connection error: {err!r}", sent=False)

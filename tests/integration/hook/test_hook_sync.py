@@ -186,3 +186,20 @@ def test_the_seed_cluster_json_builds_validates_and_creates(hook: DatabricksClus
     assert cluster["spark_version"] == "7.0.x-scala2.12"
     assert cluster["autoscale"] == {"min_workers": 1, "max_workers": 2}
     assert cluster["aws_attributes"]["availability"] == "SPOT_WITH_FALLBACK"
+
+
+def test_the_oauth_token_request_rides_out_faults_like_any_call(
+    emu: Emulator, sleeps: RecordingSleep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu.add_oauth_client("sp", "sp-secret")
+    conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": "sp",
+            "password": "sp-secret", "extra": {"service_principal_oauth": True}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+    emu.add_fault("status", status=503, path="/oidc/v1/token", times=1)
+    emu.add_fault("drop_before", path="/oidc/v1/token", times=1)
+    hook = DatabricksClustersHook(
+        retry_policy=RetryPolicy(deadline_seconds=60, base_delay=0.05), sleep=sleeps
+    )
+    assert hook.current_user()["userName"] == "sp"
+    assert [r["status"] for r in emu.request_log if r["path"] == "/oidc/v1/token"] == [503, None, 200]
+    assert len(sleeps.waits) == 2
