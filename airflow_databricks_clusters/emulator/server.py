@@ -19,13 +19,14 @@ from airflow_databricks_clusters.emulator.app import EmulatorApp
 from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.log_delivery import S3LogDelivery
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
 DEFAULT_TOKEN = "dapi-emulator-token"
 
 
 class Emulator:
-    """A local Databricks workspace (Clusters API, one-time Jobs runs, SCIM Me, OAuth M2M).
+    """A local Databricks workspace (Clusters API, one-time Jobs runs, SCIM Me, OAuth M2M, log delivery).
 
     :param start_seconds: how long a cluster takes from PENDING to RUNNING (a real one takes minutes).
     :param terminate_seconds: how long TERMINATING lasts.
@@ -35,6 +36,17 @@ class Emulator:
     :param autotermination_scale: real seconds per minute of ``autotermination_minutes``.
     :param run_seconds: how long a job run takes once its cluster is RUNNING.
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
+    :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
+        Databricks does for a ``cluster_log_conf`` of ``{"s3": {"destination": "s3://bucket/prefix",
+        "region": ...}}``. Under ``s3://bucket/prefix/<cluster_id>/`` it writes ``driver/stdout``,
+        ``driver/stderr`` and ``driver/log4j-active.log`` when the cluster is RUNNING, and again with the
+        termination reason appended when it terminates; and for each init script that ran,
+        ``init_scripts/<cluster_id>_<driver ip with "_" for ".">/<yyyyMMdd_HHmmss>_<NN>_<script file
+        name>.stdout.log`` and ``.stderr.log`` (``NN`` its position; a failing script's stderr ends with
+        its error and exit status). Each write is done before a client can see the state that caused it;
+        a failed one (no bucket, endpoint down) is a logged warning, never an API error. Needs boto3
+        (imported only then); credentials from the environment if ``AWS_ACCESS_KEY_ID`` is set, else
+        dummy ones. Without it, or for ``dbfs`` and ``volumes`` destinations, nothing is written.
 
     Use as ``with Emulator() as emu:``; then ``emu.url``, ``emu.token``, ``emu.clusters`` (id -> the
     ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``.
@@ -54,16 +66,19 @@ class Emulator:
         autotermination_scale: float = 60.0,
         run_seconds: float = 1.0,
         oauth_clients: dict[str, str] | None = None,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.token = token
         self.host = host
         self.port = port
         self.state_file = Path(state_file) if state_file else None
+        log_delivery = S3LogDelivery(s3_endpoint_url, default_region=region) if s3_endpoint_url else None
         options: dict[str, Any] = {
             "start_seconds": start_seconds,
             "terminate_seconds": terminate_seconds,
             "region": region,
             "autotermination_scale": autotermination_scale,
+            "log_delivery": log_delivery,
         }
         saved = self._load()
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)

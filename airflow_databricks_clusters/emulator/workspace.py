@@ -4,6 +4,10 @@ Time is lazy: each public method first brings every cluster up to ``now()``. A t
 come happens then, stamped with the moment it was due, so what a client sees is what it would have seen
 polling a real workspace at any rate. Planned transitions are plain data (``steps``), so a workspace can
 be saved to JSON and resumed.
+
+Log files a transition produces (init-script logs, driver logs) are handed, at that transition, to the
+``log_delivery`` given (see ``log_delivery.py``) for clusters with a ``cluster_log_conf``; the workspace
+itself does no I/O.
 """
 
 from __future__ import annotations
@@ -15,15 +19,20 @@ import string
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from airflow_databricks_clusters.emulator import init_scripts
 from airflow_databricks_clusters.emulator.api_errors import (
     cluster_does_not_exist,
     invalid_parameter,
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
+from airflow_databricks_clusters.emulator.driver_logs import driver_logs
 from airflow_databricks_clusters.emulator.validation import validate_create
+
+if TYPE_CHECKING:
+    from airflow_databricks_clusters.emulator.log_delivery import LogDelivery
 
 DEFAULT_USER = "emulator@example.com"
 PENDING_MESSAGE = "Finding instances for new nodes, acquiring more instances if necessary"
@@ -67,6 +76,7 @@ class Workspace:
         clock: Callable[[], float] = time.time,
         catalog: Catalog | None = None,
         seed: int | None = None,
+        log_delivery: LogDelivery | None = None,
     ) -> None:
         self.start_seconds = start_seconds
         self.terminate_seconds = terminate_seconds
@@ -77,6 +87,7 @@ class Workspace:
         self.clock = clock
         self.lock = threading.RLock()
         self._random = random.Random(seed)
+        self.log_delivery = log_delivery
         self._clusters: dict[str, dict[str, Any]] = {}
         self._scenarios: dict[str, dict[str, Any]] = {}
         self._scenario_ids = itertools.count(1)
@@ -132,7 +143,11 @@ class Workspace:
         if op == "event":
             self._event(cluster, at, step["type"], **step.get("details", {}))
         elif op == "running":
-            self._become_running(cluster, at, fallback=step.get("fallback", False))
+            self._become_running(
+                cluster, at, fallback=step.get("fallback", False), driver_ip=step.get("driver_ip")
+            )
+        elif op == "init_scripts_ran":
+            self._init_scripts_ran(cluster, at, step["runs"], step["node"], step.get("reason"))
         elif op == "terminating":
             self._begin_termination(cluster, at, step["reason"])
         elif op == "terminated":
@@ -233,37 +248,60 @@ class Workspace:
             )
             return
         scripts = cluster.get("init_scripts") or []
-        if scripts:
-            self._plan(cluster, at + start * 0.6, "event", type="INIT_SCRIPTS_STARTED")
-            if self._take_scenario("init_script_failure", cluster) is not None:
-                ((kind, target),) = scripts[0].items()
-                self._plan(
-                    cluster,
-                    at + start * 0.8,
-                    "terminating",
-                    reason=_reason(
-                        "INIT_SCRIPT_FAILURE",
-                        "CLIENT_ERROR",
-                        instance_id="i-0" + self._hex(16),
-                        databricks_error_message=(
-                            f"Cluster scoped init script {kind}:{target['destination']} failed: "
-                            "Script exit status is non-zero"
-                        ),
-                    ),
-                )
-                return
-            self._plan(cluster, at + start * 0.8, "event", type="INIT_SCRIPTS_FINISHED")
-        self._plan(cluster, at + start, "running", fallback=fallback)
+        if not scripts:
+            self._plan(cluster, at + start, "running", fallback=fallback)
+            return
+        # The scripts run in the driver's container, so its IP names their log folder.
+        driver_ip = self._private_ip()
+        details = init_scripts.started_details(scripts)
+        self._plan(cluster, at + start * 0.6, "event", type="INIT_SCRIPTS_STARTED", details=details)
+        failure = self._take_scenario("init_script_failure", cluster)
+        runs = init_scripts.plan_runs(
+            scripts,
+            started=at + start * 0.6,
+            seconds=start * 0.2,
+            failing=None if failure is None else int(failure.get("script_index", 0)),
+            failure_stderr=str((failure or {}).get("stderr", init_scripts.DEFAULT_FAILURE_STDERR)),
+        )
+        reason = None
+        if failure is not None:
+            reason = _reason(
+                "INIT_SCRIPT_FAILURE",
+                "CLIENT_ERROR",
+                instance_id="i-0" + self._hex(16),
+                databricks_error_message=init_scripts.failure_message(runs[-1]),
+            )
+        self._plan(cluster, at + start * 0.8, "init_scripts_ran", runs=runs, node=driver_ip, reason=reason)
+        if failure is None:
+            self._plan(cluster, at + start, "running", fallback=fallback, driver_ip=driver_ip)
 
-    def _become_running(self, cluster: dict[str, Any], at: float, *, fallback: bool) -> None:
+    def _init_scripts_ran(
+        self,
+        cluster: dict[str, Any],
+        at: float,
+        runs: list[init_scripts.ScriptRun],
+        node_ip: str,
+        reason: dict[str, Any] | None,
+    ) -> None:
+        """The scripts are done: their logs go out, then INIT_SCRIPTS_FINISHED or the failure."""
+        self._deliver_logs(cluster, init_scripts.log_files(cluster["cluster_id"], node_ip, runs))
+        if reason is not None:
+            self._begin_termination(cluster, at, reason)
+            return
+        self._event(cluster, at, "INIT_SCRIPTS_FINISHED", **init_scripts.finished_details(runs, node_ip))
+
+    def _become_running(
+        self, cluster: dict[str, Any], at: float, *, fallback: bool, driver_ip: str | None = None
+    ) -> None:
         cluster.update(state="RUNNING", state_message="")
         cluster["_last_activity"] = at
         cluster.setdefault("spark_context_id", self._random.randrange(10**18, 10**19))
         workers = self._target_workers(cluster)
-        self._place_driver(cluster, at)
+        self._place_driver(cluster, at, driver_ip)
         self._place_nodes(cluster, at, workers, spot_ok=not fallback)
         self._event(cluster, at, "DRIVER_HEALTHY")
         self._event(cluster, at, "RUNNING", current_num_workers=workers, target_num_workers=workers)
+        self._deliver_logs(cluster, driver_logs(cluster))
         lost = self._take_scenario("spot_nodes_lost", cluster)
         if lost is not None:
             after = float(lost.get("after_seconds", self.start_seconds))
@@ -271,14 +309,17 @@ class Workspace:
             self._plan(cluster, at + after, "nodes_lost", count=count)
             self._plan(cluster, at + after + self.start_seconds / 2, "nodes_replaced")
 
-    def _node(self, at: float, on_spot: bool) -> dict[str, Any]:
+    def _private_ip(self) -> str:
+        return f"10.0.{self._random.randrange(256)}.{self._random.randrange(1, 255)}"
+
+    def _node(self, at: float, on_spot: bool, private_ip: str | None = None) -> dict[str, Any]:
         return {
             "node_id": self._hex(32),
             "instance_id": "i-0" + self._hex(16),
-            "private_ip": f"10.0.{self._random.randrange(256)}.{self._random.randrange(1, 255)}",
+            "private_ip": private_ip or self._private_ip(),
             "start_timestamp": _ms(at),
             "node_aws_attributes": {"is_spot": on_spot},
-            "host_private_ip": f"10.0.{self._random.randrange(256)}.{self._random.randrange(1, 255)}",
+            "host_private_ip": self._private_ip(),
         }
 
     def _on_spot(self, slot: int, spot_ok: bool, aws: Mapping[str, Any]) -> bool:
@@ -287,8 +328,8 @@ class Workspace:
             return False
         return slot >= int(aws.get("first_on_demand", 0))
 
-    def _place_driver(self, cluster: dict[str, Any], at: float) -> None:
-        cluster["driver"] = self._node(at, self._on_spot(0, True, cluster["aws_attributes"]))
+    def _place_driver(self, cluster: dict[str, Any], at: float, private_ip: str | None = None) -> None:
+        cluster["driver"] = self._node(at, self._on_spot(0, True, cluster["aws_attributes"]), private_ip)
 
     def _place_nodes(self, cluster: dict[str, Any], at: float, count: int, *, spot_ok: bool) -> None:
         kept = list(cluster.get("executors") or [])[:count]
@@ -323,6 +364,8 @@ class Workspace:
         cluster.update(state="TERMINATING", state_message=message, termination_reason=reason)
         cluster["_steps"] = []
         self._event(cluster, at, "TERMINATING", reason=reason)
+        if "driver" in cluster:  # it ran: the driver's last logs go out with the termination
+            self._deliver_logs(cluster, driver_logs(cluster, terminating_at=at))
         self._plan(cluster, at + self.terminate_seconds, "terminated", message=message)
 
     # -- scenarios -----------------------------------------------------------------------------------------
@@ -339,6 +382,10 @@ class Workspace:
         """Switch a scenario on for one cluster (id or name), or for the whole workspace (neither given).
 
         ``times`` limits how many clusters (or runs) it applies to; None means every one. Returns its id.
+        Options: ``spot_nodes_lost`` ``count``, ``after_seconds``; ``init_script_failure`` ``stderr``
+        (what the failing script wrote, delivered in its ``.stderr.log``) and ``script_index`` (which
+        script fails, 0-based, default the first; the ones before it succeed); ``run_failure``
+        ``message``.
         """
         if name not in SCENARIOS:
             raise invalid_parameter(f"Unknown scenario {name}: one of {', '.join(SCENARIOS)}.")
@@ -403,6 +450,11 @@ class Workspace:
         if cluster is None:
             raise cluster_does_not_exist(cluster_id)
         return cluster
+
+    def _deliver_logs(self, cluster: Mapping[str, Any], files: Mapping[str, str]) -> None:
+        conf = cluster.get("cluster_log_conf")
+        if self.log_delivery is not None and conf:
+            self.log_delivery.deliver(conf, cluster["cluster_id"], files)
 
     def _changed(self) -> None:
         if self.on_change is not None:

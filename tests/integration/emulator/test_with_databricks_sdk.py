@@ -8,7 +8,17 @@ from datetime import timedelta
 import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidParameterValue, PermissionDenied, ResourceDoesNotExist
-from databricks.sdk.service.compute import AutoScale, AwsAttributes, AwsAvailability, State
+from databricks.sdk.service.compute import (
+    AutoScale,
+    AwsAttributes,
+    AwsAvailability,
+    EventType,
+    InitScriptExecutionDetailsInitScriptExecutionStatus,
+    InitScriptInfo,
+    S3StorageInfo,
+    State,
+    WorkspaceStorageInfo,
+)
 
 from airflow_databricks_clusters.emulator import Emulator
 
@@ -99,3 +109,36 @@ def test_oauth_wrong_secret_is_reported_as_oauth_reports_it(emu: Emulator) -> No
         w = WorkspaceClient(host=emu.url, client_id="sp-client", client_secret="wrong", auth_type="oauth-m2m")
         w.current_user.me()
     assert any(r["path"] == "/oidc/v1/token" and r["status"] == 401 for r in emu.request_log)
+
+
+def test_init_script_events_parse_into_typed_details(emu: Emulator) -> None:
+    w = client(emu)
+    scripts = [
+        InitScriptInfo(s3=S3StorageInfo(destination="s3://init-bucket/setup.sh", region="ap-southeast-1")),
+        InitScriptInfo(workspace=WorkspaceStorageInfo(destination="/Shared/init/install-drivers.sh")),
+    ]
+    cluster = w.clusters.create_and_wait(
+        cluster_name="with-init-scripts",
+        spark_version="15.4.x-scala2.12",
+        node_type_id="i3.xlarge",
+        num_workers=1,
+        init_scripts=scripts,
+        timeout=timedelta(seconds=30),
+    )
+    kinds = [EventType.INIT_SCRIPTS_STARTED, EventType.INIT_SCRIPTS_FINISHED]
+    finished, started = w.clusters.events(cluster.cluster_id, event_types=kinds)
+    assert started.details is not None and started.details.init_scripts is not None
+    assert started.details.init_scripts.cluster is not None
+    assert [s.s3 or s.workspace for s in started.details.init_scripts.cluster] == [
+        scripts[0].s3,
+        scripts[1].workspace,
+    ]
+    assert finished.details is not None and finished.details.init_scripts is not None
+    details = finished.details.init_scripts
+    assert cluster.driver is not None and details.reported_for_node == cluster.driver.private_ip
+    assert details.cluster is not None
+    assert [d.status for d in details.cluster] == [
+        InitScriptExecutionDetailsInitScriptExecutionStatus.SUCCEEDED
+    ] * 2
+    assert [d.execution_duration_seconds for d in details.cluster] == [0, 0]  # 0.4 s to start, all in all
+    assert details.cluster[1].workspace == scripts[1].workspace
