@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument(
         "--oauth-client", action="append", default=[], metavar="ID:SECRET", help="an OAuth M2M client"
     )
+    emu.add_argument(
+        "--s3-endpoint-url",
+        metavar="URL",
+        help="deliver the logs of clusters with an s3 cluster_log_conf to this S3 API (needs boto3)",
+    )
     return parser
 
 
@@ -42,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         region=args.region,
         state_file=args.state_file,
         oauth_clients=clients,
+        s3_endpoint_url=args.s3_endpoint_url,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
