@@ -435,13 +435,13 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         results = run_preflight(
             spec, self.hook, aws_conn_id=self.aws_conn_id, skip=self.skip_preflight_checks
         )
+        passed = sorted({r.check for r in results if r.outcome is Outcome.PASSED})
+        self.log.info("Pre-flight checks passed: %s", ", ".join(passed) or "none")
         for result in results:
             if result.outcome is Outcome.FAILED:
                 self.log.error("Pre-flight %s", result)
             elif result.outcome is Outcome.SKIPPED:
                 self.log.warning("Pre-flight %s", result)
-            else:
-                self.log.info("Pre-flight %s", result)
         try:
             raise_on_failure(results)
         except PreflightFailed as err:
