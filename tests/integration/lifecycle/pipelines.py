@@ -71,6 +71,7 @@ def build(
     downstream: str | None = None,
     create: dict[str, Any] | None = None,
     sensor: dict[str, Any] | None = None,
+    terminate: dict[str, Any] | None = None,
 ) -> DAG:
     with DAG(dag_id, schedule=None, start_date=None, catchup=False) as dag:
         create_cluster = DatabricksCreateClusterOperator(
@@ -85,11 +86,12 @@ def build(
             wait = DatabricksClusterSensor(
                 task_id="wait_for_cluster", cluster_id=create_cluster.output, poke_interval=0.2, **sensor
             )
-        terminate = DatabricksTerminateClusterOperator(
+        teardown = DatabricksTerminateClusterOperator(
             task_id="terminate_cluster",
             cluster_id=create_cluster.output,
             deferrable=deferrable,
             polling_interval=0.2,
+            **(terminate or {}),
         )
         first = create_cluster
         if sensor is not None:
@@ -97,9 +99,9 @@ def build(
             first = wait
         if downstream:
             work = DOWNSTREAM[downstream](create_cluster.output)
-            first >> work >> terminate.as_teardown(setups=create_cluster)
+            first >> work >> teardown.as_teardown(setups=create_cluster)
         else:
-            first >> terminate.as_teardown(setups=create_cluster)
+            first >> teardown.as_teardown(setups=create_cluster)
     return dag
 
 
@@ -132,6 +134,7 @@ def run_pipeline(
     downstream: str | None = None,
     create: dict[str, Any] | None = None,
     sensor: dict[str, Any] | None = None,
+    terminate: dict[str, Any] | None = None,
     run_after: datetime | None = None,
     dag_id: str | None = None,
 ) -> Any:
@@ -142,7 +145,14 @@ def run_pipeline(
     from airflow.dag_processing.dagbag import DagBag
 
     dag_id = dag_id or dag_id_for(name)
-    path = write_dag_file(dag_id, deferrable=deferrable, downstream=downstream, create=create, sensor=sensor)
+    path = write_dag_file(
+        dag_id,
+        deferrable=deferrable,
+        downstream=downstream,
+        create=create,
+        sensor=sensor,
+        terminate=terminate,
+    )
     try:
         dag = DagBag(dag_folder=str(path)).get_dag(dag_id)
         assert dag is not None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
@@ -97,3 +98,52 @@ def test_a_retried_task_renews_the_ecr_credentials_of_the_cluster_it_starts_agai
     trail = [e["type"] for e in emulator.events(earlier)]
     assert trail.index("EDITED") < trail.index("STARTING")
     assert emulator.clusters[earlier]["docker_image"]["basic_auth"] == {"username": "AWS"}
+
+
+@pytest.fixture
+def delivering_emulator(aws: AwsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """An emulated workspace that delivers cluster logs to moto's S3, as `databricks_default`."""
+    with Emulator(start_seconds=1.0, terminate_seconds=0.3, s3_endpoint_url=aws.endpoint_url) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
+        yield emu
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_an_init_script_failure_shows_the_scripts_stderr_from_s3(
+    delivering_emulator: Emulator, aws: AwsServer, capfd: pytest.CaptureFixture[str], deferrable: bool
+) -> None:
+    aws.push_image("dataengineeringe2e", "latest")
+    aws.create_bucket("team-logs")
+    stderr = "+ apt-get install -y msodbcsql18\nE: Unable to locate package msodbcsql18\n"
+    delivering_emulator.set_scenario("init_script_failure", stderr=stderr)
+    create = {
+        **AWS,
+        "cluster_log_conf": LOGS,
+        "init_scripts": ["s3://team-artifacts/init/install-drivers.sh"],
+    }
+    dag_run = run_pipeline("init_logs", deferrable=deferrable, create=create)
+    assert states(dag_run)["create_cluster"] == "failed"
+    cluster = only_cluster(delivering_emulator)
+    assert cluster["termination_reason"]["code"] == "INIT_SCRIPT_FAILURE"
+    out = capfd.readouterr().out
+    assert f"Last lines of s3://team-logs/clusters/{cluster['cluster_id']}/init_scripts/" in out
+    assert "install-drivers.sh.stderr.log" in out
+    assert "E: Unable to locate package msodbcsql18" in out
+
+
+def test_the_teardown_report_ends_with_the_driver_logs(
+    delivering_emulator: Emulator, aws: AwsServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    aws.push_image("dataengineeringe2e", "latest")
+    aws.create_bucket("team-logs")
+    dag_run = run_pipeline(
+        "driver_logs",
+        deferrable=False,
+        downstream="check_running",
+        create={**AWS, "cluster_log_conf": LOGS},
+        terminate=AWS,
+    )
+    assert dag_run.state == "success", states(dag_run)
+    cluster_id = only_cluster(delivering_emulator)["cluster_id"]
+    out = capfd.readouterr().out
+    assert f"Last lines of s3://team-logs/clusters/{cluster_id}/driver/log4j-active.log" in out
