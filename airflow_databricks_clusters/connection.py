@@ -1,9 +1,12 @@
 """An Airflow ``databricks`` connection read exactly as the official provider reads it. Pure.
 
-Host with or without a scheme; without one, the connection's ``schema`` field is the URL scheme (default
-https) and its ``port`` is appended. Token in the password or the extra ``token``; OAuth machine-to-machine
-with client id / secret in login / password and extra ``service_principal_oauth: true``. Plain HTTP is
-refused except to a loopback host (the emulator), so a token never crosses a network in clear text.
+The host is the extra ``host`` if there is one, else the connection's host, with any scheme or path
+written in it dropped (the provider keeps only the host name); the URL scheme is the connection's
+``schema`` (default https) and its ``port`` is appended. So one connection reaches the same workspace
+URL from these operators and from the provider's. Token in the password or the extra ``token``; OAuth
+machine-to-machine with client id / secret in login / password and extra ``service_principal_oauth:
+true``. Plain HTTP is refused, so a token never crosses a network in clear text, except to a loopback
+host or to the one host the extra ``allow_plain_http_host`` names (an emulator in a docker network).
 """
 
 from __future__ import annotations
@@ -55,32 +58,33 @@ def _extra(conn: Any) -> Mapping[str, Any]:
     return json.loads(raw) if raw else {}
 
 
+def _parse_host(host: str) -> str:
+    """The host as the official provider keeps it: a URL's host name, or the text as it is."""
+    host = host.strip().rstrip("/")
+    return urlsplit(host).hostname or host
+
+
 def settings_from_connection(conn: Any) -> ConnectionSettings:
     """Read host, scheme, port and credentials from an Airflow ``Connection``."""
     conn_id = getattr(conn, "conn_id", "?")
-    host = (getattr(conn, "host", None) or "").strip()
+    extra = _extra(conn)
+    host = _parse_host(str(extra.get("host") or getattr(conn, "host", None) or ""))
     if not host:
         raise ConnectionProblem(
             f"Connection {conn_id}: host is empty; allowed: the workspace host name or URL"
         )
-    if "://" in host:
-        parts = urlsplit(host)
-        scheme, hostname, port = parts.scheme, parts.hostname or "", parts.port
-    else:
-        scheme = (getattr(conn, "schema", None) or "https").strip().lower()
-        hostname, _, port_text = host.partition(":")
-        port = int(port_text) if port_text.isdigit() else None
-    if getattr(conn, "port", None):
-        port = int(conn.port)
+    scheme = (getattr(conn, "schema", None) or "https").strip().lower()
+    # "host:port" written in the host field stays in the URL, as the provider leaves it there.
+    hostname = urlsplit(f"//{host}").hostname or host
     if scheme not in ("https", "http"):
-        raise ConnectionProblem(f"Connection {conn_id}: schema {scheme!r}; allowed: https (http to loopback)")
-    if scheme == "http" and not _is_loopback(hostname):
+        raise ConnectionProblem(f"Connection {conn_id}: schema {scheme!r}; allowed: https, or http")
+    if scheme == "http" and not (_is_loopback(hostname) or hostname == extra.get("allow_plain_http_host")):
         raise ConnectionProblem(
-            f"Connection {conn_id}: plain http to {hostname}; allowed: https, or http to a loopback host only"
+            f"Connection {conn_id}: plain http to {hostname}; allowed: https, or http to a loopback host or "
+            "to the host named in extra allow_plain_http_host (a local emulator only)"
         )
-    netloc = f"[{hostname}]" if ":" in hostname else hostname
-    base_url = f"{scheme}://{netloc}" + (f":{port}" if port else "")
-    extra = _extra(conn)
+    port = getattr(conn, "port", None)
+    base_url = f"{scheme}://{host}" + (f":{int(port)}" if port else "")
     if str(extra.get("service_principal_oauth", "")).lower() == "true":
         client_id, secret = getattr(conn, "login", None), getattr(conn, "password", None)
         if not client_id or not secret:

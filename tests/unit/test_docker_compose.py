@@ -74,19 +74,43 @@ def test_the_official_shape_and_the_emulator(compose: dict[str, Any]) -> None:
     assert set(services) == expected
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    connection = json.loads(
-        INTERPOLATION.sub(
-            lambda m: m["rest"][2:] if m["rest"].startswith(":-") else "",
-            env["AIRFLOW_CONN_DATABRICKS_DEFAULT"],
-        )
-    )
+    connection = json.loads(with_defaults(env["AIRFLOW_CONN_DATABRICKS_DEFAULT"]))
     assert connection == {"conn_type": "databricks", "host": "emulator", "port": 8765, "schema": "http",
-                          "password": "dapi-emulator-token"}  # fmt: skip
+                          "password": "dapi-emulator-token",
+                          "extra": {"allow_plain_http_host": "emulator"}}  # fmt: skip
 
 
-def with_defaults(text: str) -> str:
-    """The text as Compose interpolates it when no variable is set."""
-    return INTERPOLATION.sub(lambda m: m["rest"][2:] if m["rest"].startswith(":-") else "", text)
+def with_defaults(text: str, **variables: str) -> str:
+    """The text as Compose interpolates it with these variables set (and no other)."""
+
+    def value(match: re.Match[str]) -> str:
+        if match["name"] in variables:
+            return variables[match["name"]]
+        return match["rest"][2:] if match["rest"].startswith(":-") else ""
+
+    return INTERPOLATION.sub(value, text)
+
+
+def hook_settings(compose: dict[str, Any], **variables: str) -> Any:
+    from airflow.sdk import Connection
+
+    from airflow_databricks_clusters.connection import settings_from_connection
+
+    raw = compose["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_DATABRICKS_DEFAULT"]
+    return settings_from_connection(Connection.from_json(with_defaults(raw, **variables), conn_id="x"))
+
+
+def test_the_connection_works_for_the_operators_and_never_sends_a_real_token_in_clear(
+    compose: dict[str, Any],
+) -> None:
+    from airflow_databricks_clusters.connection import ConnectionProblem
+
+    assert hook_settings(compose).base_url == "http://emulator:8765"
+    real = {"DATABRICKS_HOST": "dbc-1234.cloud.databricks.com", "DATABRICKS_TOKEN": "dapi-real"}
+    with pytest.raises(ConnectionProblem, match=r"plain http to dbc-1234\.cloud\.databricks\.com"):
+        hook_settings(compose, **real)
+    secure = hook_settings(compose, **real, DATABRICKS_SCHEME="https", DATABRICKS_PORT="443")
+    assert secure.base_url == "https://dbc-1234.cloud.databricks.com:443" and secure.token == "dapi-real"
 
 
 def test_every_reference_exists(compose: dict[str, Any]) -> None:
