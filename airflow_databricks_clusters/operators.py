@@ -193,7 +193,9 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
     run_id and map_index. Before creating, the operator looks for a cluster with this task instance's tags
     (and, on Airflow 3.3+, the id it recorded in ``task_state_store``) and reuses it: RUNNING is done, a
     starting cluster is waited for, a TERMINATED one is started again. When a create call's outcome is
-    unknown (the connection dropped after sending), the tags are looked up instead of creating again.
+    unknown (the connection dropped after sending), the tags are looked up instead of creating again. A
+    terminated cluster that is started again is first edited to the spec this try built, so a task cleared
+    after a fix runs the fix.
 
     Fails with the cluster's termination reason (code, type, parameters) and its last events in the log and
     the exception when the cluster ends TERMINATED (or ERROR) while starting; with ``aws_conn_id`` and an S3
@@ -399,8 +401,7 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
                 polling_interval=self.polling_interval,
                 timeout_seconds=self.timeout_seconds,
                 logger=self.log,
-                # ECR credentials last 12 hours: a cluster started again gets fresh ones.
-                before_start=self._refresh_docker_auth(spec) if self.docker_auth else None,
+                before_start=self._respec(spec),
             )
             return str(found["cluster_id"])
         self._preflight(spec)
@@ -461,11 +462,20 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         self.log.info("Using temporary ECR credentials for %s", image.get("url"))
         return {**spec, "docker_image": {**image, "basic_auth": auth}}
 
-    def _refresh_docker_auth(self, spec: dict[str, Any]) -> Callable[[str], None]:
-        def refresh(cluster_id: str) -> None:
+    def _respec(self, spec: dict[str, Any]) -> Callable[[str], None]:
+        """What runs on a terminated cluster of this task instance before it is started again.
+
+        A cleared or retried task runs what the task says now (a fixed image tag, new parameters), not
+        what an earlier try created: the cluster is checked like a new one and edited to the current
+        spec, with fresh ECR credentials (they last 12 hours).
+        """
+
+        def respec(cluster_id: str) -> None:
+            self._preflight(spec)
+            self.log.info("Updating cluster %s to this try's spec before starting it", cluster_id)
             self.hook.edit_cluster({**self._with_docker_auth(spec), "cluster_id": cluster_id})
 
-        return refresh
+        return respec
 
     def _recorded_cluster(self, context: Context) -> dict[str, Any] | None:
         store = context.get("task_state_store")

@@ -125,6 +125,32 @@ def test_a_retried_task_reuses_the_cluster_its_first_try_created(
     assert "STARTING" in [e["type"] for e in emulator.events(earlier)] or earlier_state == "RUNNING"
 
 
+def test_a_task_cleared_after_a_fix_starts_its_cluster_again_with_the_fix(emulator: Emulator) -> None:
+    # The first try's image tag did not exist: the cluster ended TERMINATED (DOCKER_IMAGE_PULL_FAILURE).
+    # The user fixes the tag in the DAG and clears the task: the same task instance finds its cluster by
+    # its tags and must start it with the fixed image, not with the one that failed.
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+
+    run_after = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
+    dag_id = dag_id_for("cleared")
+    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
+    hook = DatabricksClustersHook()
+    broken = {**CLUSTER, "docker_image": CLUSTER["docker_image"].replace(":latest", ":no-such-tag")}
+    emulator.set_scenario("docker_image_pull_failure", times=1)
+    earlier = hook.create_cluster(build_cluster_spec(**broken, tags=tags))
+    while hook.get_cluster(earlier)["state"] != "TERMINATED":
+        time.sleep(0.05)
+    dag_run = run_pipeline(
+        "cleared", deferrable=False, downstream="check_running", run_after=run_after, dag_id=dag_id
+    )
+    assert dag_run.state == "success", states(dag_run)
+    assert list(emulator.clusters) == [earlier]
+    assert emulator.clusters[earlier]["docker_image"]["url"] == CLUSTER["docker_image"]
+    trail = [e["type"] for e in emulator.events(earlier)]
+    assert trail.index("EDITED") < trail.index("STARTING")
+
+
 @pytest.mark.parametrize("deferrable", [False, True], ids=["reschedule", "deferred"])
 def test_sensor_waits_for_running(emulator: Emulator, deferrable: bool) -> None:
     sensor = {"deferrable": True} if deferrable else {"mode": "reschedule"}
