@@ -93,42 +93,44 @@ def _offered(check: str, field: str, value: str, offered: Iterable[str], where: 
     return CheckResult.failed(check, f"{field} {value!r} is not offered by the workspace{hint}")
 
 
+def _offers(
+    check: str, given: Mapping[str, Any], what: str, fetch: Callable[[], Any], key: str, where: str
+) -> list[CheckResult]:
+    """One result per given field: is its value among the ``key`` of what ``fetch`` lists?"""
+    given = {name: value for name, value in given.items() if value}
+    if not given:
+        return []
+    listed, skipped = _listed(check, what, fetch)
+    if skipped:
+        return [skipped]
+    ids = [str(item.get(key)) for item in listed or []]
+    return [_offered(check, name, str(value), ids, where) for name, value in given.items()]
+
+
 def check_spark_version(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
-    version = spec.get("spark_version")
-    if not version:
-        return []
-    versions, skipped = _listed("spark_version", "runtimes", hook.spark_versions)
-    if skipped:
-        return [skipped]
-    keys = [str(v.get("key")) for v in versions or []]
-    return [_offered("spark_version", "spark_version", str(version), keys, "clusters/spark-versions")]
+    given = {"spark_version": spec.get("spark_version")}
+    return _offers("spark_version", given, "runtimes", hook.spark_versions, "key", "clusters/spark-versions")
 
 
 def check_node_types(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
-    fields = [f for f in ("node_type_id", "driver_node_type_id") if spec.get(f)]
-    if not fields:
-        return []
-    types, skipped = _listed("node_types", "node types", hook.node_types)
-    if skipped:
-        return [skipped]
-    ids = [str(t.get("node_type_id")) for t in types or []]
-    return [_offered("node_types", f, str(spec[f]), ids, "clusters/list-node-types") for f in fields]
+    given = {name: spec.get(name) for name in ("node_type_id", "driver_node_type_id")}
+    return _offers(
+        "node_types", given, "node types", hook.node_types, "node_type_id", "clusters/list-node-types"
+    )
 
 
 def check_zone(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
     zone = (spec.get("aws_attributes") or {}).get("zone_id")
-    if not zone or zone == "auto":
-        return []
-    zones, skipped = _listed("zone", "availability zones", hook.zones)
-    if skipped:
-        return [skipped]
-    return [
-        _offered("zone", "aws_attributes.zone_id", str(zone), (zones or {}).get("zones") or [], "list-zones")
-    ]
+    given = {"aws_attributes.zone_id": None if zone == "auto" else zone}
+
+    def zones() -> list[dict[str, str]]:
+        return [{"zone": name} for name in hook.zones().get("zones") or []]
+
+    return _offers("zone", given, "availability zones", zones, "zone", "clusters/list-zones")
 
 
 def check_instance_profile(
@@ -163,25 +165,22 @@ def check_instance_profile(
 def check_instance_pool(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
-    fields = [f for f in ("instance_pool_id", "driver_instance_pool_id") if spec.get(f)]
-    if not fields:
-        return []
-    pools, skipped = _listed("instance_pool", "instance pools", hook.instance_pools)
-    if skipped:
-        return [skipped]
-    ids = [str(p.get("instance_pool_id")) for p in pools or []]
-    return [_offered("instance_pool", f, str(spec[f]), ids, "instance-pools/list") for f in fields]
+    given = {name: spec.get(name) for name in ("instance_pool_id", "driver_instance_pool_id")}
+    return _offers(
+        "instance_pool",
+        given,
+        "instance pools",
+        hook.instance_pools,
+        "instance_pool_id",
+        "instance-pools/list",
+    )
 
 
 def check_policy(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
-    policy_id = spec.get("policy_id")
-    if not policy_id:
-        return []
-    policies, skipped = _listed("policy", "cluster policies", hook.cluster_policies)
-    if skipped:
-        return [skipped]
-    ids = [str(p.get("policy_id")) for p in policies or []]
-    return [_offered("policy", "policy_id", str(policy_id), ids, "policies/clusters/list")]
+    given = {"policy_id": spec.get("policy_id")}
+    return _offers(
+        "policy", given, "cluster policies", hook.cluster_policies, "policy_id", "policies/clusters/list"
+    )
 
 
 def check_ecr_image(

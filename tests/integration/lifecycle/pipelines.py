@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -161,6 +162,27 @@ def run_pipeline(
         return dag.test(run_after=run_after, logical_date=run_after)
     finally:
         path.unlink()
+
+
+def cluster_of_an_earlier_try(dag_id: str, run_after: datetime, *, terminated: bool, **fields: Any) -> str:
+    """A cluster that an earlier try of ``create_cluster`` made, tags and all, and then lost track of.
+
+    As a worker that died right after its create call leaves it (``terminated=False``), or as a failed
+    try's cleanup leaves it (``terminated=True``). ``fields`` override the test cluster's.
+    """
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+
+    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
+    hook = DatabricksClustersHook()
+    cluster_id = hook.create_cluster(build_cluster_spec(**{**CLUSTER, **fields}, tags=tags))
+    if terminated:
+        hook.terminate_cluster(cluster_id)
+        deadline = time.monotonic() + 30
+        while hook.get_cluster(cluster_id)["state"] != "TERMINATED":
+            assert time.monotonic() < deadline, "the earlier try's cluster did not terminate"
+            time.sleep(0.05)
+    return cluster_id
 
 
 def states(dag_run: Any) -> dict[str, str]:

@@ -6,17 +6,20 @@ The workspace is the emulator and AWS is moto's server; both are reached over HT
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
-from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
 from tests.aws_server import AwsServer
-from tests.integration.lifecycle.pipelines import CLUSTER, dag_id_for, only_cluster, run_pipeline, states
+from tests.integration.lifecycle.pipelines import (
+    cluster_of_an_earlier_try,
+    dag_id_for,
+    only_cluster,
+    run_pipeline,
+    states,
+)
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 AWS = {"aws_conn_id": "aws_default"}
@@ -79,12 +82,7 @@ def test_a_retried_task_renews_the_ecr_credentials_of_the_cluster_it_starts_agai
     aws.push_image("dataengineeringe2e", "latest")
     run_after = datetime(2026, 11, 24, 7, 0, tzinfo=timezone.utc)
     dag_id = dag_id_for("ecr_retry")
-    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
-    hook = DatabricksClustersHook()
-    earlier = hook.create_cluster(build_cluster_spec(**CLUSTER, tags=tags))
-    hook.terminate_cluster(earlier)
-    while hook.get_cluster(earlier)["state"] != "TERMINATED":
-        time.sleep(0.05)
+    earlier = cluster_of_an_earlier_try(dag_id, run_after, terminated=True)
     dag_run = run_pipeline(
         "ecr_retry",
         deferrable=False,

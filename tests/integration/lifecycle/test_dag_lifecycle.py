@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 from airflow_databricks_clusters.emulator import Emulator
 from tests.integration.lifecycle.pipelines import (
     CLUSTER,
+    cluster_of_an_earlier_try,
     dag_id_for,
     only_cluster,
     run_pipeline,
@@ -105,18 +105,9 @@ def test_a_retried_task_reuses_the_cluster_its_first_try_created(
 ) -> None:
     # The first try's worker died right after its create call: nothing was recorded, but the cluster
     # carries the task instance's tags. The next try finds it (and starts it again if it was terminated).
-    from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
-
     run_after = datetime(2026, 11, 24, 6, 0, tzinfo=timezone.utc)
     dag_id = dag_id_for("retried")
-    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
-    hook = DatabricksClustersHook()
-    earlier = hook.create_cluster(build_cluster_spec(**CLUSTER, tags=tags))
-    if earlier_state == "TERMINATED":
-        hook.terminate_cluster(earlier)
-        while hook.get_cluster(earlier)["state"] != "TERMINATED":
-            time.sleep(0.05)
+    earlier = cluster_of_an_earlier_try(dag_id, run_after, terminated=earlier_state == "TERMINATED")
     dag_run = run_pipeline(
         "retried", deferrable=False, downstream="check_running", run_after=run_after, dag_id=dag_id
     )
@@ -126,21 +117,13 @@ def test_a_retried_task_reuses_the_cluster_its_first_try_created(
 
 
 def test_a_task_cleared_after_a_fix_starts_its_cluster_again_with_the_fix(emulator: Emulator) -> None:
-    # The first try's image tag did not exist: the cluster ended TERMINATED (DOCKER_IMAGE_PULL_FAILURE).
-    # The user fixes the tag in the DAG and clears the task: the same task instance finds its cluster by
-    # its tags and must start it with the fixed image, not with the one that failed.
-    from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
-
+    # The first try ran with an image tag that was never pushed, failed, and its cleanup terminated the
+    # cluster. The user fixes the tag in the DAG and clears the task: the same task instance finds its
+    # cluster by its tags and must start it with the fixed image, not with the one that failed.
     run_after = datetime(2026, 11, 24, 6, 30, tzinfo=timezone.utc)
     dag_id = dag_id_for("cleared")
-    tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
-    hook = DatabricksClustersHook()
-    broken = {**CLUSTER, "docker_image": CLUSTER["docker_image"].replace(":latest", ":no-such-tag")}
-    emulator.set_scenario("docker_image_pull_failure", times=1)
-    earlier = hook.create_cluster(build_cluster_spec(**broken, tags=tags))
-    while hook.get_cluster(earlier)["state"] != "TERMINATED":
-        time.sleep(0.05)
+    broken = CLUSTER["docker_image"].replace(":latest", ":no-such-tag")
+    earlier = cluster_of_an_earlier_try(dag_id, run_after, terminated=True, docker_image=broken)
     dag_run = run_pipeline(
         "cleared", deferrable=False, downstream="check_running", run_after=run_after, dag_id=dag_id
     )
