@@ -29,13 +29,11 @@ from airflow_databricks_clusters.cluster_states import (
 from airflow_databricks_clusters.errors import (
     ClusterFailed,
     ClusterNotFound,
-    ClusterTimeout,
-    DatabricksClustersError,
     SpecError,
     UnknownOutcome,
 )
 from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
-from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger, error_from_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -519,7 +517,7 @@ class DatabricksCreateClusterOperator(_ClusterOperatorBase):
         self._cluster_id = cluster_id
         try:
             if event["status"] != "success":
-                raise _event_error(event)
+                raise error_from_event(event)
             return self._finish(context, cluster_id)
         except BaseException as err:
             self._after_failure(cluster_id, err)
@@ -599,28 +597,6 @@ def _mask_docker_password(docker_image: Any) -> None:
         from airflow.sdk.log import mask_secret
 
         mask_secret(password)
-
-
-def _event_error(event: Mapping[str, Any]) -> DatabricksClustersError:
-    """The exception a trigger event that is not ``success`` stands for."""
-    cluster_id = str(event.get("cluster_id"))
-    status = event.get("status")
-    if status == "failed":
-        return ClusterFailed(
-            cluster_id,
-            str(event.get("state")),
-            state_message=str(event.get("state_message") or ""),
-            termination_reason=event.get("termination_reason"),
-            events=event.get("events") or [],
-        )
-    if status == "timeout":
-        return ClusterTimeout(
-            cluster_id,
-            str(event.get("state") or "unknown"),
-            event.get("target_states") or [RUNNING],
-            float(event.get("waited_seconds") or 0),
-        )
-    return DatabricksClustersError(f"Cluster {cluster_id}: {event.get('message') or event}")
 
 
 class DatabricksTerminateClusterOperator(_ClusterOperatorBase):
@@ -723,7 +699,7 @@ class DatabricksTerminateClusterOperator(_ClusterOperatorBase):
             self.log.info("Cluster %s no longer exists", cluster_id)
             return None
         if event["status"] != "success":
-            raise AirflowException(str(_event_error(event)))
+            raise AirflowException(str(error_from_event(event)))
         return self._report_and_delete(cluster_id)
 
     def _report_and_delete(self, cluster_id: str) -> dict[str, Any] | None:

@@ -23,9 +23,8 @@ from airflow_databricks_clusters.cluster_states import (
     failed_states_for,
     validate_target_states,
 )
-from airflow_databricks_clusters.errors import ClusterFailed
 from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
-from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger, error_from_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -126,17 +125,8 @@ class DatabricksClusterSensor(BaseSensorOperator):
             self.log.info("Cluster %s reached %s", self.cluster_id, event.get("state"))
             return
         if status == "failed":
-            raise AirflowFailException(
-                str(
-                    ClusterFailed(
-                        self.cluster_id,
-                        str(event.get("state")),
-                        state_message=str(event.get("state_message") or ""),
-                        termination_reason=event.get("termination_reason"),
-                        events=event.get("events") or [],
-                    )
-                )
-            )
+            # The cluster will not leave a failed state on its own: retrying the sensor cannot help.
+            raise AirflowFailException(str(error_from_event(event)))
         message = f"Cluster {self.cluster_id}: {status}: {event.get('message') or event.get('state')}"
         if status == "timeout":
             if self.soft_fail:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT, StateWatch, Verdict
-from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, RateLimited, TransientApiError
+from airflow_databricks_clusters.errors import (
+    ApiError,
+    ClusterFailed,
+    ClusterNotFound,
+    ClusterTimeout,
+    DatabricksClustersError,
+    RateLimited,
+    TransientApiError,
+)
 
 
 class DatabricksClusterStateTrigger(BaseTrigger):
@@ -29,8 +37,10 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
 
     The event payload is a dict: ``status`` (``success``, ``failed``, ``timeout`` or ``error``),
-    ``cluster_id``, ``state``, ``state_message``, ``termination_reason`` and, on failure, ``events`` (the
-    last cluster events, newest first); ``message`` on ``error``. Transient API errors (5xx, 429, dropped
+    ``cluster_id``, ``state``, ``state_message``, ``termination_reason``, ``target_states`` and, on
+    failure, ``events`` (the last cluster events, newest first); ``waited_seconds`` on ``timeout``;
+    ``message`` on ``error``. ``error_from_event`` turns an event other than ``success`` into the
+    exception it stands for. Transient API errors (5xx, 429, dropped
     connections beyond the hook's retries) do not end the wait; they are retried until ``end_time``.
     """
 
@@ -85,6 +95,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             "state": cluster.get("state"),
             "state_message": cluster.get("state_message", ""),
             "termination_reason": cluster.get("termination_reason"),
+            "target_states": self.target_states,
         }
         payload.update(extra)
         return TriggerEvent(payload)
@@ -140,3 +151,25 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             await self._hook().aterminate_cluster(self.cluster_id)
         except ClusterNotFound:
             self.log.info("Cluster %s no longer exists", self.cluster_id)
+
+
+def error_from_event(event: Mapping[str, Any]) -> DatabricksClustersError:
+    """The exception an event of ``DatabricksClusterStateTrigger`` other than ``success`` stands for."""
+    cluster_id = str(event.get("cluster_id"))
+    status = event.get("status")
+    if status == "failed":
+        return ClusterFailed(
+            cluster_id,
+            str(event.get("state")),
+            state_message=str(event.get("state_message") or ""),
+            termination_reason=event.get("termination_reason"),
+            events=event.get("events") or [],
+        )
+    if status == "timeout":
+        return ClusterTimeout(
+            cluster_id,
+            str(event.get("state") or "unknown"),
+            event.get("target_states") or ["?"],
+            float(event.get("waited_seconds") or 0),
+        )
+    return DatabricksClustersError(f"Cluster {cluster_id}: {event.get('message') or event}")
