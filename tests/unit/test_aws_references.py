@@ -65,3 +65,21 @@ def test_s3_destinations_and_profile_names() -> None:
     assert split_s3_url("s3://logs/clusters/") == ("logs", "clusters")
     assert split_s3_url("s3://logs") == ("logs", "")
     assert instance_profile_name("arn:aws:iam::123456789012:instance-profile/team/etl-role") == "etl-role"
+
+
+def _raise(code: str) -> None:
+    from botocore.exceptions import ClientError
+
+    raise ClientError({"Error": {"Code": code, "Message": "..."}}, "GetInstanceProfile")
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [("NoSuchEntity", "failed"), ("404", "failed"), ("AccessDenied", "skipped"), ("403", "skipped")],
+)
+def test_missing_fails_and_forbidden_skips(code: str, outcome: str) -> None:
+    # AWS's answer, not a stand-in for it: the exception botocore raises for that error code.
+    from airflow_databricks_clusters.aws import _lookup
+
+    result = _lookup("instance_profile", "IAM instance profile etl", lambda: _raise(code))
+    assert result.outcome.value == outcome and code in result.detail
