@@ -97,3 +97,18 @@ def test_autotermination_really_fires(api: Api) -> None:
             "parameters": {"inactivity_duration_min": "10"},
         }
         assert cluster["state_message"] == "Inactive cluster terminated (inactive for 10 minutes)."
+
+
+def test_spot_fallback_to_on_demand_runs_every_worker_on_demand(emu: Emulator, api: Api) -> None:
+    emu.set_scenario("spot_fallback_to_on_demand", times=1)
+    fell_back, normal = api.create(num_workers=3), api.create(num_workers=3)
+    cluster = api.wait_for(fell_back, "RUNNING")
+    assert [node["node_aws_attributes"]["is_spot"] for node in cluster["executors"]] == [False] * 3
+    assert cluster["driver"]["node_aws_attributes"]["is_spot"] is False  # first_on_demand 1
+    events = emu.events(fell_back)
+    assert [e["type"] for e in events] == ["CREATING", "ADD_NODES_FAILED", "DRIVER_HEALTHY", "RUNNING"]
+    reason = events[1]["details"]["reason"]
+    assert (reason["code"], reason["type"]) == ("AWS_INSUFFICIENT_INSTANCE_CAPACITY_FAILURE", "CLOUD_FAILURE")
+    # `times=1`: the next cluster gets spot workers as usual.
+    spot = [n["node_aws_attributes"]["is_spot"] for n in api.wait_for(normal, "RUNNING")["executors"]]
+    assert spot == [True] * 3
