@@ -166,3 +166,26 @@ def test_xcoms_of_the_create_task(emulator: Emulator) -> None:
     assert summary["workers_on_demand"] == 1 and summary["driver_on_spot"] is False
     report = xcom(dag_run, "terminate_cluster", "return_value")
     assert report["termination_reason"].startswith("USER_REQUEST") and report["uptime_seconds"] > 0
+    # Recorded for the task's next try too (Airflow 3.3's task_state_store), besides the tags.
+    assert recorded_cluster_id(dag_run) == cluster["cluster_id"]
+
+
+def recorded_cluster_id(dag_run: Any) -> Any:
+    import json
+
+    from airflow.models.task_state_store import TaskStateStoreModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_databricks_clusters.operators import TASK_STATE_CLUSTER_ID_KEY
+
+    with create_session() as session:
+        value = session.scalar(
+            select(TaskStateStoreModel.value).where(
+                TaskStateStoreModel.dag_id == dag_run.dag_id,
+                TaskStateStoreModel.run_id == dag_run.run_id,
+                TaskStateStoreModel.task_id == "create_cluster",
+                TaskStateStoreModel.key == TASK_STATE_CLUSTER_ID_KEY,
+            )
+        )
+    return None if value is None else json.loads(value)
