@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
+from airflow_databricks_clusters.emulator.request_params import one
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
 TASK_KINDS = (
@@ -179,13 +180,13 @@ class Runs:
 
     def get(self, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.workspace.lock:
-            run = self._run(_one(params.get("run_id")))
+            run = self._run(one(params.get("run_id")))
             self._advance(run)
             return self._public(run)
 
     def get_output(self, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.workspace.lock:
-            run = self._run(_one(params.get("run_id")))
+            run = self._run(one(params.get("run_id")))
             self._advance(run)
             answer: dict[str, Any] = {"metadata": self._public(run)}
             if run["state"].get("result_state") == "FAILED":
@@ -220,9 +221,3 @@ class Runs:
     def load_json(self, data: Mapping[str, Any]) -> None:
         self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in data.items()}
         self._ids = itertools.count(max(self._runs, default=1000) + 1)
-
-
-def _one(value: Any) -> Any:
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value

@@ -1,0 +1,100 @@
+"""A cluster's record: a validated spec laid onto it with the server's defaults, and what the API shows.
+
+The record is a plain dict in the ``clusters/get`` shape; keys starting with ``_`` (events, planned steps,
+last activity, pinned) are the emulator's own and never shown.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_databricks_clusters.emulator.catalog import Catalog
+from airflow_databricks_clusters.emulator.nodes import target_workers
+
+#: Fields a new spec replaces entirely on edit (so a field left out of the edit disappears).
+spec_fields_to_reset = frozenset(
+    {
+        "num_workers",
+        "autoscale",
+        "spark_conf",
+        "spark_env_vars",
+        "custom_tags",
+        "aws_attributes",
+        "docker_image",
+        "init_scripts",
+        "cluster_log_conf",
+        "instance_pool_id",
+        "driver_instance_pool_id",
+        "policy_id",
+        "ssh_public_keys",
+        "data_security_mode",
+        "single_user_name",
+        "runtime_engine",
+    }
+)
+_LIST_HIDDEN = ("spec",)
+
+
+def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> None:
+    """Lay a validated spec onto a cluster record, with the server's defaults filled in."""
+    for key in list(cluster):
+        if not key.startswith("_") and key in spec_fields_to_reset:
+            del cluster[key]
+    for key, value in spec.items():
+        cluster[key] = copy.deepcopy(value)
+    if "autoscale" in cluster:
+        cluster.pop("num_workers", None)
+    aws = dict(cluster.get("aws_attributes") or {})
+    aws.setdefault("availability", "SPOT_WITH_FALLBACK")
+    aws.setdefault("zone_id", catalog.zones[0])
+    aws.setdefault("spot_bid_price_percent", 100)
+    aws.setdefault("first_on_demand", 1)
+    cluster["aws_attributes"] = aws
+    if "docker_image" in cluster:
+        _hide_registry_password(cluster["docker_image"])
+    node_type = cluster.get("node_type_id")
+    pool = catalog.pool(cluster.get("instance_pool_id", ""))
+    if node_type is None and pool is not None:
+        node_type = pool["node_type_id"]
+    cluster.setdefault("driver_node_type_id", node_type)
+    memory, cores, _ = catalog.node_types.get(node_type or "", (0, 0.0, 0))
+    workers = target_workers(cluster) if "autoscale" in cluster else cluster.get("num_workers", 0)
+    cluster["cluster_memory_mb"] = memory * (1 + workers)
+    cluster["cluster_cores"] = cores * (1 + workers)
+    cluster.setdefault("autotermination_minutes", 0)
+    cluster.setdefault("enable_elastic_disk", False)
+    cluster.setdefault("spark_conf", {})
+    cluster.setdefault("custom_tags", {})
+    cluster["default_tags"] = {
+        "Vendor": "Databricks",
+        "Creator": cluster["creator_user_name"],
+        "ClusterName": cluster.get("cluster_name", ""),
+        "ClusterId": cluster["cluster_id"],
+        "Name": f"workerenv-{cluster['cluster_id']}",
+    }
+    cluster["spec"] = _spec_as_given(spec)
+
+
+def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
+    """The record as ``clusters/get`` answers it; ``clusters/list`` leaves out the ``spec``."""
+    answer = {key: copy.deepcopy(value) for key, value in cluster.items() if not key.startswith("_")}
+    if not with_spec:
+        for key in _LIST_HIDDEN:
+            answer.pop(key, None)
+    return answer
+
+
+def _spec_as_given(spec: Mapping[str, Any]) -> dict[str, Any]:
+    given = copy.deepcopy(dict(spec))
+    image = given.get("docker_image")
+    if isinstance(image, dict):
+        _hide_registry_password(image)
+    return given
+
+
+def _hide_registry_password(image: dict[str, Any]) -> None:
+    # A registry password is never echoed back.
+    if "basic_auth" in image:
+        image["basic_auth"] = {"username": image["basic_auth"].get("username", "")}
