@@ -74,7 +74,7 @@ def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> 
         "ClusterId": cluster["cluster_id"],
         "Name": f"workerenv-{cluster['cluster_id']}",
     }
-    cluster["spec"] = _spec_as_given(spec)
+    cluster["spec"] = spec_as_given(spec)
 
 
 def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
@@ -86,7 +86,8 @@ def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, A
     return answer
 
 
-def _spec_as_given(spec: Mapping[str, Any]) -> dict[str, Any]:
+def spec_as_given(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a spec that is safe to answer back: the registry password is never echoed."""
     given = copy.deepcopy(dict(spec))
     image = given.get("docker_image")
     if isinstance(image, dict):

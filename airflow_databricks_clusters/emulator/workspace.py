@@ -24,7 +24,7 @@ from airflow_databricks_clusters.emulator.api_errors import (
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
-from airflow_databricks_clusters.emulator.cluster_record import fill, public
+from airflow_databricks_clusters.emulator.cluster_record import fill, public, spec_as_given
 from airflow_databricks_clusters.emulator.lifecycle import PENDING_MESSAGE, Lifecycle
 from airflow_databricks_clusters.emulator.nodes import target_workers
 from airflow_databricks_clusters.emulator.request_params import integer, many, one
@@ -187,7 +187,7 @@ class Workspace:
             previous = cluster["spec"]
             fill(cluster, spec, self.catalog)
             cluster_events.record(
-                cluster, at, "EDITED", user=user, previous_attributes=previous, attributes=spec
+                cluster, at, "EDITED", user=user, previous_attributes=previous, attributes=spec_as_given(spec)
             )
             if cluster["state"] == "RUNNING":
                 self.lifecycle.begin_restart(cluster, at, user)
@@ -325,9 +325,11 @@ class Workspace:
             if kinds:
                 events = [e for e in events if e["type"] in kinds]
             if body.get("start_time") is not None:
-                events = [e for e in events if e["timestamp"] >= int(body["start_time"])]
+                since = integer(body["start_time"], "start_time", default=0)
+                events = [e for e in events if e["timestamp"] >= since]
             if body.get("end_time") is not None:
-                events = [e for e in events if e["timestamp"] <= int(body["end_time"])]
+                until = integer(body["end_time"], "end_time", default=0)
+                events = [e for e in events if e["timestamp"] <= until]
             order = body.get("order") or "DESC"
             if order not in ("ASC", "DESC"):
                 raise invalid_parameter(f"Invalid order {order}: must be ASC or DESC.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 
@@ -185,3 +187,29 @@ def test_faults_through_the_admin_endpoint(emu: Emulator, api: Api) -> None:
     requests_seen = api.call("GET", "/emulator/requests")[1]["requests"]
     assert any(r["status"] == 502 and r["fault"] == "status" for r in requests_seen)
     assert all("Bearer" not in str(r) for r in requests_seen)
+
+
+def test_a_registry_password_is_never_answered_back(tmp_path: Path) -> None:
+    # Not by get, nor by the EDITED event's attributes, nor in the saved state.
+    state = tmp_path / "workspace.json"
+    with Emulator(start_seconds=0.2, state_file=state) as emu:
+        quick = Api(emu)
+        image = {"url": "repo/etl:1", "basic_auth": {"username": "AWS", "password": "s3cr3t-registry-pw"}}
+        cluster_id = quick.create(docker_image=image)
+        quick.wait_for(cluster_id, "RUNNING")
+        status, _ = quick.call("POST", "/api/2.1/clusters/edit", {**SPEC, "cluster_id": cluster_id,
+                                                                  "docker_image": image})  # fmt: skip
+        assert status == 200
+        seen = [
+            quick.get(cluster_id),
+            quick.call("POST", "/api/2.1/clusters/events", {"cluster_id": cluster_id}),
+        ]
+    assert "s3cr3t-registry-pw" not in str(seen) + state.read_text()
+    assert "EDITED" in str(seen[1]) and seen[0]["docker_image"]["basic_auth"] == {"username": "AWS"}
+
+
+def test_event_times_must_be_numbers(api: Api) -> None:
+    cluster_id = api.create()
+    status, body = api.call("POST", "/api/2.1/clusters/events", {"cluster_id": cluster_id, "start_time": "x"})
+    assert (status, body["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    assert "start_time" in body["message"]
