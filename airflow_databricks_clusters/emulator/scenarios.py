@@ -45,6 +45,8 @@ class Scenarios:
         """Switch a scenario on (see ``Workspace.set_scenario``); returns its id."""
         if name not in SCENARIOS:
             raise invalid_parameter(f"Unknown scenario {name}: one of {', '.join(SCENARIOS)}.")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise invalid_parameter(f"Invalid times {times!r}: a whole number from 1, or none for always.")
         scenario_id = f"scenario-{next(self._ids)}"
         self._scenarios[scenario_id] = {
             "name": name,

@@ -82,6 +82,8 @@ def test_scenarios_through_the_admin_endpoint(emu: Emulator, api: Api) -> None:
     assert api.call("DELETE", "/emulator/scenarios") == (200, {})
     status, body = api.call("POST", "/emulator/scenarios", {"name": "no_such_scenario"})
     assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    status, body = api.call("POST", "/emulator/scenarios", {"name": "stuck_pending", "times": 0})
+    assert status == 400 and "Invalid times 0" in body["message"]
 
 
 def test_autotermination_really_fires(api: Api) -> None:
