@@ -133,19 +133,27 @@ def check_zone(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | N
     return _offers("zone", given, "availability zones", zones, "zone", "clusters/list-zones")
 
 
+def _in_aws(
+    check: str, what: str, aws_conn_id: str | None, look: Callable[[Any], CheckResult]
+) -> CheckResult:
+    """``look(aws)`` with the AWS module loaded, or skipped when the task names no AWS connection."""
+    if aws_conn_id is None:
+        return CheckResult.skipped(check, f"{what} not looked up: {NO_AWS}")
+    from airflow_databricks_clusters import aws
+
+    return look(aws)
+
+
 def check_instance_profile(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, aws_conn_id: str | None
 ) -> list[CheckResult]:
     arn = (spec.get("aws_attributes") or {}).get("instance_profile_arn")
     if not arn:
         return []
-    results: list[CheckResult] = []
-    if aws_conn_id is None:
-        results.append(CheckResult.skipped("instance_profile", f"IAM not checked: {NO_AWS}"))
-    else:
-        from airflow_databricks_clusters import aws
-
-        results.append(aws.check_instance_profile(aws_conn_id, str(arn)))
+    results = [
+        _in_aws("instance_profile", f"IAM instance profile of {arn}", aws_conn_id,
+                lambda aws: aws.check_instance_profile(aws_conn_id, str(arn)))
+    ]  # fmt: skip
     profiles, skipped = _listed("instance_profile", "instance profiles", hook.instance_profiles)
     if skipped:
         return [*results, skipped]
@@ -189,11 +197,9 @@ def check_ecr_image(
     url = (spec.get("docker_image") or {}).get("url")
     if not url:
         return []
-    if aws_conn_id is None:
-        return [CheckResult.skipped("ecr_image", f"{url} not looked up: {NO_AWS}")]
-    from airflow_databricks_clusters import aws
-
-    return [aws.check_ecr_image(aws_conn_id, str(url))]
+    return [
+        _in_aws("ecr_image", str(url), aws_conn_id, lambda aws: aws.check_ecr_image(aws_conn_id, str(url)))
+    ]
 
 
 def check_log_bucket(
@@ -202,11 +208,12 @@ def check_log_bucket(
     s3_conf = (spec.get("cluster_log_conf") or {}).get("s3")
     if not s3_conf:
         return []
-    if aws_conn_id is None:
-        return [CheckResult.skipped("s3_log_bucket", f"{s3_conf.get('destination')} not looked up: {NO_AWS}")]
-    from airflow_databricks_clusters import aws
-
-    return [aws.check_log_bucket(aws_conn_id, s3_conf)]
+    destination = str(s3_conf.get("destination"))
+    return [
+        _in_aws(
+            "s3_log_bucket", destination, aws_conn_id, lambda aws: aws.check_log_bucket(aws_conn_id, s3_conf)
+        )
+    ]
 
 
 #: Every check by the name a task uses to switch it off (``skip_preflight_checks``).
