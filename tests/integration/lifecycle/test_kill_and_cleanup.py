@@ -35,6 +35,19 @@ def test_killing_the_task_in_the_worker_terminates_its_cluster(emulator: Emulato
     assert emulator.clusters[cluster_id]["termination_reason"]["code"] == "USER_REQUEST"
 
 
+def test_a_kill_during_the_create_call_terminates_the_cluster_found_by_its_tags(emulator: Emulator) -> None:
+    # The create call was sent and the workspace made the cluster, but the kill came before the id did:
+    # execute() had only the task instance's tags, which it knows before the call.
+    tags = task_instance_tags("adhoc", "create_cluster", "manual__kill", -1)
+    cluster_id = live_cluster(tags)
+    other = live_cluster(task_instance_tags("adhoc", "create_cluster", "manual__another_run", -1))
+    operator = DatabricksCreateClusterOperator(task_id="create_cluster", **CLUSTER)
+    operator._tags = tags  # what execute() recorded before its create call
+    operator.on_kill()
+    assert emulator.clusters[cluster_id]["state"] in {"TERMINATING", "TERMINATED"}
+    assert emulator.clusters[other]["state"] == "PENDING"  # another task instance's cluster is left alone
+
+
 def test_killing_a_deferred_task_terminates_through_the_trigger(emulator: Emulator) -> None:
     cluster_id = live_cluster()
     trigger = DatabricksClusterStateTrigger(
