@@ -151,8 +151,8 @@ def bring_back(
 
     RUNNING and the starting states need nothing. TERMINATED (by a user, autotermination, or an earlier
     try's cleanup) is started again; TERMINATING is first waited out, because ``start`` refuses it.
-    ``before_start(cluster_id)`` runs on the terminated cluster just before ``start`` (e.g. an ``edit``
-    that renews its registry credentials).
+    ``before_start(cluster_id)`` runs on the terminated cluster just before ``start`` (the create operator
+    edits it there to the spec of the try that starts it).
     """
     cluster_id = str(cluster["cluster_id"])
     state = str(cluster.get("state"))
