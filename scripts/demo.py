@@ -37,15 +37,7 @@ def airflow_env(home: str, emu: Emulator) -> dict[str, str]:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "DATABRICKS_CLUSTER_POLL_SECONDS": "1",
-            "AIRFLOW_CONN_DATABRICKS_DEFAULT": json.dumps(
-                {
-                    "conn_type": "databricks",
-                    "host": emu.host,
-                    "port": emu.port,
-                    "schema": "http",
-                    "password": emu.token,
-                }
-            ),
+            "AIRFLOW_CONN_DATABRICKS_DEFAULT": emu.connection_env(),
         }
     )
     return env

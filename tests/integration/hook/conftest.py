@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -47,3 +49,13 @@ def hook(emu: Emulator, sleeps: RecordingSleep) -> DatabricksClustersHook:
     return DatabricksClustersHook(
         timeout_seconds=2, retry_policy=RetryPolicy(deadline_seconds=60, base_delay=0.05), sleep=sleeps
     )
+
+
+@pytest.fixture
+def service_principal(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """An OAuth service principal ``sp`` of the emulator as `databricks_default`; returns the connection."""
+    emu.add_oauth_client("sp", "sp-secret")
+    conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": "sp",
+            "password": "sp-secret", "extra": {"service_principal_oauth": True}}  # fmt: skip
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+    return conn

@@ -39,11 +39,9 @@ def test_async_calls_ride_out_rate_limits_and_drops(hook: DatabricksClustersHook
     assert statuses == [429, 429, None, 200]
 
 
-def test_async_oauth_and_bad_credentials(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    emu.add_oauth_client("sp", "sp-secret")
-    conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": "sp",
-            "password": "sp-secret", "extra": {"service_principal_oauth": True}}  # fmt: skip
-    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+def test_async_oauth_and_bad_credentials(
+    emu: Emulator, service_principal: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hook = DatabricksClustersHook()
 
     async def twice() -> None:
@@ -52,6 +50,8 @@ def test_async_oauth_and_bad_credentials(emu: Emulator, monkeypatch: pytest.Monk
 
     asyncio.run(twice())
     assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
-    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({**conn, "password": "wrong"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({**service_principal, "password": "wrong"})
+    )
     with pytest.raises(PermissionDenied, match="invalid_client: Client authentication failed"):
         asyncio.run(DatabricksClustersHook().alist_clusters())

@@ -154,22 +154,7 @@ def test_a_create_answered_503_is_sent_again(hook: DatabricksClustersHook, emu: 
     assert len(emu.clusters) == 1
 
 
-def test_oauth_m2m_token_is_fetched_once_and_cached(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    emu.add_oauth_client("sp", "sp-secret")
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_DATABRICKS_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "databricks",
-                "host": emu.host,
-                "port": emu.port,
-                "schema": "http",
-                "login": "sp",
-                "password": "sp-secret",
-                "extra": {"service_principal_oauth": True},
-            }
-        ),
-    )
+def test_oauth_m2m_token_is_fetched_once_and_cached(emu: Emulator, service_principal: dict) -> None:
     hook = DatabricksClustersHook()
     assert hook.current_user()["userName"] == "sp"
     hook.list_clusters()
@@ -189,12 +174,8 @@ def test_the_seed_cluster_json_builds_validates_and_creates(hook: DatabricksClus
 
 
 def test_the_oauth_token_request_rides_out_faults_like_any_call(
-    emu: Emulator, sleeps: RecordingSleep, monkeypatch: pytest.MonkeyPatch
+    emu: Emulator, sleeps: RecordingSleep, service_principal: dict
 ) -> None:
-    emu.add_oauth_client("sp", "sp-secret")
-    conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": "sp",
-            "password": "sp-secret", "extra": {"service_principal_oauth": True}}  # fmt: skip
-    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
     emu.add_fault("status", status=503, path="/oidc/v1/token", times=1)
     emu.add_fault("drop_before", path="/oidc/v1/token", times=1)
     hook = DatabricksClustersHook(
