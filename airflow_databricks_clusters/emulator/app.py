@@ -112,6 +112,10 @@ class EmulatorApp:
             self.faults.log(method, path, None, fault.kind)
             await _drop(send)
             return
+        if fault is not None and fault.kind == "malformed":
+            self.faults.log(method, path, fault.answer_status(), fault.kind)
+            await _respond_raw(send, fault.answer_status(), fault.body.encode(), {})
+            return
         self.faults.log(method, path, status, fault.kind if fault else None)
         await _respond(send, status, payload, headers)
 
@@ -229,22 +233,27 @@ def _fault_error(fault: Fault) -> ApiError:
             headers={"Retry-After": str(fault.retry_after)},
         )
     codes = {
+        400: "INVALID_PARAMETER_VALUE",
         500: "INTERNAL_ERROR",
         502: "BAD_GATEWAY",
         503: "TEMPORARILY_UNAVAILABLE",
         504: "DEADLINE_EXCEEDED",
     }
-    headers = {"Retry-After": str(fault.retry_after)} if fault.status == 503 else {}
+    status = fault.answer_status()
+    headers = {"Retry-After": str(fault.retry_after)} if status == 503 else {}
     return ApiError(
-        fault.status,
-        codes.get(fault.status, "INTERNAL_ERROR"),
+        status,
+        codes.get(status, "INTERNAL_ERROR"),
         "The service is unavailable.",
         headers=headers,
     )
 
 
 async def _respond(send: Any, status: int, payload: Any, headers: dict[str, str]) -> None:
-    body = json.dumps(payload).encode()
+    await _respond_raw(send, status, json.dumps(payload).encode(), headers)
+
+
+async def _respond_raw(send: Any, status: int, body: bytes, headers: dict[str, str]) -> None:
     raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw_headers += [(key.lower().encode(), value.encode()) for key, value in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})

@@ -13,14 +13,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("status", "rate_limit", "delay", "drop_before", "drop_after")
+FAULT_KINDS = ("status", "rate_limit", "delay", "drop_before", "drop_after", "malformed")
+#: What a ``malformed`` fault answers unless told otherwise: a proxy's error page with a 200.
+PROXY_PAGE = "<html><head><title>Bad Gateway</title></head><body>upstream hiccup</body></html>"
 
 
 @dataclass
 class Fault:
     """One fault. ``kind``: status (answer ``status`` with an error body), rate_limit (429 with
     Retry-After), delay (answer after ``delay`` seconds), drop_before (close the connection without
-    handling the request), drop_after (handle it, then close without answering)."""
+    handling the request), drop_after (handle it, then close without answering), malformed (handle it,
+    then answer HTTP ``status`` (default 200) with ``body`` as it is: ``"{}"``, truncated JSON, an HTML
+    page).
+
+    ``path`` matches a request path that ends with it (``clusters/list`` is not ``clusters/list-zones``);
+    the empty path matches every request."""
 
     kind: str
     path: str = ""
@@ -28,15 +35,22 @@ class Fault:
     nth: int | None = None
     times: int | None = None
     rate: float | None = None
-    status: int = 503
+    status: int | None = None  # default: 503 for a status fault, 200 for a malformed one
     retry_after: int = 1
     delay: float = 0.0
+    body: str = PROXY_PAGE
     fired: int = 0
     seen: int = 0
     _random: random.Random = field(default_factory=lambda: random.Random(0), repr=False)
 
+    def answer_status(self) -> int:
+        """The HTTP status a status or malformed fault answers with."""
+        if self.status is not None:
+            return self.status
+        return 200 if self.kind == "malformed" else 503
+
     def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method.upper() == method) and self.path in path
+        return (self.method is None or self.method.upper() == method) and path.rstrip("/").endswith(self.path)
 
     def should_fire(self) -> bool:
         """Count one matching call; say whether the fault fires on it."""
@@ -58,9 +72,10 @@ class Fault:
             "nth": self.nth,
             "times": self.times,
             "rate": self.rate,
-            "status": self.status,
+            "status": self.answer_status() if self.kind in ("status", "malformed") else self.status,
             "retry_after": self.retry_after,
             "delay": self.delay,
+            "body": self.body[:80],
             "fired": self.fired,
         }
 
