@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
-from airflow_databricks_clusters.preflight import CheckResult
+from airflow_databricks_clusters.preflight_results import CheckResult
 
 _ECR_IMAGE = re.compile(
     r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"
@@ -111,6 +111,14 @@ def ecr_basic_auth(aws_conn_id: str | None, image_url: str) -> dict[str, str]:
         raise AwsProblem(f"ECR gave no credentials for registry {image.account} ({image.region})")
     mask_secret(credentials[0].password)
     return {"username": credentials[0].username, "password": credentials[0].password}
+
+
+def spec_with_ecr_auth(spec: dict[str, Any], aws_conn_id: str | None, logger: Any) -> dict[str, Any]:
+    """The spec with temporary ECR credentials in ``docker_image.basic_auth`` (``docker_auth="ecr"``)."""
+    image = spec.get("docker_image") or {}
+    auth = ecr_basic_auth(aws_conn_id, str(image.get("url", "")))
+    logger.info("Using temporary ECR credentials for %s", image.get("url"))
+    return {**spec, "docker_image": {**image, "basic_auth": auth}}
 
 
 def check_ecr_image(aws_conn_id: str | None, image_url: str) -> CheckResult:

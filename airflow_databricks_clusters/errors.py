@@ -95,6 +95,15 @@ class TransientApiError(ApiError):
     """5xx, a timeout or a dropped connection that outlived the retry deadline."""
 
 
+class MalformedAnswer(ApiError):
+    """The workspace answered, but not with the JSON object the API documents for that endpoint.
+
+    The message names the endpoint, what was wrong and the first 200 bytes of the body (values under
+    secret-like keys replaced by ``***``). Raised where the answer enters (the hook), so nothing downstream
+    ever reads an HTML page or a truncated body as "no clusters" or "an unknown state".
+    """
+
+
 class UnknownOutcome(DatabricksClustersError):
     """A call that is not safe to repeat (``clusters/create``) may or may not have taken effect.
 
@@ -150,6 +159,25 @@ class ClusterFailed(DatabricksClustersError):
                 details = event.get("details") or {}
                 parts.append(f"\n    {event.get('timestamp', '?')} {event.get('type', '?')} {details}")
         return "".join(parts)
+
+
+class ClusterGone(DatabricksClustersError):
+    """The cluster a wait was following does not exist (an unknown id, or permanently deleted)."""
+
+    def __init__(self, cluster_id: str, detail: str) -> None:
+        self.cluster_id = cluster_id
+        self.detail = detail
+        super().__init__(f"Cluster {cluster_id} is gone ({detail})")
+
+
+class ClusterUnreadable(DatabricksClustersError):
+    """A wait ended because the cluster's state could not be read (not a passing fault: a refused token,
+    a malformed answer, a refused parameter)."""
+
+    def __init__(self, cluster_id: str, detail: str) -> None:
+        self.cluster_id = cluster_id
+        self.detail = detail
+        super().__init__(f"Cluster {cluster_id}: could not read its state: {detail}")
 
 
 class ClusterTimeout(DatabricksClustersError):

@@ -10,8 +10,9 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
+from airflow_databricks_clusters import answers
 from airflow_databricks_clusters.connection import ConnectionSettings, settings_from_connection
-from airflow_databricks_clusters.errors import ApiError
+from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
 from airflow_databricks_clusters.retry import RetryPolicy
 from airflow_databricks_clusters.transport import (
     USER_AGENT,
@@ -22,6 +23,7 @@ from airflow_databricks_clusters.transport import (
 )
 
 CLUSTERS = "/api/2.1/clusters"
+EVENTS = f"{CLUSTERS}/events"
 TOKEN_PATH = "/oidc/v1/token"
 LIST_PAGE_SIZE = 100
 EVENTS_PAGE_SIZE = 500
@@ -43,9 +45,11 @@ class DatabricksClustersHook(BaseHook):
     :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
         dropped connections and timeouts.
 
-    Calls return plain dicts as the API answers them. Errors are typed (``errors.ClusterNotFound``,
-    ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``, ``RateLimited``, ``TransientApiError``);
-    ``create_cluster`` raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
+    Calls return plain dicts as the API answers them, each checked against the shape the API documents
+    (``answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are typed
+    (``errors.ClusterNotFound``, ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``,
+    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``); ``create_cluster`` raises
+    ``UnknownOutcome`` when it cannot know whether the cluster was created.
     """
 
     conn_name_attr = "databricks_conn_id"
@@ -111,8 +115,11 @@ class DatabricksClustersHook(BaseHook):
     def _remember_token(self, answer: Any) -> str:
         from airflow.sdk.log import mask_secret
 
-        if not isinstance(answer, dict) or "access_token" not in answer:
-            raise ApiError("the OAuth token endpoint answered without an access_token", status=200)
+        if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
+            # The body is not shown: it may hold a token.
+            raise MalformedAnswer(
+                "answered without an access_token", status=200, method="POST", path=TOKEN_PATH
+            )
         token = str(answer["access_token"])
         mask_secret(token)
         self._oauth_token = (token, time.monotonic() + float(answer.get("expires_in", 3600)))
@@ -200,18 +207,26 @@ class DatabricksClustersHook(BaseHook):
     # -- clusters ------------------------------------------------------------------------------------------
 
     def create_cluster(self, spec: Mapping[str, Any]) -> str:
-        """Create a cluster; return its id. ``UnknownOutcome`` when the answer was lost after sending."""
-        return str(self._call("POST", f"{CLUSTERS}/create", body=dict(spec))["cluster_id"])
+        """Create a cluster; return its id.
+
+        ``UnknownOutcome`` when the cluster may or may not exist: the answer was lost after sending, or it
+        came back unreadable (a workspace that answers at all has acted on the request).
+        """
+        path = f"{CLUSTERS}/create"
+        body = self._call("POST", path, body=dict(spec))
+        try:
+            return answers.created_cluster_id(body, "POST", path)
+        except MalformedAnswer as err:
+            raise UnknownOutcome(str(err), method="POST", path=path) from err
 
     def get_cluster(self, cluster_id: str) -> dict[str, Any]:
-        cluster: dict[str, Any] = self._call("GET", f"{CLUSTERS}/get", params={"cluster_id": cluster_id})
-        return cluster
+        path = f"{CLUSTERS}/get"
+        return answers.cluster(self._call("GET", path, params={"cluster_id": cluster_id}), "GET", path)
 
     async def aget_cluster(self, cluster_id: str) -> dict[str, Any]:
-        cluster: dict[str, Any] = await self._acall(
-            "GET", f"{CLUSTERS}/get", params={"cluster_id": cluster_id}
-        )
-        return cluster
+        path = f"{CLUSTERS}/get"
+        body = await self._acall("GET", path, params={"cluster_id": cluster_id})
+        return answers.cluster(body, "GET", path)
 
     @staticmethod
     def _list_params(states: Iterable[str] | None, token: str) -> list[tuple[str, str]]:
@@ -235,9 +250,10 @@ class DatabricksClustersHook(BaseHook):
         clusters: list[dict[str, Any]] = []
         token = ""
         while True:
-            page = self._call("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
-            clusters += page.get("clusters") or []
-            token = page.get("next_page_token") or ""
+            body = self._call("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
+            page = answers.cluster_page(body, "GET", f"{CLUSTERS}/list")
+            clusters += page.clusters
+            token = page.next_page_token
             if not token:
                 return self._tagged(clusters, tags)
 
@@ -248,9 +264,10 @@ class DatabricksClustersHook(BaseHook):
         clusters: list[dict[str, Any]] = []
         token = ""
         while True:
-            page = await self._acall("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
-            clusters += page.get("clusters") or []
-            token = page.get("next_page_token") or ""
+            body = await self._acall("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
+            page = answers.cluster_page(body, "GET", f"{CLUSTERS}/list")
+            clusters += page.clusters
+            token = page.next_page_token
             if not token:
                 return self._tagged(clusters, tags)
 
@@ -316,9 +333,9 @@ class DatabricksClustersHook(BaseHook):
         body: dict[str, Any] | None = self._events_body(cluster_id, event_types, order, start_time, end_time)
         events: list[dict[str, Any]] = []
         while body is not None and (limit is None or len(events) < limit):
-            page = self._call("POST", f"{CLUSTERS}/events", body=body)
-            events += page.get("events") or []
-            body = page.get("next_page")
+            page = answers.event_page(self._call("POST", EVENTS, body=body), "POST", EVENTS)
+            events += page.events
+            body = page.next_page
         return events[:limit] if limit is not None else events
 
     async def aget_events(
@@ -334,35 +351,38 @@ class DatabricksClustersHook(BaseHook):
         body: dict[str, Any] | None = self._events_body(cluster_id, event_types, order, start_time, end_time)
         events: list[dict[str, Any]] = []
         while body is not None and (limit is None or len(events) < limit):
-            page = await self._acall("POST", f"{CLUSTERS}/events", body=body)
-            events += page.get("events") or []
-            body = page.get("next_page")
+            page = answers.event_page(await self._acall("POST", EVENTS, body=body), "POST", EVENTS)
+            events += page.events
+            body = page.next_page
         return events[:limit] if limit is not None else events
 
     # -- what the workspace offers -------------------------------------------------------------------------
 
+    def _listing(self, path: str, key: str) -> list[dict[str, Any]]:
+        return answers.listing(self._call("GET", path), key, "GET", path)
+
     def spark_versions(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", f"{CLUSTERS}/spark-versions").get("versions") or [])
+        return self._listing(f"{CLUSTERS}/spark-versions", "versions")
 
     def node_types(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", f"{CLUSTERS}/list-node-types").get("node_types") or [])
+        return self._listing(f"{CLUSTERS}/list-node-types", "node_types")
 
     def zones(self) -> dict[str, Any]:
-        zones: dict[str, Any] = self._call("GET", f"{CLUSTERS}/list-zones")
-        return zones
+        path = f"{CLUSTERS}/list-zones"
+        return answers.json_object(self._call("GET", path), "GET", path)
 
     def instance_profiles(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/api/2.0/instance-profiles/list").get("instance_profiles") or [])
+        return self._listing("/api/2.0/instance-profiles/list", "instance_profiles")
 
     def instance_pools(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/api/2.0/instance-pools/list").get("instance_pools") or [])
+        return self._listing("/api/2.0/instance-pools/list", "instance_pools")
 
     def cluster_policies(self) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/api/2.0/policies/clusters/list").get("policies") or [])
+        return self._listing("/api/2.0/policies/clusters/list", "policies")
 
     def current_user(self) -> dict[str, Any]:
-        user: dict[str, Any] = self._call("GET", "/api/2.0/preview/scim/v2/Me")
-        return user
+        path = "/api/2.0/preview/scim/v2/Me"
+        return answers.json_object(self._call("GET", path), "GET", path)
 
     def test_connection(self) -> tuple[bool, str]:
         """The UI's Test button: who the credentials belong to, or why they do not work."""

@@ -1,8 +1,10 @@
-"""Driving one cluster's life through the hook, synchronously: wait, find again, reuse, terminate.
+"""A cluster's life through the hook, synchronously: wait for a state, read its last events, find a task
+instance's clusters by their tags, terminate on a failure path without masking the failure.
 
 I/O through ``DatabricksClustersHook`` only; no Airflow import, so the operators stay glue and these
-steps can be tested against the emulator on their own. The async wait lives in ``triggers.py`` and
-reaches its verdicts through the same ``cluster_states.StateWatch``.
+steps can be tested against the emulator on their own (``ensure.py`` builds on them). ``wait`` is the
+sync driver of the one wait engine (``cluster_wait.ClusterWait``); the trigger and the sensor are the
+other two.
 """
 
 from __future__ import annotations
@@ -15,23 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_databricks_clusters.cluster_states import (
     FAILURE_EVENT_COUNT,
     LIVE_STATES,
-    RUNNING,
-    STARTING_STATES,
-    TERMINATED,
-    TERMINATING,
-    StateWatch,
-    Verdict,
     event_line,
     termination_reason_text,
 )
+from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll, WaitOutcome
 from airflow_databricks_clusters.errors import (
     ApiError,
     ClusterFailed,
     ClusterNotFound,
-    ClusterTimeout,
     DatabricksClustersError,
-    RateLimited,
-    TransientApiError,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +42,7 @@ class Logger(Protocol):
     def error(self, msg: Any, /, *args: Any) -> Any: ...
 
 
-def wait_for_state(
+def wait(
     hook: DatabricksClustersHook,
     cluster_id: str,
     target_states: Iterable[str],
@@ -59,36 +53,52 @@ def wait_for_state(
     logger: Logger = log,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Poll ``clusters/get`` until the cluster reaches a target state; return that answer.
+) -> WaitOutcome:
+    """Drive a ``ClusterWait`` with ``clusters/get`` until it ends; return how it ended.
 
-    Logs every state change with the time since the wait began. Raises ``ClusterFailed`` (with the
-    termination reason and the last events) when a failed state is reached, ``ClusterTimeout`` when
-    ``timeout_seconds`` pass first. Transient API errors that outlive the hook's retries are logged and
-    polled through until the deadline.
+    Logs every state change with the time since the wait began; reads the last events for a failure.
     """
     started = clock()
-    deadline = started + timeout_seconds
-    watch = StateWatch(cluster_id, target_states, started_at=started, failed_states=failed_states)
+    engine = ClusterWait(
+        cluster_id,
+        target_states,
+        started_at=started,
+        deadline=started + timeout_seconds,
+        polling_interval=polling_interval,
+        failed_states=failed_states,
+    )
     while True:
         try:
             cluster = hook.get_cluster(cluster_id)
-        except (TransientApiError, RateLimited) as err:
-            logger.warning("Cluster %s: could not read its state (%s); retrying", cluster_id, err)
+        except ApiError as err:
+            decision = engine.read_failed(err, clock())
         else:
-            verdict, line = watch.observe(cluster, clock())
-            if line:
-                logger.info(line)
-            if verdict is Verdict.DONE:
-                return cluster
-            if verdict is Verdict.FAILED:
-                raise failure(hook, cluster)
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise ClusterTimeout(
-                cluster_id, watch.last_state or "unknown", watch.target_states, clock() - started
-            )
-        sleep(min(polling_interval, remaining))
+            decision = engine.observe(cluster, clock())
+        if decision.info:
+            logger.info(decision.info)
+        if decision.warning:
+            logger.warning(decision.warning)
+        if isinstance(decision.step, Poll):
+            sleep(decision.step.seconds)
+            continue
+        outcome = decision.step
+        return outcome.with_events(last_events(hook, cluster_id)) if outcome.needs_events else outcome
+
+
+def wait_for_state(
+    hook: DatabricksClustersHook,
+    cluster_id: str,
+    target_states: Iterable[str],
+    **options: Any,
+) -> dict[str, Any]:
+    """``wait`` that returns the cluster on reaching a target and raises the outcome's exception otherwise:
+    ``ClusterFailed`` (reason and last events), ``ClusterTimeout``, ``ClusterGone``, ``ClusterUnreadable``.
+    """
+    outcome = wait(hook, cluster_id, target_states, **options)
+    error = outcome.exception()
+    if error is not None:
+        raise error
+    return dict(outcome.cluster or {})
 
 
 def last_events(
@@ -102,20 +112,6 @@ def last_events(
         return []
 
 
-def failure(
-    hook: DatabricksClustersHook, cluster: Mapping[str, Any], events: list[dict[str, Any]] | None = None
-) -> ClusterFailed:
-    """A ``ClusterFailed`` for a cluster that stopped on its way to a target state."""
-    cluster_id = str(cluster.get("cluster_id"))
-    return ClusterFailed(
-        cluster_id,
-        str(cluster.get("state")),
-        state_message=str(cluster.get("state_message") or ""),
-        termination_reason=cluster.get("termination_reason"),
-        events=last_events(hook, cluster_id) if events is None else events,
-    )
-
-
 def log_failure(err: ClusterFailed, logger: Logger = log) -> None:
     """Tell the person watching the task why the cluster failed: reason first, then the event trail."""
     logger.error(
@@ -126,59 +122,6 @@ def log_failure(err: ClusterFailed, logger: Logger = log) -> None:
     )
     for event in err.events:
         logger.error("  event %s", event_line(event))
-
-
-def find_task_clusters(hook: DatabricksClustersHook, tags: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Every cluster (any state) that carries all ``tags``: live ones first, then the newest first."""
-    clusters = hook.list_clusters(tags=tags)
-    return sorted(
-        clusters,
-        key=lambda c: (c.get("state") in LIVE_STATES, c.get("start_time") or 0),
-        reverse=True,
-    )
-
-
-def bring_back(
-    hook: DatabricksClustersHook,
-    cluster: Mapping[str, Any],
-    *,
-    polling_interval: float,
-    timeout_seconds: float,
-    logger: Logger = log,
-    before_start: Callable[[str], None] | None = None,
-) -> None:
-    """Make a found cluster of this task instance head for RUNNING again, without creating another.
-
-    RUNNING and the starting states need nothing. TERMINATED (by a user, autotermination, or an earlier
-    try's cleanup) is started again; TERMINATING is first waited out, because ``start`` refuses it.
-    ``before_start(cluster_id)`` runs on the terminated cluster just before ``start`` (the create operator
-    edits it there to the spec of the try that starts it).
-    """
-    cluster_id = str(cluster["cluster_id"])
-    state = str(cluster.get("state"))
-    if state == RUNNING or state in STARTING_STATES:
-        logger.info("Reusing cluster %s of this task instance (state %s)", cluster_id, state)
-        return
-    if state == TERMINATING:
-        logger.info("Cluster %s of this task instance is TERMINATING; waiting to start it again", cluster_id)
-        wait_for_state(
-            hook,
-            cluster_id,
-            [TERMINATED],
-            timeout_seconds=timeout_seconds,
-            polling_interval=polling_interval,
-            logger=logger,
-        )
-    reason = termination_reason_text(cluster.get("termination_reason"))
-    logger.info(
-        "Starting cluster %s of this task instance again (it was %s%s)",
-        cluster_id,
-        state,
-        f": {reason}" if reason else "",
-    )
-    if before_start is not None:
-        before_start(cluster_id)
-    hook.start_cluster(cluster_id)
 
 
 def terminate_quietly(
@@ -200,3 +143,32 @@ def terminate_quietly(
         logger.error("Could not terminate cluster %s: %s. Terminate it by hand.", cluster_id, err)
         return False
     return True
+
+
+def find_task_clusters(hook: DatabricksClustersHook, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Every cluster (any state) that carries all ``tags``: live ones first, then the newest first.
+
+    An answer that cannot be read raises (``MalformedAnswer``, ...): never read as "no clusters".
+    """
+    clusters = hook.list_clusters(tags=tags)
+    return sorted(
+        clusters, key=lambda c: (c.get("state") in LIVE_STATES, c.get("start_time") or 0), reverse=True
+    )
+
+
+def terminate_tagged(
+    hook: DatabricksClustersHook, tags: Mapping[str, str], why: str, logger: Logger = log
+) -> None:
+    """Terminate every live cluster carrying ``tags`` (a task instance's, whose cluster id was never learnt).
+
+    Never raises: a lookup that fails is logged with the tags, so a person can find the cluster by hand.
+    """
+    try:
+        clusters = find_task_clusters(hook, tags)
+    except (ApiError, DatabricksClustersError, OSError) as err:
+        shown = ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
+        logger.error("Could not look up the clusters tagged %s (%s): terminate them by hand", shown, err)
+        return
+    for cluster in clusters:
+        if cluster.get("state") in LIVE_STATES:
+            terminate_quietly(hook, str(cluster["cluster_id"]), why, logger)

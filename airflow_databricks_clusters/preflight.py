@@ -10,61 +10,32 @@ failure is reported together in one ``PreflightFailed``.
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.errors import ApiError, DatabricksClustersError, PermissionDenied
+from airflow_databricks_clusters.errors import ApiError, PermissionDenied
+from airflow_databricks_clusters.preflight_results import (
+    CheckResult,
+    Outcome,
+    PreflightFailed,
+    raise_on_failure,
+    validate_check_names,
+)
+
+__all__ = [
+    "CHECKS",
+    "CheckResult",
+    "Outcome",
+    "PreflightFailed",
+    "enforce_preflight",
+    "raise_on_failure",
+    "run_preflight",
+    "validate_check_names",
+]
 
 if TYPE_CHECKING:
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-
-
-class Outcome(enum.Enum):
-    PASSED = "passed"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What one check found: its name, the outcome and a sentence a person can act on."""
-
-    check: str
-    outcome: Outcome
-    detail: str
-
-    @classmethod
-    def passed(cls, check: str, detail: str) -> CheckResult:
-        return cls(check, Outcome.PASSED, detail)
-
-    @classmethod
-    def failed(cls, check: str, detail: str) -> CheckResult:
-        return cls(check, Outcome.FAILED, detail)
-
-    @classmethod
-    def skipped(cls, check: str, detail: str) -> CheckResult:
-        return cls(check, Outcome.SKIPPED, detail)
-
-    def __str__(self) -> str:
-        return f"{self.check} {self.outcome.value}: {self.detail}"
-
-
-class PreflightFailed(DatabricksClustersError):
-    """One or more pre-flight checks failed. Lists every failure, then the checks that were skipped."""
-
-    def __init__(self, results: Sequence[CheckResult]) -> None:
-        self.results = tuple(results)
-        failures = [r for r in self.results if r.outcome is Outcome.FAILED]
-        skipped = [r for r in self.results if r.outcome is Outcome.SKIPPED]
-        noun = "check" if len(failures) == 1 else "checks"
-        lines = [f"Pre-flight: {len(failures)} {noun} failed, the cluster was not created:"]
-        lines += [f"  - {r.check}: {r.detail}" for r in failures]
-        if skipped:
-            lines.append("Skipped (not checked):")
-            lines += [f"  - {r.check}: {r.detail}" for r in skipped]
-        super().__init__("\n".join(lines))
+    from airflow_databricks_clusters.lifecycle import Logger
 
 
 Check = Callable[[Mapping[str, Any], "DatabricksClustersHook", "str | None"], list[CheckResult]]
@@ -216,7 +187,8 @@ def check_log_bucket(
     ]
 
 
-#: Every check by the name a task uses to switch it off (``skip_preflight_checks``).
+#: Every check by the name a task uses to switch it off (``skip_preflight_checks``), in ``CHECK_NAMES``'s
+#: order (a unit test holds the two together).
 CHECKS: dict[str, Check] = {
     "spark_version": check_spark_version,
     "node_types": check_node_types,
@@ -227,15 +199,6 @@ CHECKS: dict[str, Check] = {
     "ecr_image": check_ecr_image,
     "s3_log_bucket": check_log_bucket,
 }
-
-
-def validate_check_names(names: Iterable[str], field: str = "skip_preflight_checks") -> tuple[str, ...]:
-    """Refuse names that are not checks, naming the field and the allowed values."""
-    given = (names,) if isinstance(names, str) else tuple(names)
-    unknown = [name for name in given if name not in CHECKS]
-    if unknown:
-        raise ValueError(f"{field}: got {unknown!r}; allowed: any of {', '.join(CHECKS)}")
-    return given
 
 
 def run_preflight(
@@ -254,7 +217,22 @@ def run_preflight(
     return results
 
 
-def raise_on_failure(results: Sequence[CheckResult]) -> None:
-    """``PreflightFailed`` listing every failure (and what was skipped), if any check failed."""
-    if any(r.outcome is Outcome.FAILED for r in results):
-        raise PreflightFailed(results)
+def enforce_preflight(
+    spec: Mapping[str, Any],
+    hook: DatabricksClustersHook,
+    *,
+    aws_conn_id: str | None,
+    skip: Iterable[str],
+    logger: Logger,
+) -> None:
+    """Run the checks, log one line for the passed ones and one for each skipped or failed one, and raise
+    ``PreflightFailed`` listing every failure."""
+    results = run_preflight(spec, hook, aws_conn_id=aws_conn_id, skip=skip)
+    passed = sorted({r.check for r in results if r.outcome is Outcome.PASSED})
+    logger.info("Pre-flight checks passed: %s", ", ".join(passed) or "none")
+    for result in results:
+        if result.outcome is Outcome.FAILED:
+            logger.error("Pre-flight %s", result)
+        elif result.outcome is Outcome.SKIPPED:
+            logger.warning("Pre-flight %s", result)
+    raise_on_failure(results)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_databricks_clusters.answers import shown
 from airflow_databricks_clusters.errors import (
     ApiError,
     ClusterNotFound,
@@ -72,7 +73,9 @@ class Decision:
 
 def error_for(status: int, body: Any, method: str, path: str) -> ApiError:
     """The typed exception for an error answer of the workspace."""
-    body = body if isinstance(body, dict) else {}
+    if not isinstance(body, dict):
+        # An HTML page from a proxy, or JSON that is not an object: its start is the best message there is.
+        body = {"message": shown(body)} if body not in (None, {}) else {}
     # The OAuth token endpoint answers as OAuth does: {"error": ..., "error_description": ...}.
     code = body.get("error_code", body.get("error"))
     message = str(

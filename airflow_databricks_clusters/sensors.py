@@ -9,26 +9,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, conf
-from airflow.sdk.exceptions import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-)
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_databricks_clusters.cluster_states import (
-    RUNNING,
-    Verdict,
-    assess,
-    failed_states_for,
-    validate_target_states,
-)
+from airflow_databricks_clusters.cluster_states import RUNNING, validate_target_states
 from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
-from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger, error_from_event
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_databricks_clusters.cluster_wait import ClusterWait, WaitOutcome
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
 
 
@@ -46,6 +35,12 @@ class DatabricksClusterSensor(BaseSensorOperator):
 
     Supports ``mode="reschedule"``, ``poke_interval``, ``timeout``, ``exponential_backoff`` and
     ``soft_fail`` like any sensor. Pushes ``cluster_url`` (the "Databricks Cluster" link).
+
+    Every poke is decided by the engine the create operator's waits use (``cluster_wait.ClusterWait``), so
+    poke, reschedule and deferred modes end the same way: a failed state or a cluster that does not exist
+    fails the task without retries (``ClusterFailed`` / ``ClusterGone`` in the message); the timeout
+    raises ``AirflowSensorTimeout`` naming the last state (skipped with ``soft_fail``); an answer that
+    cannot be read (a refused token, a malformed body) raises ``ClusterUnreadable``, which retries.
     """
 
     template_fields: Sequence[str] = ("cluster_id", "target_states")
@@ -55,7 +50,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
         self,
         *,
         cluster_id: str,
-        target_states: Iterable[str] = (RUNNING,),
+        target_states: Iterable[str] | str = (RUNNING,),
         failed_states: Iterable[str] | None = None,
         deferrable: bool | None = None,
         databricks_conn_id: str = "databricks_default",
@@ -63,7 +58,8 @@ class DatabricksClusterSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.cluster_id = cluster_id
-        self.target_states = validate_target_states(target_states)
+        # Checked when the task runs: a templated value is only known then.
+        self.target_states = target_states
         self.failed_states = None if failed_states is None else tuple(failed_states)
         self.deferrable = (
             conf.getboolean("operators", "default_deferrable", fallback=False)
@@ -71,6 +67,9 @@ class DatabricksClusterSensor(BaseSensorOperator):
             else deferrable
         )
         self.databricks_conn_id = databricks_conn_id
+        self._started_at: float | None = None
+        self._wait: ClusterWait | None = None
+        self._wait_timeout = float(self.timeout)  # read again in execute: a cluster policy may change it
 
     @cached_property
     def hook(self) -> DatabricksClustersHook:
@@ -78,58 +77,113 @@ class DatabricksClusterSensor(BaseSensorOperator):
 
         return DatabricksClustersHook(self.databricks_conn_id)
 
-    def _failed(self) -> frozenset[str]:
-        if self.failed_states is None:
-            return failed_states_for(self.target_states)
-        return frozenset(self.failed_states)
+    def _targets(self) -> tuple[str, ...]:
+        try:
+            return validate_target_states(self.target_states)
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from err
+
+    def _engine(self) -> ClusterWait:
+        from airflow_databricks_clusters.cluster_wait import ClusterWait
+
+        # One engine per execute: in poke mode it lives across pokes, so only state changes are logged.
+        if self._wait is None:
+            started = time.time() if self._started_at is None else self._started_at
+            self._wait = ClusterWait(
+                str(self.cluster_id),
+                self._targets(),
+                started_at=started,
+                deadline=started + self._wait_timeout,
+                polling_interval=self.poke_interval,
+                failed_states=self.failed_states,
+            )
+        return self._wait
 
     def poke(self, context: Context) -> bool:
-        from airflow_databricks_clusters.lifecycle import failure, log_failure
+        """One read of the cluster, decided by the same engine as the sync wait and the trigger."""
+        from airflow_databricks_clusters.cluster_wait import Poll
+        from airflow_databricks_clusters.errors import ApiError
+        from airflow_databricks_clusters.lifecycle import last_events
 
-        cluster = self.hook.get_cluster(self.cluster_id)
-        state = str(cluster.get("state"))
-        self.log.info("Cluster %s is %s %s", self.cluster_id, state, cluster.get("state_message") or "")
-        verdict = assess(state, self.target_states, self._failed())
-        if verdict is Verdict.FAILED:
-            err = failure(self.hook, cluster)
-            log_failure(err, self.log)
-            raise AirflowFailException(str(err))
-        return verdict is Verdict.DONE
+        engine = self._engine()
+        try:
+            decision = engine.observe(self.hook.get_cluster(str(self.cluster_id)), time.time())
+        except ApiError as err:
+            decision = engine.read_failed(err, time.time())
+        self.log.info(decision.info or f"Cluster {self.cluster_id} is {(engine.last or {}).get('state')}")
+        if decision.warning:
+            self.log.warning(decision.warning)
+        if isinstance(decision.step, Poll):
+            return False
+        outcome = decision.step
+        if outcome.needs_events:
+            outcome = outcome.with_events(last_events(self.hook, str(self.cluster_id)))
+        self._raise_for(outcome)
+        return True
+
+    def _raise_for(self, outcome: WaitOutcome) -> None:
+        """Nothing when the target was reached; otherwise the task's failure for the outcome."""
+        from airflow_databricks_clusters.cluster_wait import OutcomeKind
+        from airflow_databricks_clusters.errors import ClusterFailed
+        from airflow_databricks_clusters.lifecycle import log_failure
+
+        error = outcome.exception()
+        if error is None:
+            return
+        if isinstance(error, ClusterFailed):
+            log_failure(error, self.log)
+        if self.soft_fail:
+            raise AirflowSkipException(str(error)) from error
+        if outcome.kind is OutcomeKind.TIMED_OUT:
+            raise AirflowSensorTimeout(str(error)) from error
+        if outcome.kind is OutcomeKind.API_ERROR:
+            raise error  # a refused token or a broken answer: a retry may see it fixed
+        # The cluster will not leave a failed state, nor reappear, on its own: a retry cannot help.
+        raise AirflowFailException(str(error)) from error
 
     def execute(self, context: Context) -> Any:
-        context["ti"].xcom_push(key=CLUSTER_URL_XCOM_KEY, value=self.hook.cluster_url(self.cluster_id))
+        self._targets()
+        self._wait_timeout = float(self.timeout)
+        # The wait's deadline counts from the first try, as the sensor's own timeout does; recorded before
+        # Airflow's clock starts, so this wait's timeout (with the cluster's state) is the one reported.
+        if self.reschedule:
+            first = context["ti"].get_first_reschedule_date(context)
+            self._started_at = first.timestamp() if first else time.time()
+        else:
+            self._started_at = time.time()
+        context["ti"].xcom_push(key=CLUSTER_URL_XCOM_KEY, value=self.hook.cluster_url(str(self.cluster_id)))
         if not self.deferrable:
-            return super().execute(context)
+            # The engine's deadline decides the timeout, so it is reported like the sync and deferred
+            # waits report it (with the cluster's last state). Airflow's own check, later by a poke
+            # interval and a minute, only backs it up.
+            self.timeout = self._wait_timeout + self.poke_interval + 60
+            try:
+                return super().execute(context)
+            finally:
+                self.timeout = self._wait_timeout
+        from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+
         # One poke first: a cluster already there needs no trip through the triggerer.
         if self.poke(context):
             return None
-        now = time.time()
         self.defer(
             trigger=DatabricksClusterStateTrigger(
-                cluster_id=self.cluster_id,
+                cluster_id=str(self.cluster_id),
                 databricks_conn_id=self.databricks_conn_id,
-                target_states=list(self.target_states),
-                failed_states=list(self._failed()),
-                end_time=now + self.timeout,
+                target_states=list(self._targets()),
+                failed_states=None if self.failed_states is None else list(self.failed_states),
+                end_time=self._started_at + self._wait_timeout,
                 polling_interval=self.poke_interval,
-                started_at=now,
+                started_at=self._started_at,
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) + timedelta(minutes=10),
+            timeout=timedelta(seconds=self._wait_timeout) + timedelta(minutes=10),
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
-        """Resume after the trigger fired."""
-        status = event.get("status")
-        if status == "success":
-            self.log.info("Cluster %s reached %s", self.cluster_id, event.get("state"))
-            return
-        if status == "failed":
-            # The cluster will not leave a failed state on its own: retrying the sensor cannot help.
-            raise AirflowFailException(str(error_from_event(event)))
-        message = f"Cluster {self.cluster_id}: {status}: {event.get('message') or event.get('state')}"
-        if status == "timeout":
-            if self.soft_fail:
-                raise AirflowSkipException(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
+        """Resume after the trigger fired: the same outcome, the same failure as a poke would give."""
+        from airflow_databricks_clusters.cluster_wait import WaitOutcome
+
+        outcome = WaitOutcome.from_event(event)
+        self._raise_for(outcome)
+        self.log.info("Cluster %s reached %s", self.cluster_id, outcome.state)

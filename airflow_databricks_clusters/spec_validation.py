@@ -13,43 +13,16 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_databricks_clusters.cluster_fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
 
-INT_FIELDS = ("num_workers", "autotermination_minutes")
-BOOL_FIELDS = ("enable_elastic_disk", "enable_local_disk_encryption", "apply_policy_default_values")
-STRING_FIELDS = (
-    "cluster_name",
-    "spark_version",
-    "node_type_id",
-    "driver_node_type_id",
-    "instance_pool_id",
-    "driver_instance_pool_id",
-    "policy_id",
-    "data_security_mode",
-    "single_user_name",
-    "runtime_engine",
-)
-MERGED_FIELDS = ("aws_attributes", "spark_conf", "custom_tags", "spark_env_vars")
-CLUSTER_FIELDS: tuple[str, ...] = (
-    *STRING_FIELDS,
-    *INT_FIELDS,
-    *BOOL_FIELDS,
-    *MERGED_FIELDS,
-    "autoscale",
-    "docker_image",
-    "init_scripts",
-    "cluster_log_conf",
-    "ssh_public_keys",
-)
-AWS_INT_FIELDS = ("first_on_demand", "spot_bid_price_percent", "ebs_volume_count", "ebs_volume_size",
-                  "ebs_volume_iops", "ebs_volume_throughput")  # fmt: skip
-AWS_ATTRIBUTE_FIELDS: tuple[str, ...] = (
-    "availability",
-    "zone_id",
-    "instance_profile_arn",
-    "ebs_volume_type",
-    *AWS_INT_FIELDS,
-)
+INT_FIELDS = names(CREATE_FIELDS, Kind.INT)
+BOOL_FIELDS = names(CREATE_FIELDS, Kind.BOOL)
+STRING_FIELDS = names(CREATE_FIELDS, Kind.STRING)
+MERGED_FIELDS = names(CREATE_FIELDS, Kind.MAP)
+CLUSTER_FIELDS: tuple[str, ...] = tuple(CREATE_FIELDS)
+AWS_INT_FIELDS = names(AWS_FIELDS, Kind.INT)
+AWS_ATTRIBUTE_FIELDS: tuple[str, ...] = tuple(AWS_FIELDS)
 AVAILABILITIES = ("SPOT", "ON_DEMAND", "SPOT_WITH_FALLBACK")
 EBS_TYPES = ("GENERAL_PURPOSE_SSD", "THROUGHPUT_OPTIMIZED_HDD")
 RUNTIME_ENGINES = ("STANDARD", "PHOTON")

@@ -15,20 +15,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from airflow_databricks_clusters import __version__
+from airflow_databricks_clusters.answers import decode_body
 from airflow_databricks_clusters.retry import Answer, Attempt, RetryPolicy, TransportFailure
 
 log = logging.getLogger(__name__)
 USER_AGENT = f"airflow-databricks-clusters/{__version__}"
-
-
-def decode_json(content: bytes) -> Any:
-    """A response body as JSON; a non-JSON body as ``{"message": <its start>}``."""
-    import json
-
-    try:
-        return json.loads(content) if content else {}
-    except ValueError:
-        return {"message": content[:200].decode(errors="replace")}
 
 
 def send_sync(
@@ -57,7 +48,7 @@ def send_sync(
         return TransportFailure(f"read timeout: {err}", sent=True)
     except requests.exceptions.RequestException as err:
         return TransportFailure(f"{type(err).__name__}: {err}", sent=True)
-    return Answer(response.status_code, decode_json(response.content), response.headers.get("Retry-After"))
+    return Answer(response.status_code, decode_body(response.content), response.headers.get("Retry-After"))
 
 
 def _never_connected(err: Exception) -> bool:
@@ -101,7 +92,7 @@ async def send_async(
         return TransportFailure(f"connection error: {err!r}", sent=False)
     except httpx.TransportError as err:
         return TransportFailure(f"{type(err).__name__}: {err!r}", sent=True)
-    return Answer(response.status_code, decode_json(response.content), response.headers.get("Retry-After"))
+    return Answer(response.status_code, decode_body(response.content), response.headers.get("Retry-After"))
 
 
 def call_sync(

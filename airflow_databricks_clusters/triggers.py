@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT, StateWatch, Verdict
-from airflow_databricks_clusters.errors import (
-    ApiError,
-    ClusterFailed,
-    ClusterNotFound,
-    ClusterTimeout,
-    DatabricksClustersError,
-    RateLimited,
-    TransientApiError,
-)
+from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT
+from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll
+from airflow_databricks_clusters.errors import ApiError, ClusterNotFound
 
 
 class DatabricksClusterStateTrigger(BaseTrigger):
@@ -36,12 +29,13 @@ class DatabricksClusterStateTrigger(BaseTrigger):
     :param terminate_on_kill: terminate the cluster when a user kills the deferred task (mark failed /
         success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
 
-    The event payload is a dict: ``status`` (``success``, ``failed``, ``timeout`` or ``error``),
-    ``cluster_id``, ``state``, ``state_message``, ``termination_reason``, ``target_states`` and, on
-    failure, ``events`` (the last cluster events, newest first); ``waited_seconds`` on ``timeout``;
-    ``message`` on ``error``. ``error_from_event`` turns an event other than ``success`` into the
-    exception it stands for. Transient API errors (5xx, 429, dropped
-    connections beyond the hook's retries) do not end the wait; they are retried until ``end_time``.
+    The event payload is ``cluster_wait.WaitOutcome.to_event()``: ``status`` (``success``, ``failed``,
+    ``timeout``, ``gone`` or ``error``), ``cluster_id``, ``state``, ``state_message``,
+    ``termination_reason``, ``target_states``, ``events`` (the last cluster events on failure),
+    ``waited_seconds`` and ``message``; ``WaitOutcome.from_event`` reads it back and ``exception()`` gives
+    the exception it stands for. The decisions are those of the sync wait and the sensor
+    (``cluster_wait.ClusterWait``): transient API errors (5xx, 429, dropped connections beyond the hook's
+    retries) do not end the wait; they are retried until ``end_time``.
     """
 
     def __init__(
@@ -87,52 +81,35 @@ class DatabricksClusterStateTrigger(BaseTrigger):
 
         return DatabricksClustersHook(self.databricks_conn_id)
 
-    def _event(self, status: str, cluster: dict[str, Any] | None = None, **extra: Any) -> TriggerEvent:
-        cluster = cluster or {}
-        payload: dict[str, Any] = {
-            "status": status,
-            "cluster_id": self.cluster_id,
-            "state": cluster.get("state"),
-            "state_message": cluster.get("state_message", ""),
-            "termination_reason": cluster.get("termination_reason"),
-            "target_states": self.target_states,
-        }
-        payload.update(extra)
-        return TriggerEvent(payload)
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()
-        watch = StateWatch(
-            self.cluster_id, self.target_states, started_at=self.started_at, failed_states=self.failed_states
+        engine = ClusterWait(
+            self.cluster_id,
+            self.target_states,
+            started_at=self.started_at,
+            deadline=self.end_time,
+            polling_interval=self.polling_interval,
+            failed_states=self.failed_states,
         )
-        cluster: dict[str, Any] | None = None
         while True:
             try:
                 cluster = await hook.aget_cluster(self.cluster_id)
-            except ClusterNotFound as err:
-                yield self._event("error", cluster, message=str(err))
-                return
-            except (TransientApiError, RateLimited) as err:
-                # The hook already retried; the deadline, not one bad minute of the API, ends the wait.
-                self.log.warning("Cluster %s: could not read its state (%s); retrying", self.cluster_id, err)
             except ApiError as err:
-                yield self._event("error", cluster, message=str(err))
-                return
+                decision = engine.read_failed(err, time.time())
             else:
-                verdict, line = watch.observe(cluster, time.time())
-                if line:
-                    self.log.info(line)
-                if verdict is Verdict.DONE:
-                    yield self._event("success", cluster)
-                    return
-                if verdict is Verdict.FAILED:
-                    yield self._event("failed", cluster, events=await self._last_events(hook))
-                    return
-            remaining = self.end_time - time.time()
-            if remaining <= 0:
-                yield self._event("timeout", cluster, waited_seconds=time.time() - self.started_at)
-                return
-            await asyncio.sleep(min(self.polling_interval, remaining))
+                decision = engine.observe(cluster, time.time())
+            if decision.info:
+                self.log.info(decision.info)
+            if decision.warning:
+                self.log.warning(decision.warning)
+            if isinstance(decision.step, Poll):
+                await asyncio.sleep(decision.step.seconds)
+                continue
+            outcome = decision.step
+            if outcome.needs_events:
+                outcome = outcome.with_events(await self._last_events(hook))
+            yield TriggerEvent(outcome.to_event())
+            return
 
     async def _last_events(self, hook: Any) -> list[dict[str, Any]]:
         try:
@@ -151,25 +128,3 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             await self._hook().aterminate_cluster(self.cluster_id)
         except ClusterNotFound:
             self.log.info("Cluster %s no longer exists", self.cluster_id)
-
-
-def error_from_event(event: Mapping[str, Any]) -> DatabricksClustersError:
-    """The exception an event of ``DatabricksClusterStateTrigger`` other than ``success`` stands for."""
-    cluster_id = str(event.get("cluster_id"))
-    status = event.get("status")
-    if status == "failed":
-        return ClusterFailed(
-            cluster_id,
-            str(event.get("state")),
-            state_message=str(event.get("state_message") or ""),
-            termination_reason=event.get("termination_reason"),
-            events=event.get("events") or [],
-        )
-    if status == "timeout":
-        return ClusterTimeout(
-            cluster_id,
-            str(event.get("state") or "unknown"),
-            event.get("target_states") or ["?"],
-            float(event.get("waited_seconds") or 0),
-        )
-    return DatabricksClustersError(f"Cluster {cluster_id}: {event.get('message') or event}")

@@ -114,3 +114,23 @@ def test_airflow_failing_the_deferral_terminates_the_cluster_found_by_its_tags(e
     with pytest.raises(Exception, match=r"TRIGGER_TIMEOUT|Timeout"):
         operator.resume_execution("__fail__", {"error": "TRIGGER_TIMEOUT"}, context)
     assert emulator.clusters[cluster_id]["state"] in {"TERMINATING", "TERMINATED"}
+
+
+def test_a_kill_while_the_cluster_is_being_ensured_terminates_it_once_the_id_is_known(
+    emulator: Emulator,
+) -> None:
+    # The worker's on_kill ran while execute() was still in its pre-flight checks (nothing to terminate
+    # yet); execute() went on and created the cluster. It must not be left running.
+    with DAG("adhoc_kill", schedule=None):
+        operator = DatabricksCreateClusterOperator(task_id="create_cluster", deferrable=False, **CLUSTER)
+    prepare = operator._prepare
+
+    def killed_while_preparing(spec: dict[str, Any]) -> dict[str, Any]:
+        operator.on_kill()
+        return prepare(spec)
+
+    operator._prepare = killed_while_preparing  # type: ignore[method-assign]
+    ti = SimpleNamespace(map_index=-1, xcom_push=lambda **kwargs: None)
+    with pytest.raises(Exception, match="killed"):
+        operator.execute({"ti": ti, "run_id": "manual__kill"})  # type: ignore[arg-type]
+    assert [c["state"] for c in emulator.clusters.values()] in (["TERMINATING"], ["TERMINATED"])

@@ -1,0 +1,236 @@
+"""Ensuring a task instance has its one cluster: find it, reuse it, start it again, or create it.
+
+Airflow-free (I/O through ``DatabricksClustersHook`` only), so it is tested against the emulator on its
+own and the create operator only calls it. Its promises:
+
+- **Never two.** Every cluster carries its task instance's tags. Before creating, the tags (and the id an
+  earlier try recorded) are looked up; a found cluster is reused. A create whose outcome is unknown (the
+  answer was lost, or came back unreadable) is resolved by the tags, never by creating blindly. A lookup
+  that cannot be read is an error, never "no clusters". When several clusters carry the tags, the newest
+  live one is kept and the other live ones are terminated.
+- **Never leaked.** Every exit after a create call either hands back a cluster id or terminates, by its
+  tags, whatever that call may have created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_databricks_clusters.cluster_states import (
+    LIVE_STATES,
+    RUNNING,
+    STARTING_STATES,
+    TERMINATED,
+    TERMINATING,
+    termination_reason_text,
+)
+from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, UnknownOutcome
+from airflow_databricks_clusters.lifecycle import (
+    Logger,
+    find_task_clusters,
+    terminate_quietly,
+    terminate_tagged,
+    wait_for_state,
+)
+
+if TYPE_CHECKING:
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+log = logging.getLogger(__name__)
+
+#: How many create calls one ``ensure_cluster`` sends at most, each after the tags showed no cluster.
+CREATE_ATTEMPTS = 3
+
+
+class Action(str, enum.Enum):
+    """What ``ensure_cluster`` did to hand back a cluster."""
+
+    REUSED = "reused"  # a live cluster of this task instance
+    STARTED = "started"  # a terminated one, edited to this try's spec and started again
+    CREATED = "created"
+    FOUND = "found"  # a create whose answer was lost did take effect: the tags found its cluster
+
+
+@dataclass(frozen=True)
+class Ensured:
+    """The cluster of the task instance, what was done to get it, and the surplus clusters terminated."""
+
+    cluster_id: str
+    action: Action
+    surplus_terminated: tuple[str, ...] = ()
+
+
+Prepare = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _identity(spec: dict[str, Any]) -> dict[str, Any]:
+    return spec
+
+
+def ensure_cluster(
+    hook: DatabricksClustersHook,
+    spec: Mapping[str, Any],
+    tags: Mapping[str, str],
+    *,
+    recorded_id: str | None = None,
+    prepare: Prepare = _identity,
+    polling_interval: float,
+    timeout_seconds: float,
+    logger: Logger = log,
+    create_attempts: int = CREATE_ATTEMPTS,
+) -> Ensured:
+    """The one cluster of the task instance that ``tags`` name, heading for RUNNING.
+
+    :param spec: the validated create spec (with ``tags`` among its ``custom_tags``).
+    :param recorded_id: the id an earlier try recorded (Airflow 3.3's ``task_state_store``), if any.
+    :param prepare: runs just before the spec is sent, to create or to edit a terminated cluster before
+        starting it again (pre-flight checks, fresh ECR credentials); returns the spec to send.
+    :param polling_interval, timeout_seconds: for waiting out a TERMINATING cluster before starting it.
+
+    Raises what the workspace or ``prepare`` raised; after a create call, only once whatever it may have
+    created has been terminated.
+    """
+    found = _tagged(hook, tags, recorded_id)
+    keeper = found[0] if found else None
+    surplus = tuple(_terminate_surplus(hook, found[1:], logger))
+    if keeper is not None:
+        action = _bring_back(hook, keeper, dict(spec), prepare, polling_interval, timeout_seconds, logger)
+        return Ensured(str(keeper["cluster_id"]), action, surplus)
+    return _create(hook, prepare(dict(spec)), tags, logger, create_attempts)
+
+
+def _tagged(
+    hook: DatabricksClustersHook, tags: Mapping[str, str], recorded_id: str | None
+) -> list[dict[str, Any]]:
+    """This task instance's clusters, the one to keep first: the newest live one, else the recorded one,
+    else the newest."""
+    found = find_task_clusters(hook, tags)
+    if recorded_id and all(c["cluster_id"] != recorded_id for c in found):
+        with contextlib.suppress(ClusterNotFound):
+            found.append(hook.get_cluster(recorded_id))
+    return sorted(
+        found,
+        key=lambda c: (
+            c.get("state") in LIVE_STATES,
+            c["cluster_id"] == recorded_id,
+            c.get("start_time") or 0,
+        ),
+        reverse=True,
+    )
+
+
+def _terminate_surplus(
+    hook: DatabricksClustersHook, others: list[dict[str, Any]], logger: Logger
+) -> list[str]:
+    terminated = []
+    for cluster in others:
+        if cluster.get("state") in LIVE_STATES:
+            cluster_id = str(cluster["cluster_id"])
+            why = "another cluster of this task instance is kept; one task instance runs one cluster"
+            if terminate_quietly(hook, cluster_id, why, logger):
+                terminated.append(cluster_id)
+    return terminated
+
+
+def _bring_back(
+    hook: DatabricksClustersHook,
+    cluster: Mapping[str, Any],
+    spec: dict[str, Any],
+    prepare: Prepare,
+    polling_interval: float,
+    timeout_seconds: float,
+    logger: Logger,
+) -> Action:
+    """Make a found cluster head for RUNNING again, without creating another.
+
+    RUNNING and the starting states need nothing. TERMINATED (by a user, autotermination, or an earlier
+    try's cleanup) is edited to this try's spec (a task cleared after a fix runs the fix) and started;
+    TERMINATING is first waited out, because ``start`` refuses it.
+    """
+    cluster_id = str(cluster["cluster_id"])
+    state = str(cluster.get("state"))
+    if state == RUNNING or state in STARTING_STATES:
+        logger.info("Reusing cluster %s of this task instance (state %s)", cluster_id, state)
+        return Action.REUSED
+    if state == TERMINATING:
+        logger.info("Cluster %s of this task instance is TERMINATING; waiting to start it again", cluster_id)
+        wait_for_state(
+            hook,
+            cluster_id,
+            [TERMINATED],
+            timeout_seconds=timeout_seconds,
+            polling_interval=polling_interval,
+            logger=logger,
+        )
+    reason = termination_reason_text(cluster.get("termination_reason"))
+    logger.info(
+        "Starting cluster %s of this task instance again (it was %s%s)",
+        cluster_id,
+        state,
+        f": {reason}" if reason else "",
+    )
+    edited = prepare(spec)
+    logger.info("Updating cluster %s to this try's spec before starting it", cluster_id)
+    hook.edit_cluster({**edited, "cluster_id": cluster_id})
+    try:
+        hook.start_cluster(cluster_id)
+    except BaseException as err:
+        # The start may have taken effect before the failure: nothing would hold the cluster then.
+        terminate_quietly(hook, cluster_id, f"starting it again failed ({type(err).__name__})", logger)
+        raise
+    return Action.STARTED
+
+
+def _create(
+    hook: DatabricksClustersHook,
+    spec: dict[str, Any],
+    tags: Mapping[str, str],
+    logger: Logger,
+    attempts: int,
+) -> Ensured:
+    """Create the cluster; resolve an unknown outcome by the tags; clean up on every failing exit."""
+    uncertain = False
+    attempt = 1
+    try:
+        while True:
+            try:
+                cluster_id = hook.create_cluster(spec)
+            except UnknownOutcome as err:
+                uncertain = True
+                logger.warning("%s; looking the cluster up by this task instance's tags", err)
+                found = find_task_clusters(hook, tags)
+                if found:
+                    cluster_id = str(found[0]["cluster_id"])
+                    logger.info("The create call did take effect: cluster %s", cluster_id)
+                    return Ensured(
+                        cluster_id, Action.FOUND, tuple(_terminate_surplus(hook, found[1:], logger))
+                    )
+                if attempt >= attempts:
+                    raise
+                attempt += 1
+                logger.info(
+                    "No cluster carries this task instance's tags: the create call did not take effect; "
+                    "sending it again (attempt %d of %d)",
+                    attempt,
+                    attempts,
+                )
+            else:
+                logger.info("Created cluster %s", cluster_id)
+                surplus: tuple[str, ...] = ()
+                if uncertain:
+                    # An earlier create may have been made after all, only listed late (a read timeout
+                    # while the workspace was still creating): keep this one, terminate any other.
+                    others = [c for c in find_task_clusters(hook, tags) if c["cluster_id"] != cluster_id]
+                    surplus = tuple(_terminate_surplus(hook, others, logger))
+                return Ensured(cluster_id, Action.CREATED, surplus)
+    except BaseException as err:
+        # A workspace that answered with an error created nothing; after anything else (a lost answer, a
+        # lookup that could not be read, a kill) a cluster may exist that nobody holds the id of.
+        if uncertain or not isinstance(err, ApiError):
+            terminate_tagged(hook, tags, f"the create step failed ({type(err).__name__})", logger)
+        raise

@@ -1,0 +1,87 @@
+"""What a pre-flight check found, and how every finding is reported. Pure: no I/O, no Airflow import.
+
+Apart from the checks themselves (``preflight.py``, which look things up in the workspace and, through
+``aws.py``, in AWS), so that ``aws.py`` can report results without importing the checks, and a DAG file can
+name checks to skip (``CHECK_NAMES``) without loading them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from airflow_databricks_clusters.errors import DatabricksClustersError
+
+#: The name of every check, as ``skip_preflight_checks`` takes them.
+CHECK_NAMES: tuple[str, ...] = (
+    "spark_version",
+    "node_types",
+    "zone",
+    "instance_profile",
+    "instance_pool",
+    "policy",
+    "ecr_image",
+    "s3_log_bucket",
+)
+
+
+class Outcome(enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What one check found: its name, the outcome and a sentence a person can act on."""
+
+    check: str
+    outcome: Outcome
+    detail: str
+
+    @classmethod
+    def passed(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.PASSED, detail)
+
+    @classmethod
+    def failed(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.FAILED, detail)
+
+    @classmethod
+    def skipped(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.SKIPPED, detail)
+
+    def __str__(self) -> str:
+        return f"{self.check} {self.outcome.value}: {self.detail}"
+
+
+class PreflightFailed(DatabricksClustersError):
+    """One or more pre-flight checks failed. Lists every failure, then the checks that were skipped."""
+
+    def __init__(self, results: Sequence[CheckResult]) -> None:
+        self.results = tuple(results)
+        failures = [r for r in self.results if r.outcome is Outcome.FAILED]
+        skipped = [r for r in self.results if r.outcome is Outcome.SKIPPED]
+        noun = "check" if len(failures) == 1 else "checks"
+        lines = [f"Pre-flight: {len(failures)} {noun} failed, the cluster was not created:"]
+        lines += [f"  - {r.check}: {r.detail}" for r in failures]
+        if skipped:
+            lines.append("Skipped (not checked):")
+            lines += [f"  - {r.check}: {r.detail}" for r in skipped]
+        super().__init__("\n".join(lines))
+
+
+def validate_check_names(names: Iterable[str], field: str = "skip_preflight_checks") -> tuple[str, ...]:
+    """Refuse names that are not checks, naming the field and the allowed values."""
+    given = (names,) if isinstance(names, str) else tuple(names)
+    unknown = [name for name in given if name not in CHECK_NAMES]
+    if unknown:
+        raise ValueError(f"{field}: got {unknown!r}; allowed: any of {', '.join(CHECK_NAMES)}")
+    return given
+
+
+def raise_on_failure(results: Sequence[CheckResult]) -> None:
+    """``PreflightFailed`` listing every failure (and what was skipped), if any check failed."""
+    if any(r.outcome is Outcome.FAILED for r in results):
+        raise PreflightFailed(results)

@@ -1,0 +1,65 @@
+"""The operator's cluster parameters, the spec builder's fields and the validator's fields are one table.
+
+Each test fails when one of them drifts from ``cluster_fields``: a field the validator checks but the
+operator does not take (as ``ebs_volume_iops`` once was), a parameter the spec builder refuses, a field
+no handler checks.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import pytest
+
+from airflow_databricks_clusters.cluster_fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind
+from airflow_databricks_clusters.errors import SpecError
+from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
+from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec_validation import _FIELD_HANDLERS
+
+#: The create operator's parameters that are not cluster fields.
+OPERATOR_OWN = {
+    "self", "kwargs", "cluster_json", "single_node", "wait_for_running", "deferrable", "polling_interval",
+    "timeout", "delete_on_error", "docker_auth", "preflight_checks", "skip_preflight_checks",
+}  # fmt: skip
+BASE = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
+#: A value of the wrong kind for each kind of field: the validator must name the field for it.
+WRONG: dict[Kind, Any] = {
+    Kind.STRING: ["not", "a", "string"],
+    Kind.INT: "many",
+    Kind.BOOL: "perhaps",
+    Kind.ENUM: "NOT_AN_OPTION",
+    Kind.MAP: "not an object",
+    Kind.OBJECT: 12345,
+}
+
+
+def test_the_operator_takes_exactly_the_table_as_parameters() -> None:
+    params = set(inspect.signature(DatabricksCreateClusterOperator.__init__).parameters)
+    assert params - OPERATOR_OWN == set(OPERATOR_FIELDS)
+    assert set(DatabricksCreateClusterOperator.template_fields) == {"cluster_json", *OPERATOR_FIELDS}
+
+
+def test_every_create_field_has_a_validator_handler() -> None:
+    assert set(_FIELD_HANDLERS) == set(CREATE_FIELDS)
+
+
+@pytest.mark.parametrize("name", list(CREATE_FIELDS))
+def test_the_validator_names_every_create_field_given_a_wrong_value(name: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        build_cluster_spec(**{**BASE, name: WRONG[CREATE_FIELDS[name]]})
+    assert any(p.field.split(".")[0].split("[")[0] == name for p in caught.value.problems), caught.value
+
+
+@pytest.mark.parametrize("name", list(AWS_FIELDS))
+def test_the_validator_names_every_aws_field_given_a_wrong_value(name: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        build_cluster_spec(**{**BASE, name: WRONG[AWS_FIELDS[name]]})
+    assert any(p.field == f"aws_attributes.{name}" for p in caught.value.problems), caught.value
+
+
+@pytest.mark.parametrize("name", list(OPERATOR_FIELDS))
+def test_a_field_given_to_the_operator_reaches_the_spec_builder(name: str) -> None:
+    operator = DatabricksCreateClusterOperator(task_id="t", **{name: "x"})
+    assert getattr(operator, name) == "x"
