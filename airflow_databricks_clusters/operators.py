@@ -87,7 +87,9 @@ class DatabricksCreateClusterOperator(ClusterOperatorBase):
         a triggerer restart.
     :param delete_on_error: terminate the cluster when the task fails after creating it (start failure,
         timeout, kill, an error while waiting). A failing setup does not run its teardown, so this is what
-        keeps a failed create from leaking a cluster. Default True.
+        keeps a failed create from leaking a cluster. Default True. With False, a cluster that a create
+        or restart call left behind as it failed, before the task could hand its id on, is still
+        terminated: no one would know to look at it.
     :param databricks_conn_id: the ``databricks`` connection (PAT or OAuth service principal), the same one
         the official provider's operators use.
     :param aws_conn_id: an ``aws`` connection (amazon provider) for the AWS side: the pre-flight lookups in
