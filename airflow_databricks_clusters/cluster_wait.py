@@ -3,7 +3,7 @@
 A wait is told what each read of the cluster gave (an answer, or the error the hook raised) and the time,
 and answers with the next step: ``Poll`` again after so many seconds, or a ``WaitOutcome``: reached,
 failed (with the termination reason and events), timed out, gone, or ended by an API error. The sync
-loop (``lifecycle.wait_for_state``), the trigger and the sensor only drive it, so they cannot disagree.
+loop (``lifecycle.wait``), the trigger and the sensor only drive it, so they cannot disagree.
 
 A ``WaitOutcome`` is also the one translation between a wait and the rest of the world: to a trigger
 event (``to_event``) and back (``from_event``), and to the exception it stands for (``exception``).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from airflow_databricks_clusters.cluster_states import (
@@ -20,7 +21,7 @@ from airflow_databricks_clusters.cluster_states import (
     event_line,
     termination_reason_text,
 )
-from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll, WaitOutcome
+from airflow_databricks_clusters.cluster_wait import ClusterWait, Decision, WaitOutcome
 from airflow_databricks_clusters.errors import (
     ApiError,
     ClusterFailed,
@@ -68,21 +69,33 @@ def wait(
         failed_states=failed_states,
     )
     while True:
-        try:
-            cluster = hook.get_cluster(cluster_id)
-        except ApiError as err:
-            decision = engine.read_failed(err, clock())
-        else:
-            decision = engine.observe(cluster, clock())
-        if decision.info:
-            logger.info(decision.info)
-        if decision.warning:
-            logger.warning(decision.warning)
-        if isinstance(decision.step, Poll):
-            sleep(decision.step.seconds)
-            continue
-        outcome = decision.step
-        return outcome.with_events(last_events(hook, cluster_id)) if outcome.needs_events else outcome
+        step = read_step(hook, engine, clock, logger).step
+        if isinstance(step, WaitOutcome):
+            return step
+        sleep(step.seconds)
+
+
+def read_step(
+    hook: DatabricksClustersHook, engine: ClusterWait, clock: Callable[[], float], logger: Logger = log
+) -> Decision:
+    """One read of the cluster fed to ``engine``: what it decided, logged, with a failure's last events.
+
+    The step of the sync wait's loop, and the whole of one sensor poke.
+    """
+    try:
+        cluster = hook.get_cluster(engine.cluster_id)
+    except ApiError as err:
+        decision = engine.read_failed(err, clock())
+    else:
+        decision = engine.observe(cluster, clock())
+    if decision.info:
+        logger.info(decision.info)
+    if decision.warning:
+        logger.warning(decision.warning)
+    step = decision.step
+    if isinstance(step, WaitOutcome) and step.needs_events:
+        return replace(decision, step=step.with_events(last_events(hook, engine.cluster_id)))
+    return decision
 
 
 def wait_for_state(

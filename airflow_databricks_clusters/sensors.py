@@ -102,23 +102,15 @@ class DatabricksClusterSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool:
         """One read of the cluster, decided by the same engine as the sync wait and the trigger."""
         from airflow_databricks_clusters.cluster_wait import Poll
-        from airflow_databricks_clusters.errors import ApiError
-        from airflow_databricks_clusters.lifecycle import last_events
+        from airflow_databricks_clusters.lifecycle import read_step
 
         engine = self._engine()
-        try:
-            decision = engine.observe(self.hook.get_cluster(str(self.cluster_id)), time.time())
-        except ApiError as err:
-            decision = engine.read_failed(err, time.time())
-        self.log.info(decision.info or f"Cluster {self.cluster_id} is {(engine.last or {}).get('state')}")
-        if decision.warning:
-            self.log.warning(decision.warning)
+        decision = read_step(self.hook, engine, time.time, self.log)
+        if not decision.info:
+            self.log.info("Cluster %s is %s", self.cluster_id, (engine.last or {}).get("state"))
         if isinstance(decision.step, Poll):
             return False
-        outcome = decision.step
-        if outcome.needs_events:
-            outcome = outcome.with_events(last_events(self.hook, str(self.cluster_id)))
-        self._raise_for(outcome)
+        self._raise_for(decision.step)
         return True
 
     def _raise_for(self, outcome: WaitOutcome) -> None:
