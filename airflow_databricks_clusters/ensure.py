@@ -33,6 +33,7 @@ from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, Unknow
 from airflow_databricks_clusters.lifecycle import (
     Logger,
     find_task_clusters,
+    terminate_live,
     terminate_quietly,
     terminate_tagged,
     wait_for_state,
@@ -127,14 +128,8 @@ def _tagged(
 def _terminate_surplus(
     hook: DatabricksClustersHook, others: list[dict[str, Any]], logger: Logger
 ) -> list[str]:
-    terminated = []
-    for cluster in others:
-        if cluster.get("state") in LIVE_STATES:
-            cluster_id = str(cluster["cluster_id"])
-            why = "another cluster of this task instance is kept; one task instance runs one cluster"
-            if terminate_quietly(hook, cluster_id, why, logger):
-                terminated.append(cluster_id)
-    return terminated
+    why = "another cluster of this task instance is kept; one task instance runs one cluster"
+    return terminate_live(hook, others, why, logger)
 
 
 def _bring_back(

@@ -182,6 +182,16 @@ def terminate_tagged(
         shown = ", ".join(f"{key}={value}" for key, value in sorted(tags.items()))
         logger.error("Could not look up the clusters tagged %s (%s): terminate them by hand", shown, err)
         return
-    for cluster in clusters:
-        if cluster.get("state") in LIVE_STATES:
-            terminate_quietly(hook, str(cluster["cluster_id"]), why, logger)
+    terminate_live(hook, clusters, why, logger)
+
+
+def terminate_live(
+    hook: DatabricksClustersHook, clusters: Iterable[Mapping[str, Any]], why: str, logger: Logger = log
+) -> list[str]:
+    """Terminate the live ones of ``clusters``, never raising; return the ids whose terminate was accepted."""
+    return [
+        str(cluster["cluster_id"])
+        for cluster in clusters
+        if cluster.get("state") in LIVE_STATES
+        and terminate_quietly(hook, str(cluster["cluster_id"]), why, logger)
+    ]
