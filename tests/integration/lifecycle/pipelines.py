@@ -204,3 +204,19 @@ def xcom(dag_run: Any, task_id: str, key: str) -> Any:
             XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
+
+
+#: How the tag lookup after a lost create answer fails, in ``lost_create_then_unreadable_lookup``.
+UNREADABLE_LOOKUPS = ("400", "html", "empty object")
+
+
+def lost_create_then_unreadable_lookup(emu: Emulator, lookup: str) -> None:
+    """Issue 9's repros 1 and 3: the create is made and answered 502; the tag lookup after it answers
+    ``lookup`` (a 400, an HTML page or ``{}``). That lookup is the second clusters/list call: the first
+    looks for an earlier try's cluster before creating."""
+    emu.add_fault("malformed", path="clusters/create", status=502, body="<html>502</html>", times=1)
+    if lookup == "400":
+        emu.add_fault("status", path="clusters/list", status=400, nth=2)
+    else:
+        body = "{}" if lookup == "empty object" else "<html>upstream hiccup</html>"
+        emu.add_fault("malformed", path="clusters/list", body=body, nth=2)

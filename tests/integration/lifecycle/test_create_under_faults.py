@@ -18,8 +18,10 @@ import pytest
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from tests.integration.lifecycle.pipelines import (
+    UNREADABLE_LOOKUPS,
     cluster_of_an_earlier_try,
     dag_id_for,
+    lost_create_then_unreadable_lookup,
     only_cluster,
     run_pipeline,
     states,
@@ -53,19 +55,11 @@ def test_a_refused_create_then_a_lost_answer(emulator: Emulator, retries: int) -
 
 
 @RETRIES
-@pytest.mark.parametrize("lookup", ["400", "html", "empty object"])
+@pytest.mark.parametrize("lookup", UNREADABLE_LOOKUPS)
 def test_a_lost_create_answer_then_a_lookup_that_cannot_be_read(
     emulator: Emulator, capfd: pytest.CaptureFixture[str], retries: int, lookup: str
 ) -> None:
-    # Repros 1 and 3: the create is made and answered 502 (or dropped); the tag lookup after it answers
-    # 400, an HTML page or {}. The second clusters/list call is that lookup (the first looks for an
-    # earlier try's cluster before creating).
-    emulator.add_fault("malformed", path="clusters/create", status=502, body="<html>502</html>", times=1)
-    if lookup == "400":
-        emulator.add_fault("status", path="clusters/list", status=400, nth=2)
-    else:
-        body = "{}" if lookup == "empty object" else "<html>upstream hiccup</html>"
-        emulator.add_fault("malformed", path="clusters/list", body=body, nth=2)
+    lost_create_then_unreadable_lookup(emulator, lookup)
     dag_run = run_pipeline(
         "lookup_unreadable", deferrable=False, downstream="check_running", create=create_options(retries)
     )

@@ -17,7 +17,11 @@ from airflow_databricks_clusters.errors import InvalidParameter, MalformedAnswer
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.retry import RetryPolicy
 from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
-from tests.integration.lifecycle.pipelines import CLUSTER
+from tests.integration.lifecycle.pipelines import (
+    CLUSTER,
+    UNREADABLE_LOOKUPS,
+    lost_create_then_unreadable_lookup,
+)
 
 TAGS = task_instance_tags("ensure", "create_cluster", "manual__1", -1)
 LIVE = {"PENDING", "RUNNING", "RESTARTING", "RESIZING"}
@@ -106,18 +110,11 @@ def test_an_unreadable_create_answer_is_resolved_by_the_tags(emulator: Emulator,
     assert [c["cluster_id"] for c in tagged(emulator)] == [found.cluster_id]
 
 
-@pytest.mark.parametrize("lookup", ["html", "empty object", "400"])
+@pytest.mark.parametrize("lookup", UNREADABLE_LOOKUPS)
 def test_a_lookup_that_cannot_be_read_is_an_error_and_leaves_nothing_running(
     emulator: Emulator, lookup: str
 ) -> None:
-    # Issue 9, repros 1 and 3: the create was made and answered 502; the tag lookup after it (the second
-    # clusters/list call; the first is the lookup before creating) answered something unreadable.
-    emulator.add_fault("malformed", path="clusters/create", status=502, body="<html>502</html>", times=1)
-    if lookup == "400":
-        emulator.add_fault("status", path="clusters/list", status=400, nth=2)
-    else:
-        body = "{}" if lookup == "empty object" else "<html>upstream hiccup</html>"
-        emulator.add_fault("malformed", path="clusters/list", body=body, nth=2)
+    lost_create_then_unreadable_lookup(emulator, lookup)
     expected = InvalidParameter if lookup == "400" else MalformedAnswer
     with pytest.raises(expected, match="clusters/list"):
         ensure()
