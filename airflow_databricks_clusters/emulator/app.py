@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,8 +18,14 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError, malformed_request
+from airflow_databricks_clusters.emulator.api_errors import (
+    ApiError,
+    OAuthError,
+    invalid_parameter,
+    malformed_request,
+)
 from airflow_databricks_clusters.emulator.auth import Auth
+from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.workspace import Workspace
@@ -31,11 +38,14 @@ WORKSPACE_ID = "1234567890123456"
 class EmulatorApp:
     """ASGI app serving the Clusters API, the Jobs runs API, SCIM Me, OAuth and the admin endpoints."""
 
-    def __init__(self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults) -> None:
+    def __init__(
+        self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults, clock: EmulatedClock
+    ) -> None:
         self.workspace = workspace
         self.runs = runs
         self.auth = auth
         self.faults = faults
+        self.clock = clock
         ws = workspace
         clusters: dict[tuple[str, str], Handler] = {
             ("POST", "clusters/create"): lambda b, u: ws.clusters_create(b, user=u),
@@ -184,7 +194,42 @@ class EmulatorApp:
             return {"clusters": self.workspace.all_clusters()}
         if (method, action) == ("GET", "runs"):
             return {"runs": self.runs.all_runs()}
+        if (method, action) == ("GET", "clock"):
+            return self._clock_reading()
+        if (method, action) == ("POST", "clock"):
+            return self._set_clock(body)
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No admin endpoint '{method} {path}'")
+
+    def _clock_reading(self) -> dict[str, Any]:
+        return {"now": self.clock.now(), "time_scale": self.clock.time_scale}
+
+    def _set_clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``{"time_scale": x}`` and/or ``{"advance_seconds": n}``: every value checked before any applies."""
+        unknown = sorted(set(body) - {"advance_seconds", "time_scale"})
+        if unknown:
+            raise invalid_parameter(
+                f"Unknown field {unknown[0]}: the clock takes advance_seconds and time_scale."
+            )
+        if not body:
+            raise invalid_parameter("Missing field: advance_seconds or time_scale.")
+        scale = _number(body, "time_scale", "a number from 0 (0 stops the clock, 1 is real time)")
+        seconds = _number(body, "advance_seconds", "a number of seconds from 0 (time only moves forward)")
+        if scale is not None:
+            self.clock.time_scale = scale
+        if seconds is not None:
+            self.clock.advance(seconds)
+            self.workspace.catch_up()
+        return self._clock_reading()
+
+
+def _number(body: dict[str, Any], field: str, allowed: str) -> float | None:
+    """The field's value, a finite number from 0, or None when absent; INVALID_PARAMETER_VALUE if not."""
+    if field not in body:
+        return None
+    value = body[field]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise invalid_parameter(f"Invalid {field} {json.dumps(value)}: {allowed}.")
+    return float(value)
 
 
 def _scim_me(user: str) -> dict[str, Any]:

@@ -22,7 +22,11 @@ def invalid_token() -> ApiError:
 
 
 class Auth:
-    """Tokens the workspace accepts, and the user each one stands for."""
+    """Tokens the workspace accepts, and the user each one stands for.
+
+    An OAuth token expires ``TOKEN_LIFETIME_SECONDS`` after it was minted by ``clock`` (the emulator's:
+    a test moves past the expiry by advancing it).
+    """
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,6 +20,14 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--start-seconds", type=float, default=5.0, help="PENDING -> RUNNING time")
     emu.add_argument("--terminate-seconds", type=float, default=1.0, help="TERMINATING -> TERMINATED time")
     emu.add_argument("--run-seconds", type=float, default=3.0, help="how long a job run takes")
+    emu.add_argument(
+        "--time-scale",
+        type=_time_scale,
+        default=1.0,
+        metavar="X",
+        help="emulated seconds per real second: 1 real time, 20 twenty times faster, 0 a stopped clock "
+        'that only POST /emulator/clock {"advance_seconds": N} moves',
+    )
     emu.add_argument("--region", default="ap-southeast-1")
     emu.add_argument("--state-file", help="keep the workspace in this JSON file across restarts")
     emu.add_argument(
@@ -30,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
         help="deliver the logs of clusters with an s3 cluster_log_conf to this S3 API (needs boto3)",
     )
     return parser
+
+
+def _time_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 (0 stops the clock), got {text!r}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_file=args.state_file,
         oauth_clients=clients,
         s3_endpoint_url=args.s3_endpoint_url,
+        time_scale=args.time_scale,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -2,7 +2,8 @@
 
 A run waits while its cluster starts (a TERMINATED all-purpose cluster is started for it, as Databricks
 does), runs for ``run_seconds`` once the cluster is RUNNING, and fails the way Databricks fails it when
-the cluster does not exist, fails to start, or terminates mid-run. Lazy time, like the workspace.
+the cluster does not exist, fails to start, or terminates mid-run. Lazy time, like the workspace, on
+the workspace's clock: a run's moments are when they were due, not when a client looked.
 """
 
 from __future__ import annotations
@@ -141,9 +142,11 @@ class Runs:
                 return
             if cluster_state != "RUNNING":
                 return
-            run["_ran_since"] = now
+            # It began when its cluster became RUNNING, however late that is seen: emulated time may
+            # have jumped (a test advancing the clock) since the last look.
+            run["_ran_since"] = max(run["start_time"] / 1000, self._running_since(cluster_id, now))
             run["state"] = {"life_cycle_state": "RUNNING", "state_message": "In run"}
-            self.workspace.touch_cluster(cluster_id)
+            self.workspace.touch_cluster(cluster_id, at=run["_ran_since"])
         started = float(run["_ran_since"])
         if cluster_state != "RUNNING" and cluster_state not in ("RESIZING",):
             terminated = cluster.get("terminated_time") or int(now * 1000)
@@ -159,11 +162,19 @@ class Runs:
                 return
         if now >= started + self.run_seconds:
             run["execution_duration"] = int(self.run_seconds * 1000)
-            self.workspace.touch_cluster(cluster_id)
+            self.workspace.touch_cluster(cluster_id, at=started + self.run_seconds)
             if run["_fail"]:
                 self._end(run, "TERMINATED", "FAILED", str(run["_fail"]), started + self.run_seconds)
             else:
                 self._end(run, "TERMINATED", "SUCCESS", "", started + self.run_seconds)
+
+    def _running_since(self, cluster_id: str, default: float) -> float:
+        """When the cluster last became RUNNING (its newest RUNNING event)."""
+        answer = self.workspace.clusters_events(
+            {"cluster_id": cluster_id, "event_types": ["RUNNING"], "order": "DESC", "limit": 1}
+        )
+        events = answer["events"]
+        return float(events[0]["timestamp"]) / 1000 if events else default
 
     def _run(self, run_id: Any) -> dict[str, Any]:
         try:

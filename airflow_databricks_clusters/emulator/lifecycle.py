@@ -7,6 +7,8 @@ are plain data (the record's ``_steps``), so a workspace can be saved to JSON an
 
 A start is PENDING, then what the scenarios say (``scenarios.py``): RUNNING, or a failure ending
 TERMINATED; a RUNNING cluster that stays idle past its ``autotermination_minutes`` terminates itself.
+Every duration here is in emulated seconds: ``now`` is whatever the workspace's clock says
+(``clock.py``), which a test may stop, speed up or move forward.
 
 Log files a transition produces (init-script logs, driver logs) are handed, at that transition, to the
 ``log_delivery`` given (see ``log_delivery.py``) for clusters with a ``cluster_log_conf``; the lifecycle
@@ -37,7 +39,7 @@ class Lifecycle:
     :param terminate_seconds: how long TERMINATING lasts.
     :param restart_seconds: how long RESTARTING lasts.
     :param resize_seconds: how long RESIZING lasts.
-    :param autotermination_scale: real seconds per minute of ``autotermination_minutes``.
+    :param autotermination_scale: emulated seconds per minute of ``autotermination_minutes``.
     :param rng: the workspace's random source (ids, IPs), shared so a seeded workspace repeats itself.
     :param scenarios: the workspace's scenarios, taken as a start reaches the point each one changes.
     """
@@ -95,6 +97,8 @@ class Lifecycle:
         at, op = step["at"], step["op"]
         if op == "event":
             cluster_events.record(cluster, at, step["type"], **step.get("details", {}))
+        elif op == "start_continues":
+            self._plan_start(cluster, at)
         elif op == "running":
             self._become_running(
                 cluster, at, fallback=step.get("fallback", False), driver_ip=step.get("driver_ip")
@@ -121,7 +125,11 @@ class Lifecycle:
             nodes.upsize(self._random, cluster, at)
 
     def begin_start(self, cluster: dict[str, Any], at: float, *, first: bool) -> None:
-        """PENDING now, then what the scenarios say: RUNNING, or a failure ending TERMINATED."""
+        """PENDING now, then what the scenarios say: RUNNING, or a failure ending TERMINATED.
+
+        ``stuck_pending`` holds the start: for good, or with its ``seconds`` option for that long, after
+        which the start goes on as any start does (so RUNNING comes ``start_seconds`` later).
+        """
         cluster.update(state="PENDING", state_message=PENDING_MESSAGE, start_time=cluster_events.ms(at))
         cluster["_last_activity"] = at
         cluster.pop("termination_reason", None)
@@ -133,8 +141,15 @@ class Lifecycle:
             cluster_events.record(
                 cluster, at, "STARTING", user=cluster.get("_started_by", cluster["creator_user_name"])
             )
-        if self._scenarios.take("stuck_pending", cluster) is not None:
+        stuck = self._scenarios.take("stuck_pending", cluster)
+        if stuck is not None:
+            if stuck.get("seconds") is not None:
+                _plan(cluster, at + float(stuck["seconds"]), "start_continues")
             return
+        self._plan_start(cluster, at)
+
+    def _plan_start(self, cluster: dict[str, Any], at: float) -> None:
+        """Plan a start from ``at`` on, from the scenarios that apply to it now: RUNNING, or a failure."""
         start = self.start_seconds
         aws = cluster["aws_attributes"]
         capacity = self._scenarios.take("spot_capacity_failure", cluster)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,6 +48,7 @@ class Scenarios:
             raise invalid_parameter(f"Unknown scenario {name}: one of {', '.join(SCENARIOS)}.")
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise invalid_parameter(f"Invalid times {times!r}: a whole number from 1, or none for always.")
+        _check_options(name, options)
         scenario_id = f"scenario-{next(self._ids)}"
         self._scenarios[scenario_id] = {
             "name": name,
@@ -85,3 +87,18 @@ class Scenarios:
         self._scenarios = copy.deepcopy(dict(data))
         numbers = [int(key.rsplit("-", 1)[1]) for key in self._scenarios]
         self._ids = itertools.count(max(numbers, default=0) + 1)
+
+
+def _check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse an option value the lifecycle could not use, when it is set rather than when it is taken."""
+    if name == "stuck_pending" and options.get("seconds") is not None:
+        seconds = options["seconds"]
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
+            raise invalid_parameter(
+                f"Invalid seconds {seconds!r}: how long the cluster stays PENDING, a number from 0."
+            )

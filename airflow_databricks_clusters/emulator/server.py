@@ -17,6 +17,7 @@ from typing import Any
 
 from airflow_databricks_clusters.emulator.app import EmulatorApp
 from airflow_databricks_clusters.emulator.auth import Auth
+from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.log_delivery import S3LogDelivery
@@ -33,8 +34,15 @@ class Emulator:
     :param token: the personal access token it accepts (for the user ``user``).
     :param host: interface to listen on; ``port`` 0 picks a free port.
     :param state_file: JSON file the workspace is saved to on every change and loaded from at start.
-    :param autotermination_scale: real seconds per minute of ``autotermination_minutes``.
+    :param autotermination_scale: emulated seconds per minute of ``autotermination_minutes``.
     :param run_seconds: how long a job run takes once its cluster is RUNNING.
+    :param time_scale: how fast emulated time runs: emulated seconds per real second. 1.0 is real time;
+        0 stops the clock, so only ``advance`` moves it (a test then decides when every transition
+        happens); 20 makes a 2 s start take 0.1 s. Every duration here is emulated seconds: cluster
+        transitions, autotermination, job runs, OAuth token expiry. A ``delay`` fault still sleeps real
+        seconds (it stands for the network). Resumed from ``state_file``, the clock carries on from the
+        saved reading as if it had kept running at its saved scale while stopped (a stopped clock
+        resumes where it stopped), so time never goes back behind what the file records.
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
     :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
         Databricks does for a ``cluster_log_conf`` of ``{"s3": {"destination": "s3://bucket/prefix",
@@ -49,7 +57,8 @@ class Emulator:
         dummy ones. Without it, or for ``dbfs`` and ``volumes`` destinations, nothing is written.
 
     Use as ``with Emulator() as emu:``; then ``emu.url``, ``emu.token``, ``emu.clusters`` (id -> the
-    ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``.
+    ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``,
+    ``emu.clock`` (``now()``, a settable ``time_scale``) and ``emu.advance(seconds)``.
     """
 
     def __init__(
@@ -67,27 +76,33 @@ class Emulator:
         run_seconds: float = 1.0,
         oauth_clients: dict[str, str] | None = None,
         s3_endpoint_url: str | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.token = token
         self.host = host
         self.port = port
         self.state_file = Path(state_file) if state_file else None
         log_delivery = S3LogDelivery(s3_endpoint_url, default_region=region) if s3_endpoint_url else None
+        saved = self._load()
+        if saved and "clock" in saved:
+            self.clock = EmulatedClock.resumed(saved["clock"], time_scale=time_scale)
+        else:  # a new workspace, or a file saved before the clock: its records are in wall time
+            self.clock = EmulatedClock(time_scale=time_scale)
         options: dict[str, Any] = {
             "start_seconds": start_seconds,
             "terminate_seconds": terminate_seconds,
             "region": region,
             "autotermination_scale": autotermination_scale,
             "log_delivery": log_delivery,
+            "clock": self.clock.now,
         }
-        saved = self._load()
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         self.runs = Runs(self.workspace, run_seconds=run_seconds)
         if saved:
             self.runs.load_json(saved.get("runs", {}))
-        self.auth = Auth({token: user}, oauth_clients=oauth_clients)
+        self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
-        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults)
+        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock)
         self.workspace.on_change = self.save
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -152,8 +167,11 @@ class Emulator:
         """Write the workspace and its runs to ``state_file`` (atomically), if one was given."""
         if self.state_file is None:
             return
-        with self._save_lock:
+        # The workspace's lock first, as every change that saves holds it already: never the other order.
+        with self.workspace.lock, self._save_lock:
             data = {"workspace": self.workspace.to_json(), "runs": self.runs.to_json()}
+            # Read after the records: the saved reading is at or after every moment they hold.
+            data["clock"] = self.clock.to_json()
             tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
             tmp.write_text(json.dumps(data))
             tmp.replace(self.state_file)
@@ -170,6 +188,12 @@ class Emulator:
         answer = self.workspace.clusters_events({"cluster_id": cluster_id, "order": "ASC", "limit": 500})
         events: list[dict[str, Any]] = answer["events"]
         return events
+
+    def advance(self, seconds: float) -> None:
+        """Move emulated time forward by ``seconds`` (ValueError if negative), and bring every cluster up
+        to date at once: what fell due happens (its logs delivered) and the state file is saved."""
+        self.clock.advance(seconds)
+        self.workspace.catch_up()
 
     def set_scenario(self, name: str, **options: Any) -> str:
         """See ``Workspace.set_scenario``."""

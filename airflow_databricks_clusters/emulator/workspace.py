@@ -56,7 +56,7 @@ class Workspace:
         resize_seconds: float | None = None,
         autotermination_scale: float = 60.0,
         region: str = "ap-southeast-1",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time,  # the Emulator passes its EmulatedClock's now
         catalog: Catalog | None = None,
         seed: int | None = None,
         log_delivery: LogDelivery | None = None,
@@ -83,7 +83,15 @@ class Workspace:
     # -- time ---------------------------------------------------------------------------------------------
 
     def now(self) -> float:
+        """The workspace's time (its ``clock``), epoch seconds."""
         return self.clock()
+
+    def catch_up(self) -> None:
+        """Bring every cluster up to ``now()`` at once (after the clock moved forward): the transitions
+        due happen, and their logs go out, now rather than at the next request. Saves the state."""
+        with self.lock:
+            self._advance()
+            self._changed()
 
     def _advance(self) -> None:
         now = self.now()
@@ -107,7 +115,9 @@ class Workspace:
         Options: ``spot_nodes_lost`` ``count``, ``after_seconds``; ``init_script_failure`` ``stderr``
         (what the failing script wrote, delivered in its ``.stderr.log``) and ``script_index`` (which
         script fails, 0-based, default the first; the ones before it succeed); ``run_failure``
-        ``message``.
+        ``message``; ``stuck_pending`` ``seconds``: the cluster stays PENDING that many (emulated)
+        seconds, then its start goes on as usual (RUNNING ``start_seconds`` later, or what the other
+        scenarios say); without it, PENDING for good.
         """
         with self.lock:
             scenario_id = self._scenarios.add(
@@ -276,11 +286,13 @@ class Workspace:
                 self._changed()
             return {}
 
-    def touch_cluster(self, cluster_id: str) -> None:
-        """Activity on the cluster (a job run): it postpones autotermination."""
+    def touch_cluster(self, cluster_id: str, at: float | None = None) -> None:
+        """Activity on the cluster (a job run) at ``at`` (default now): it postpones autotermination."""
         with self.lock:
             self._advance()
-            self._cluster(cluster_id)["_last_activity"] = self.now()
+            cluster = self._cluster(cluster_id)
+            at = self.now() if at is None else at
+            cluster["_last_activity"] = max(float(cluster["_last_activity"]), at)
 
     def clusters_get(self, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:

@@ -1,4 +1,8 @@
-"""An emulator per test, and a plain HTTP client for it (the wire, as any client sees it)."""
+"""An emulator per test, and a plain HTTP client for it (the wire, as any client sees it).
+
+The emulator's clock is stopped (``time_scale=0``): emulated time moves only when a test advances it, so
+what a test sees never depends on how fast the machine runs it. ``Api.wait_for`` advances it in steps.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,14 @@ SPEC: dict[str, Any] = {
     "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
 }
 
+#: How far ``Api.wait_for`` moves emulated time between two looks.
+STEP = 0.05
+
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    with Emulator(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3) as emulator:
+    """A workspace on a stopped clock."""
+    with Emulator(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3, time_scale=0) as emulator:
         yield emulator
 
 
@@ -47,16 +55,23 @@ class Api:
         assert status == 200, body
         return dict(body)
 
-    def wait_for(self, cluster_id: str, *states: str, timeout: float = 10) -> dict[str, Any]:
-        import time
-
-        deadline = time.monotonic() + timeout
+    def wait_for(self, cluster_id: str, *states: str, within: float = 60.0) -> dict[str, Any]:
+        """Advance emulated time in 0.05 s steps until the cluster is in one of ``states``; fail if it is
+        not within ``within`` emulated seconds. No real waiting, whatever the emulator's time scale."""
+        waited = 0.0
         while True:
             cluster = self.get(cluster_id)
             if cluster["state"] in states:
                 return cluster
-            assert time.monotonic() < deadline, cluster["state"]
-            time.sleep(0.05)
+            assert waited < within, f"still {cluster['state']} after {within} emulated seconds"
+            self.emu.advance(STEP)
+            waited += STEP
+
+    def clock(self, **change: Any) -> dict[str, Any]:
+        """``GET /emulator/clock``, or with ``change`` (advance_seconds, time_scale) ``POST`` it."""
+        status, body = self.call("POST" if change else "GET", "/emulator/clock", change or None)
+        assert status == 200, body
+        return dict(body)
 
     def event_types(self, cluster_id: str) -> list[str]:
         return [e["type"] for e in self.emu.events(cluster_id)]

@@ -1,5 +1,5 @@
 """The `airflow-databricks-clusters emulator` command: prints its URL, stops on SIGTERM, keeps state,
-delivers cluster logs to an S3 API."""
+delivers cluster logs to an S3 API, runs on a clock a client can stop and advance."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import pytest
 import requests
 
+from airflow_databricks_clusters.emulator.cli import main
 from tests.aws_server import REGION, AwsServer
 
 
@@ -60,7 +61,7 @@ def test_serves_until_sigterm_and_keeps_state(tmp_path: Path) -> None:
         ).json()
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
     process, url = start(port, state)
     try:
         answer = requests.get(
@@ -70,12 +71,15 @@ def test_serves_until_sigterm_and_keeps_state(tmp_path: Path) -> None:
         assert answer.json()["cluster_id"] == created["cluster_id"]
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
 
 
 def test_delivers_cluster_logs_to_the_s3_endpoint(tmp_path: Path, aws: AwsServer) -> None:
     aws.create_bucket("logs")
-    process, url = start(free_port(), tmp_path / "workspace.json", "--s3-endpoint-url", aws.endpoint_url)
+    # A stopped clock (--time-scale 0): the cluster starts when the test advances it, not before.
+    process, url = start(
+        free_port(), tmp_path / "workspace.json", "--s3-endpoint-url", aws.endpoint_url, "--time-scale", "0"
+    )
     headers = {"Authorization": "Bearer T"}
     try:
         conf = {"s3": {"destination": "s3://logs/clusters", "region": REGION}}
@@ -87,16 +91,28 @@ def test_delivers_cluster_logs_to_the_s3_endpoint(tmp_path: Path, aws: AwsServer
             timeout=10,
         ).json()
         get = f"{url}/api/2.1/clusters/get"
-        deadline = time.monotonic() + 10
-        while requests.get(get, params=created, headers=headers, timeout=10).json()["state"] != "RUNNING":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        assert requests.get(get, params=created, headers=headers, timeout=10).json()["state"] == "PENDING"
+        clock = requests.post(
+            f"{url}/emulator/clock", json={"advance_seconds": 0.2}, headers=headers, timeout=10
+        ).json()
+        assert clock["time_scale"] == 0
+        assert requests.get(get, params=created, headers=headers, timeout=10).json()["state"] == "RUNNING"
     finally:
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
     listed = aws.client("s3").list_objects_v2(Bucket="logs", Prefix=f"clusters/{created['cluster_id']}/")
     assert sorted(item["Key"].rsplit("/", 1)[-1] for item in listed["Contents"]) == [
         "log4j-active.log",
         "stderr",
         "stdout",
     ]
+
+
+@pytest.mark.parametrize("scale", ["-1", "fast", "nan"])
+def test_a_time_scale_below_0_or_not_a_number_is_refused(
+    scale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["emulator", "--time-scale", scale])
+    assert exit_.value.code == 2
+    assert "--time-scale: must be a number from 0 (0 stops the clock)" in capsys.readouterr().err

@@ -172,7 +172,8 @@ def test_drop_after_handling_creates_the_cluster(emu: Emulator, api: Api) -> Non
 
 
 def test_slow_answer(emu: Emulator, api: Api) -> None:
-    emu.add_fault("delay", delay=1.0, path="clusters/list", times=1)
+    # Ten times the client's timeout: the answer cannot beat it, however slow the machine.
+    emu.add_fault("delay", delay=3.0, path="clusters/list", times=1)
     with pytest.raises(requests.Timeout):
         api.session.get(f"{emu.url}/api/2.1/clusters/list", timeout=0.3)
 
@@ -192,7 +193,7 @@ def test_faults_through_the_admin_endpoint(emu: Emulator, api: Api) -> None:
 def test_a_registry_password_is_never_answered_back(tmp_path: Path) -> None:
     # Not by get, nor by the EDITED event's attributes, nor in the saved state.
     state = tmp_path / "workspace.json"
-    with Emulator(start_seconds=0.2, state_file=state) as emu:
+    with Emulator(start_seconds=0.2, state_file=state, time_scale=0) as emu:
         quick = Api(emu)
         image = {"url": "repo/etl:1", "basic_auth": {"username": "AWS", "password": "s3cr3t-registry-pw"}}
         cluster_id = quick.create(docker_image=image)

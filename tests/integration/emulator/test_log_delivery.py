@@ -27,7 +27,9 @@ SCRIPTS = [
 
 @pytest.fixture
 def emu_s3(aws: AwsServer) -> Iterator[Emulator]:
-    with Emulator(start_seconds=0.4, terminate_seconds=0.2, s3_endpoint_url=aws.endpoint_url) as emulator:
+    with Emulator(
+        start_seconds=0.4, terminate_seconds=0.2, s3_endpoint_url=aws.endpoint_url, time_scale=0
+    ) as emulator:
         yield emulator
 
 
@@ -116,7 +118,9 @@ def test_failed_delivery_is_a_warning_and_the_api_answers_as_usual(
 ) -> None:
     endpoint = aws.endpoint_url if broken == "no bucket" else f"http://127.0.0.1:{free_port()}"
     caplog.set_level(logging.WARNING, logger="airflow_databricks_clusters.emulator.log_delivery")
-    with Emulator(start_seconds=0.2, terminate_seconds=0.1, s3_endpoint_url=endpoint) as emulator:
+    with Emulator(
+        start_seconds=0.2, terminate_seconds=0.1, s3_endpoint_url=endpoint, time_scale=0
+    ) as emulator:
         api = Api(emulator)
         cluster_id = api.create(init_scripts=SCRIPTS, cluster_log_conf=LOG_CONF)
         api.wait_for(cluster_id, "RUNNING")
@@ -142,7 +146,9 @@ def test_nothing_is_written_without_an_s3_endpoint_or_an_s3_destination(
 ) -> None:
     aws.create_bucket(BUCKET)
     endpoint = aws.endpoint_url if s3_endpoint else None
-    with Emulator(start_seconds=0.2, terminate_seconds=0.1, s3_endpoint_url=endpoint) as emulator:
+    with Emulator(
+        start_seconds=0.2, terminate_seconds=0.1, s3_endpoint_url=endpoint, time_scale=0
+    ) as emulator:
         api = Api(emulator)
         cluster_id = api.create(init_scripts=SCRIPTS, cluster_log_conf=log_conf)
         api.wait_for(cluster_id, "RUNNING")

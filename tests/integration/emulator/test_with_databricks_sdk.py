@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,6 +23,16 @@ from databricks.sdk.service.compute import (
 
 from airflow_databricks_clusters.emulator import Emulator
 
+#: How long an SDK wait may take: a generous bound for a start of 0.4 s on a loaded machine.
+WAIT = timedelta(seconds=120)
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """A workspace in real time: the SDK's own waits (``create_and_wait``, ...) poll the wall clock."""
+    with Emulator(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3) as emulator:
+        yield emulator
+
 
 def client(emu: Emulator, **kwargs: object) -> WorkspaceClient:
     options = {"host": emu.url, "token": emu.token, "auth_type": "pat", **kwargs}
@@ -36,7 +47,7 @@ def test_create_and_wait_get_list_events_delete(emu: Emulator) -> None:
         node_type_id="r4.xlarge",
         autoscale=AutoScale(min_workers=1, max_workers=2),
         aws_attributes=AwsAttributes(availability=AwsAvailability.SPOT_WITH_FALLBACK, first_on_demand=1),
-        timeout=timedelta(seconds=30),
+        timeout=WAIT,
     )
     assert cluster.state == State.RUNNING
     assert cluster.driver is not None and cluster.driver.node_aws_attributes is not None
@@ -46,7 +57,7 @@ def test_create_and_wait_get_list_events_delete(emu: Emulator) -> None:
     assert [c.cluster_id for c in w.clusters.list()] == [cluster.cluster_id]
     types = [e.type.value for e in w.clusters.events(cluster.cluster_id) if e.type]
     assert types[-1] == "CREATING" and "RUNNING" in types
-    w.clusters.delete_and_wait(cluster.cluster_id, timeout=timedelta(seconds=30))
+    w.clusters.delete_and_wait(cluster.cluster_id, timeout=WAIT)
     terminated = w.clusters.get(cluster.cluster_id)
     assert terminated.state == State.TERMINATED
     assert terminated.termination_reason is not None
@@ -69,8 +80,9 @@ def test_list_and_events_follow_the_pages(emu: Emulator) -> None:
     assert {c.cluster_id for c in w.clusters.list(page_size=1)} == ids
     cluster_id = sorted(ids)[0]
     for _ in range(3):
-        w.clusters.wait_get_cluster_running(cluster_id, timeout=timedelta(seconds=30))
+        w.clusters.wait_get_cluster_running(cluster_id, timeout=WAIT)
         w.clusters.restart(cluster_id)
+    emu.clock.time_scale = 0  # no restart may end (two more events) while the pages are read
     events = list(w.clusters.events(cluster_id, limit=2))
     assert len(events) == len(emu.events(cluster_id)) > 2
 
@@ -123,7 +135,7 @@ def test_init_script_events_parse_into_typed_details(emu: Emulator) -> None:
         node_type_id="i3.xlarge",
         num_workers=1,
         init_scripts=scripts,
-        timeout=timedelta(seconds=30),
+        timeout=WAIT,
     )
     kinds = [EventType.INIT_SCRIPTS_STARTED, EventType.INIT_SCRIPTS_FINISHED]
     finished, started = w.clusters.events(cluster.cluster_id, event_types=kinds)

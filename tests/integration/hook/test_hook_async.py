@@ -13,6 +13,7 @@ from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from tests.integration.hook.conftest import SPEC
 
 
+@pytest.mark.usefixtures("manual_clock")  # PENDING until the end, however slow the machine
 def test_get_list_events_terminate(hook: DatabricksClustersHook, emu: Emulator) -> None:
     cluster_id = hook.create_cluster({**SPEC, "custom_tags": {"team": "a"}})
 

@@ -147,7 +147,8 @@ class _TaskInstance:
 
 @pytest.fixture
 def slow_termination(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with Emulator(start_seconds=0.3, terminate_seconds=60) as emu:
+    # A stopped clock: the cluster stays TERMINATING until it is deleted, however slow the machine.
+    with Emulator(start_seconds=0.3, terminate_seconds=60, time_scale=0) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
         yield emu
 

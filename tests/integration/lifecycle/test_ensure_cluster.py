@@ -25,16 +25,19 @@ from tests.integration.lifecycle.pipelines import (
 
 TAGS = task_instance_tags("ensure", "create_cluster", "manual__1", -1)
 LIVE = {"PENDING", "RUNNING", "RESTARTING", "RESIZING"}
+#: How long a wait inside ensure_cluster may take: a bound for a loaded machine, not an expectation.
+TIMEOUT = 120
 
 
 def hook() -> DatabricksClustersHook:
-    # Quick retries: a test's faults are short, and the retry policy has its own tests.
-    return DatabricksClustersHook(retry_policy=RetryPolicy(deadline_seconds=10, base_delay=0.05))
+    # Quick retries: a test's faults are short, and the retry policy has its own tests. The deadline is
+    # generous: the attempts a test counts must not be cut short by a slow machine.
+    return DatabricksClustersHook(retry_policy=RetryPolicy(deadline_seconds=60, base_delay=0.05))
 
 
 def ensure(**fields: Any) -> Any:
     spec = build_cluster_spec(**{**CLUSTER, **fields}, tags=TAGS)
-    return ensure_cluster(hook(), spec, TAGS, polling_interval=0.1, timeout_seconds=30)
+    return ensure_cluster(hook(), spec, TAGS, polling_interval=0.1, timeout_seconds=TIMEOUT)
 
 
 def tagged(emu: Emulator) -> list[dict[str, Any]]:
@@ -67,7 +70,9 @@ def test_the_recorded_id_is_used_when_no_tag_names_it(emulator: Emulator) -> Non
     # An id recorded by an earlier try (task_state_store) whose cluster no longer carries the tags.
     other = hook().create_cluster(build_cluster_spec(**CLUSTER))
     spec = build_cluster_spec(**CLUSTER, tags=TAGS)
-    found = ensure_cluster(hook(), spec, TAGS, recorded_id=other, polling_interval=0.1, timeout_seconds=30)
+    found = ensure_cluster(
+        hook(), spec, TAGS, recorded_id=other, polling_interval=0.1, timeout_seconds=TIMEOUT
+    )
     assert (found.cluster_id, found.action) == (other, Action.REUSED)
     assert len(emulator.clusters) == 1
 

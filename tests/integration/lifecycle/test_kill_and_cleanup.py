@@ -35,6 +35,7 @@ def test_killing_the_task_in_the_worker_terminates_its_cluster(emulator: Emulato
     assert emulator.clusters[cluster_id]["termination_reason"]["code"] == "USER_REQUEST"
 
 
+@pytest.mark.usefixtures("manual_clock")  # the other cluster is PENDING until the end, however slow
 def test_a_kill_during_the_create_call_terminates_the_cluster_found_by_its_tags(emulator: Emulator) -> None:
     # The create call was sent and the workspace made the cluster, but the kill came before the id did:
     # execute() had only the task instance's tags, which it knows before the call.
@@ -61,6 +62,7 @@ def test_killing_a_deferred_task_terminates_through_the_trigger(emulator: Emulat
     assert emulator.clusters[cluster_id]["state"] in {"TERMINATING", "TERMINATED"}
 
 
+@pytest.mark.usefixtures("manual_clock")  # PENDING until the end, however slow the machine
 def test_a_trigger_without_terminate_on_kill_leaves_the_cluster(emulator: Emulator) -> None:
     cluster_id = live_cluster()
     trigger = DatabricksClusterStateTrigger(
