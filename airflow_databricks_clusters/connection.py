@@ -1,26 +1,43 @@
 """An Airflow ``databricks`` connection read exactly as the official provider reads it. Pure.
 
-The host is the extra ``host`` if there is one, else the connection's host, with any scheme or path
-written in it dropped (the provider keeps only the host name); the URL scheme is the connection's
-``schema`` (default https) and its ``port`` is appended. So one connection reaches the same workspace
-URL from these operators and from the provider's. Token in the password or the extra ``token``; OAuth
-machine-to-machine with client id / secret in login / password and extra ``service_principal_oauth:
-true``. Plain HTTP is refused, so a token never crosses a network in clear text, except to a loopback
-host or to the one host the extra ``allow_plain_http_host`` names (an emulator in a docker network).
+The host is the extra ``host`` if there is one, else the connection's host, with any ``https://`` (and a
+port after it) written in it dropped (the provider keeps only a URL's host name); the URL scheme is the
+connection's ``schema`` (default https) and its ``port`` is appended. So one connection reaches the same
+workspace URL from these operators and from the provider's. Token in the password or the extra
+``token``; OAuth machine-to-machine with client id / secret in login / password and extra
+``service_principal_oauth: true``. Plain HTTP is refused, so a token never crosses a network in clear
+text, except to a loopback host or to the one host the extra ``allow_plain_http_host`` names (an
+emulator in a docker network).
+
+The host must be a plain host name or IP address (``dbc-1234.cloud.databricks.com``, ``127.0.0.1:8765``,
+``[::1]``), optionally behind ``https://`` or ``http://``. Anything else (user info before ``@``, a
+backslash, a path, query or fragment, whitespace or control characters) is refused before any request:
+HTTP clients disagree on which host such a text names, so the token could go to another host than the
+one the guard approved. The base URL is built once, here, from the parts that passed.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
 
 LOOPBACK_NAMES = frozenset({"localhost"})
+ALLOWED_HOSTS = (
+    "a host name or IP address with an optional :port (dbc-1234.cloud.databricks.com, 127.0.0.1:8765, "
+    "[::1]), optionally behind https:// or http://"
+)
+#: A URL scheme written in the host field, as the provider drops it.
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+#: A host name (letters, digits, "-" and "_" in dot-separated labels) or a bracketed IPv6 address, then an
+#: optional port. ASCII only: an internationalised name is written in its xn-- form.
+_HOST_PORT = re.compile(r"(?:\[(?P<ipv6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9_.-]+))(?::(?P<port>[0-9]+))?")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 
 
 class ConnectionProblem(DatabricksClustersError, ValueError):
@@ -58,33 +75,144 @@ def _extra(conn: Any) -> Mapping[str, Any]:
     return json.loads(raw) if raw else {}
 
 
-def _parse_host(host: str) -> str:
-    """The host as the official provider keeps it: a URL's host name, or the text as it is."""
-    host = host.strip().rstrip("/")
-    return urlsplit(host).hostname or host
+@dataclass(frozen=True)
+class HostPort:
+    """A host field that passed: the host name (an IPv6 address in brackets) and the port written in it."""
+
+    host: str
+    port: int | None
+
+    @property
+    def hostname(self) -> str:
+        """The host as name resolution sees it: lower case, an IPv6 address without brackets."""
+        return self.host.strip("[]").lower()
+
+
+class NotAPlainHost(ValueError):
+    """A host field that is not a plain host name; the message says what it holds instead."""
+
+
+def _not_plain_because(text: str) -> str | None:
+    """What in ``text`` makes it more than a host (and port), in the terms a person fixing it needs."""
+    if any(char.isspace() for char in text):
+        return "it holds whitespace"
+    if any(not char.isprintable() for char in text):
+        return "it holds control characters"
+    if "@" in text:
+        return "it holds user info before '@'"
+    if "\\" in text:
+        return "it holds a backslash"
+    if any(char in text for char in "/?#"):
+        return "it holds a path, query or fragment after the host"
+    return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise NotAPlainHost(f"its port {port} is not 1 to 65535")
+    return port
+
+
+def parse_host(text: str) -> HostPort:
+    """The host (and port) of a connection's host field, read as the official provider reads it: a URL
+    keeps only its host name (its scheme and port are not the connection's), other text stays as it is.
+
+    Raises ``NotAPlainHost`` for anything but a plain host: which host such a text names depends on who
+    parses it.
+    """
+    text = text.strip().rstrip("/")
+    scheme = _SCHEME.match(text)
+    rest = text[scheme.end() :] if scheme else text
+    if scheme and scheme["scheme"].lower() not in ("http", "https"):
+        raise NotAPlainHost(f"its URL scheme {scheme['scheme']!r} is not https or http")
+    because = _not_plain_because(rest)
+    if because:
+        raise NotAPlainHost(because)
+    match = _HOST_PORT.fullmatch(rest)
+    if match is None:
+        if _is_ipv6(rest):
+            raise NotAPlainHost(f"an IPv6 address goes in brackets: [{rest}]")
+        raise NotAPlainHost("it is not a host name")
+    if match["ipv6"]:
+        try:
+            address = ipaddress.IPv6Address(match["ipv6"])
+        except ValueError:
+            raise NotAPlainHost("it is not a host name (nor an IPv6 address)") from None
+        host = f"[{address.compressed}]"
+    else:
+        host = match["name"]
+        labels = host.removesuffix(".").split(".")
+        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+            raise NotAPlainHost("it is not a host name")
+    port = _port(match["port"]) if match["port"] else None
+    if scheme:
+        # The provider keeps a URL's host name only, lower-cased as urllib gives it.
+        return HostPort(host.lower(), None)
+    return HostPort(host, port)
+
+
+def _shown(host: str) -> str:
+    """The host field for an error message: anything before an '@' may be a password, so it is not shown."""
+    return repr("***@" + host.rsplit("@", 1)[1] if "@" in host else host)
+
+
+def _connection_port(conn_id: str, field_name: str, raw: str, parsed: HostPort, port: Any) -> int | None:
+    """The port of the URL: the connection's, or one written in the host field, never both."""
+    if not port:
+        # As the provider: no port, or port 0, puts none in the URL.
+        return parsed.port
+    if parsed.port is not None:
+        raise ConnectionProblem(
+            f"Connection {conn_id}: {field_name} {_shown(raw)} holds a port and port is {port} too; "
+            "allowed: the port in one of them"
+        )
+    try:
+        return _port(str(port))
+    except (ValueError, NotAPlainHost):
+        raise ConnectionProblem(f"Connection {conn_id}: port {port}; allowed: 1 to 65535") from None
 
 
 def settings_from_connection(conn: Any) -> ConnectionSettings:
     """Read host, scheme, port and credentials from an Airflow ``Connection``."""
     conn_id = getattr(conn, "conn_id", "?")
     extra = _extra(conn)
-    host = _parse_host(str(extra.get("host") or getattr(conn, "host", None) or ""))
-    if not host:
+    field_name, raw = (
+        ("extra host", extra["host"]) if extra.get("host") else ("host", getattr(conn, "host", None))
+    )
+    raw = str(raw or "")
+    if not raw.strip():
         raise ConnectionProblem(
             f"Connection {conn_id}: host is empty; allowed: the workspace host name or URL"
         )
+    try:
+        parsed = parse_host(raw)
+    except NotAPlainHost as err:
+        raise ConnectionProblem(
+            f"Connection {conn_id}: {field_name} {_shown(raw)} is not a plain host name: {err}; "
+            f"allowed: {ALLOWED_HOSTS}"
+        ) from None
     scheme = (getattr(conn, "schema", None) or "https").strip().lower()
-    # "host:port" written in the host field stays in the URL, as the provider leaves it there.
-    hostname = urlsplit(f"//{host}").hostname or host
     if scheme not in ("https", "http"):
         raise ConnectionProblem(f"Connection {conn_id}: schema {scheme!r}; allowed: https, or http")
-    if scheme == "http" and not (_is_loopback(hostname) or hostname == extra.get("allow_plain_http_host")):
+    hostname = parsed.hostname
+    allowed = str(extra.get("allow_plain_http_host") or "").lower()
+    if scheme == "http" and not (_is_loopback(hostname) or hostname == allowed):
         raise ConnectionProblem(
             f"Connection {conn_id}: plain http to {hostname}; allowed: https, or http to a loopback host or "
             "to the host named in extra allow_plain_http_host (a local emulator only)"
         )
-    port = getattr(conn, "port", None)
-    base_url = f"{scheme}://{host}" + (f":{int(port)}" if port else "")
+    port = _connection_port(conn_id, field_name, raw, parsed, getattr(conn, "port", None))
+    # The one place the URL is made: both HTTP clients are given this, built from the parts that passed.
+    base_url = f"{scheme}://{parsed.host}" + (f":{port}" if port else "")
     if str(extra.get("service_principal_oauth", "")).lower() == "true":
         client_id, secret = getattr(conn, "login", None), getattr(conn, "password", None)
         if not client_id or not secret:

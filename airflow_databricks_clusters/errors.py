@@ -95,6 +95,24 @@ class TransientApiError(ApiError):
     """5xx, a timeout or a dropped connection that outlived the retry deadline."""
 
 
+class UntrustedCertificate(ApiError):
+    """The workspace's TLS certificate failed verification: self-signed, expired, issued for another host
+    or by a CA this machine does not trust. Raised on the first attempt, never retried (a certificate
+    does not fix itself), and nothing was sent: the handshake failed before the request. ``host`` is the
+    host and port whose certificate it was.
+    """
+
+    def __init__(self, host: str, reason: str, *, method: str | None = None, path: str | None = None) -> None:
+        self.host = host
+        self.reason = reason
+        super().__init__(
+            f"the TLS certificate of {host} could not be verified ({reason}); not retried. A workspace "
+            "behind a private CA needs its CA certificate named in REQUESTS_CA_BUNDLE and SSL_CERT_FILE",
+            method=method,
+            path=path,
+        )
+
+
 class MalformedAnswer(ApiError):
     """The workspace answered, but not with the JSON object the API documents for that endpoint.
 

@@ -38,18 +38,19 @@ class DatabricksClustersHook(BaseHook):
     without ``https://``), ``schema`` as the URL scheme when the host has none, ``port``; a personal access
     token in the password (or extra ``token``), or an OAuth service principal (client id in login, secret in
     password, extra ``service_principal_oauth: true``; tokens from ``/oidc/v1/token`` are cached until
-    shortly before they expire). HTTPS only, except to a loopback host.
+    shortly before they expire). HTTPS only, except to a loopback host. A host that is not a plain host name
+    (user info before ``@``, a backslash, a path, whitespace) raises ``ConnectionProblem`` before any request.
 
     :param databricks_conn_id: the connection id (default ``databricks_default``).
     :param timeout_seconds: HTTP timeout of one request.
     :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
-        dropped connections and timeouts.
+        dropped connections and timeouts. A TLS certificate that fails verification is not retried.
 
     Calls return plain dicts as the API answers them, each checked against the shape the API documents
     (``answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are typed
     (``errors.ClusterNotFound``, ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``,
-    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``); ``create_cluster`` raises
-    ``UnknownOutcome`` when it cannot know whether the cluster was created.
+    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``, ``UntrustedCertificate``);
+    ``create_cluster`` raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
     """
 
     conn_name_attr = "databricks_conn_id"

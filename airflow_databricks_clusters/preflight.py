@@ -4,15 +4,20 @@ A check looks one thing up in the workspace (through ``DatabricksClustersHook``:
 zones, registered instance profiles, pools, policies) or, given an ``aws_conn_id``, in AWS (``aws.py``:
 the image in ECR, the instance profile in IAM, the log bucket in S3). Each ends passed, failed or skipped;
 skipped means it could not run (no ``aws_conn_id``, no permission, AWS unreachable) and is never counted as
-passed. Checks that do not apply to the spec (no image, no instance profile, ...) report nothing. Every
-failure is reported together in one ``PreflightFailed``.
+passed. A lookup whose answer cannot be read (an HTML page, a truncated body, items without the field that
+names them, no node types at all) also skips its check, naming the endpoint and what was wrong: an answer
+nobody can read says nothing about the spec, so it never fails one. Checks that do not apply to the spec
+(no image, no instance profile, ...) report nothing. Every failure is reported together in one
+``PreflightFailed``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_databricks_clusters.answers import SHOWN_BYTES, redact, shown
 from airflow_databricks_clusters.errors import ApiError, PermissionDenied
 from airflow_databricks_clusters.preflight_results import (
     CheckResult,
@@ -42,14 +47,59 @@ Check = Callable[[Mapping[str, Any], "DatabricksClustersHook", "str | None"], li
 NO_AWS = "no aws_conn_id given"
 
 
-def _listed(check: str, what: str, fetch: Callable[[], Any]) -> tuple[Any, None] | tuple[None, CheckResult]:
-    """A workspace listing, or the skipped result that says why it could not be read."""
+@dataclass(frozen=True)
+class Listing:
+    """A workspace catalogue a check reads: what it lists, its endpoint, the field naming each item, and
+    whether a workspace always lists some (runtimes, node types, zones: none at all is a broken answer)."""
+
+    what: str
+    endpoint: str
+    key: str
+    always_some: bool = False
+
+
+RUNTIMES = Listing("runtimes", "clusters/spark-versions", "key", always_some=True)
+NODE_TYPES = Listing("node types", "clusters/list-node-types", "node_type_id", always_some=True)
+ZONES = Listing("availability zones", "clusters/list-zones", "zone", always_some=True)
+INSTANCE_PROFILES = Listing("instance profiles", "instance-profiles/list", "instance_profile_arn")
+INSTANCE_POOLS = Listing("instance pools", "instance-pools/list", "instance_pool_id")
+POLICIES = Listing("cluster policies", "policies/clusters/list", "policy_id")
+
+
+class Unreadable(Exception):
+    """A listing came back, but not in a shape a check can read; the message says how."""
+
+
+def _listed(
+    check: str, listing: Listing, fetch: Callable[[], Iterable[Mapping[str, Any]]]
+) -> tuple[list[str], None] | tuple[None, CheckResult]:
+    """The names (``listing.key``) of what the workspace lists, or the skipped result that says why they
+    could not be read."""
     try:
-        return fetch(), None
+        items = list(fetch())
     except PermissionDenied as err:
-        return None, CheckResult.skipped(check, f"no permission to list {what}: {err.message}")
+        return None, CheckResult.skipped(check, f"no permission to list {listing.what}: {err.message}")
     except ApiError as err:
-        return None, CheckResult.skipped(check, f"could not list {what}: {err}")
+        # MalformedAnswer among them: the hook names the endpoint, the status and the body's start.
+        return None, CheckResult.skipped(check, f"could not list {listing.what}: {err}")
+    except Unreadable as err:
+        return None, _unreadable(check, listing, str(err))
+    names: list[str] = []
+    for item in items:
+        name = item.get(listing.key)
+        if not isinstance(name, str) or not name:
+            # Matching against items that name nothing would call every value "not offered".
+            return None, _unreadable(check, listing, f'an item with no "{listing.key}": {shown(item)}')
+        names.append(name)
+    if listing.always_some and not names:
+        return None, _unreadable(check, listing, f"no {listing.what} (a workspace always offers some)")
+    return names, None
+
+
+def _unreadable(check: str, listing: Listing, what_came: str) -> CheckResult:
+    return CheckResult.skipped(
+        check, f"could not list {listing.what}: {listing.endpoint} answered {what_came}"
+    )
 
 
 def _offered(check: str, field: str, value: str, offered: Iterable[str], where: str) -> CheckResult:
@@ -65,43 +115,46 @@ def _offered(check: str, field: str, value: str, offered: Iterable[str], where: 
 
 
 def _offers(
-    check: str, given: Mapping[str, Any], what: str, fetch: Callable[[], Any], key: str, where: str
+    check: str, given: Mapping[str, Any], listing: Listing, fetch: Callable[[], Iterable[Mapping[str, Any]]]
 ) -> list[CheckResult]:
-    """One result per given field: is its value among the ``key`` of what ``fetch`` lists?"""
+    """One result per given field: is its value among what ``fetch`` lists?"""
     given = {name: value for name, value in given.items() if value}
     if not given:
         return []
-    listed, skipped = _listed(check, what, fetch)
+    offered, skipped = _listed(check, listing, fetch)
     if skipped:
         return [skipped]
-    ids = [str(item.get(key)) for item in listed or []]
-    return [_offered(check, name, str(value), ids, where) for name, value in given.items()]
+    return [
+        _offered(check, name, str(value), offered or [], listing.endpoint) for name, value in given.items()
+    ]
 
 
 def check_spark_version(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
-    given = {"spark_version": spec.get("spark_version")}
-    return _offers("spark_version", given, "runtimes", hook.spark_versions, "key", "clusters/spark-versions")
+    return _offers(
+        "spark_version", {"spark_version": spec.get("spark_version")}, RUNTIMES, hook.spark_versions
+    )
 
 
 def check_node_types(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
     given = {name: spec.get(name) for name in ("node_type_id", "driver_node_type_id")}
-    return _offers(
-        "node_types", given, "node types", hook.node_types, "node_type_id", "clusters/list-node-types"
-    )
+    return _offers("node_types", given, NODE_TYPES, hook.node_types)
 
 
 def check_zone(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
     zone = (spec.get("aws_attributes") or {}).get("zone_id")
     given = {"aws_attributes.zone_id": None if zone == "auto" else zone}
 
-    def zones() -> list[dict[str, str]]:
-        return [{"zone": name} for name in hook.zones().get("zones") or []]
+    def zones() -> list[dict[str, Any]]:
+        names = hook.zones().get("zones", [])
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise Unreadable(f'"zones" that is not a list of names: {shown(names)}')
+        return [{"zone": name} for name in names]
 
-    return _offers("zone", given, "availability zones", zones, "zone", "clusters/list-zones")
+    return _offers("zone", given, ZONES, zones)
 
 
 def _in_aws(
@@ -112,7 +165,15 @@ def _in_aws(
         return CheckResult.skipped(check, f"{what} not looked up: {NO_AWS}")
     from airflow_databricks_clusters import aws
 
-    return look(aws)
+    try:
+        return look(aws)
+    except ImportError:
+        raise  # the amazon extra is missing: a setup error to fix, not a lookup to skip
+    except Exception as err:
+        # aws.py makes every answer it can read passed, failed or skipped; what escapes it is one it could
+        # not (botocore failing on a proxy's HTML page with a KeyError, say): no finding about the spec.
+        reason = redact(f"{type(err).__name__}: {err}")[:SHOWN_BYTES]
+        return CheckResult.skipped(check, f"could not read AWS's answer to the lookup of {what}: {reason}")
 
 
 def check_instance_profile(
@@ -125,10 +186,10 @@ def check_instance_profile(
         _in_aws("instance_profile", f"IAM instance profile of {arn}", aws_conn_id,
                 lambda aws: aws.check_instance_profile(aws_conn_id, str(arn)))
     ]  # fmt: skip
-    profiles, skipped = _listed("instance_profile", "instance profiles", hook.instance_profiles)
+    profiles, skipped = _listed("instance_profile", INSTANCE_PROFILES, hook.instance_profiles)
     if skipped:
         return [*results, skipped]
-    if arn in {p.get("instance_profile_arn") for p in profiles or []}:
+    if arn in (profiles or []):
         results.append(CheckResult.passed("instance_profile", f"{arn} is registered in the workspace"))
     else:
         results.append(
@@ -145,21 +206,11 @@ def check_instance_pool(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
     given = {name: spec.get(name) for name in ("instance_pool_id", "driver_instance_pool_id")}
-    return _offers(
-        "instance_pool",
-        given,
-        "instance pools",
-        hook.instance_pools,
-        "instance_pool_id",
-        "instance-pools/list",
-    )
+    return _offers("instance_pool", given, INSTANCE_POOLS, hook.instance_pools)
 
 
 def check_policy(spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None) -> list[CheckResult]:
-    given = {"policy_id": spec.get("policy_id")}
-    return _offers(
-        "policy", given, "cluster policies", hook.cluster_policies, "policy_id", "policies/clusters/list"
-    )
+    return _offers("policy", {"policy_id": spec.get("policy_id")}, POLICIES, hook.cluster_policies)
 
 
 def check_ecr_image(

@@ -2,7 +2,9 @@
 
 An attempt ends in an HTTP answer or a transport failure. ``RetryPolicy.decide`` says whether to try again
 and after how long, or which typed error to raise. Retryable: 429 (honouring Retry-After), 500/502/503/504,
-connection errors and timeouts, with exponential backoff, full jitter and an overall deadline.
+connection errors and timeouts, with exponential backoff, full jitter and an overall deadline. Never
+retried: a TLS certificate that fails verification (``UntrustedCertificate`` at once: retrying cannot make
+it trusted, and waiting out the deadline would only hide why).
 
 A call that is not safe to repeat (``clusters/create``, ``jobs/runs/submit``) is retried only when the
 workspace certainly did not act on it: the connection was never made, or the answer says so (429, and
@@ -28,6 +30,7 @@ from airflow_databricks_clusters.errors import (
     RateLimited,
     TransientApiError,
     UnknownOutcome,
+    UntrustedCertificate,
 )
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -53,10 +56,13 @@ class Answer:
 @dataclass(frozen=True)
 class TransportFailure:
     """No HTTP answer. ``sent`` is False when the connection was never made (the request cannot have
-    been handled), True when it may have reached the workspace (read timeout, dropped connection)."""
+    been handled), True when it may have reached the workspace (read timeout, dropped connection).
+    ``untrusted_certificate``: the TLS certificate of ``host`` failed verification, ``message`` says why."""
 
     message: str
     sent: bool
+    untrusted_certificate: bool = False
+    host: str = ""
 
 
 Attempt = Answer | TransportFailure
@@ -134,6 +140,10 @@ class RetryPolicy:
                 )
             wait = _retry_after_seconds(attempt.retry_after)
         else:
+            if attempt.untrusted_certificate:
+                # Before the idempotency rule: the handshake failed, so not even a create went out.
+                error = UntrustedCertificate(attempt.host, attempt.message, method=method, path=path)
+                return Decision(retry=False, error=error)
             if attempt.sent and not idempotent:
                 return Decision(retry=False, error=UnknownOutcome(attempt.message, method=method, path=path))
             error = TransientApiError(attempt.message, method=method, path=path)

@@ -3,16 +3,19 @@
 Each sends one request and reports an ``retry.Answer`` or a ``retry.TransportFailure`` (saying whether the
 request may have reached the workspace); the loops here ask ``RetryPolicy.decide`` what to do next. The
 HTTP clients are imported inside the functions: a DAG file that imports the operators loads neither.
-TLS verification stays on. Log lines carry method, path, status and time; never a header or a body.
+TLS verification stays on; a certificate that fails it is reported as such (``untrusted_certificate``),
+for the policy to stop at once. Log lines carry method, path, status and time; never a header or a body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_databricks_clusters import __version__
 from airflow_databricks_clusters.answers import decode_body
@@ -43,7 +46,7 @@ def send_sync(
     except requests.exceptions.ConnectTimeout as err:
         return TransportFailure(f"connect timeout: {err}", sent=False)
     except requests.exceptions.ConnectionError as err:
-        return TransportFailure(f"connection error: {err}", sent=not _never_connected(err))
+        return _failure(url, err, f"connection error: {err}", sent=not _never_connected(err))
     except requests.exceptions.Timeout as err:
         return TransportFailure(f"read timeout: {err}", sent=True)
     except requests.exceptions.RequestException as err:
@@ -51,23 +54,40 @@ def send_sync(
     return Answer(response.status_code, decode_body(response.content), response.headers.get("Retry-After"))
 
 
-def _never_connected(err: Exception) -> bool:
-    """Whether a requests ConnectionError happened before any byte was sent (refused, DNS, ...)."""
-    import urllib3.exceptions
-
+def _causes(err: BaseException) -> Iterator[BaseException]:
+    """``err`` and what it wraps: the clients nest the real cause in ``reason``, ``args`` or ``__cause__``."""
     seen: set[int] = set()
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
-            return True
+        yield current
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             current = reason
             continue
         args = [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
         current = args[0] if args else current.__cause__ or current.__context__
-    return False
+
+
+def _never_connected(err: Exception) -> bool:
+    """Whether a requests ConnectionError happened before any byte was sent (refused, DNS, ...)."""
+    import urllib3.exceptions
+
+    never = urllib3.exceptions.NewConnectionError | ConnectionRefusedError
+    return any(isinstance(cause, never) for cause in _causes(err))
+
+
+def _failure(url: str, err: Exception, message: str, *, sent: bool) -> TransportFailure:
+    """A failed connection, told apart from a certificate that failed verification (the policy never
+    retries that one; the handshake failed, so nothing was sent)."""
+    for cause in _causes(err):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            why = cause.verify_message or cause.reason or str(cause)
+            return TransportFailure(
+                f"certificate verify failed: {why}", sent=False, untrusted_certificate=True,
+                host=urlsplit(url).netloc,
+            )  # fmt: skip
+    return TransportFailure(message, sent=sent)
 
 
 async def send_async(
@@ -89,7 +109,7 @@ async def send_async(
             method, url, params=params, json=body, data=form, headers=dict(headers), timeout=timeout
         )
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
-        return TransportFailure(f"connection error: {err!r}", sent=False)
+        return _failure(url, err, f"connection error: {err!r}", sent=False)
     except httpx.TransportError as err:
         return TransportFailure(f"{type(err).__name__}: {err!r}", sent=True)
     return Answer(response.status_code, decode_body(response.content), response.headers.get("Retry-After"))

@@ -12,6 +12,7 @@ from airflow_databricks_clusters.errors import (
     RateLimited,
     TransientApiError,
     UnknownOutcome,
+    UntrustedCertificate,
 )
 from airflow_databricks_clusters.retry import Answer, RetryPolicy, TransportFailure, error_for, is_idempotent
 
@@ -118,3 +119,32 @@ def test_error_answers_become_typed_errors(status: int, body: dict, kind: type) 
 def test_a_client_error_is_not_retried() -> None:
     decision = decide(Answer(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "no"}))
     assert not decision.retry and isinstance(decision.error, InvalidParameter)
+
+
+CERTIFICATE = TransportFailure(
+    "certificate verify failed: self-signed certificate",
+    sent=False,
+    untrusted_certificate=True,
+    host="dbc-1.cloud.databricks.com:443",
+)
+
+
+@pytest.mark.parametrize("call", [GET, CREATE, ("POST", "/oidc/v1/token")])
+def test_a_certificate_that_fails_verification_is_not_retried(call: tuple[str, str]) -> None:
+    # Not even the first time, long before the deadline: a certificate does not fix itself.
+    decision = decide(CERTIFICATE, call, number=0, elapsed=0)
+    assert not decision.retry and type(decision.error) is UntrustedCertificate
+    assert str(decision.error) == (
+        f"{call[0]} {call[1]}: no HTTP answer: the TLS certificate of dbc-1.cloud.databricks.com:443 could "
+        "not be verified (certificate verify failed: self-signed certificate); not retried. A workspace "
+        "behind a private CA needs its CA certificate named in REQUESTS_CA_BUNDLE and SSL_CERT_FILE"
+    )
+    assert decision.error.host == "dbc-1.cloud.databricks.com:443"
+
+
+@pytest.mark.parametrize("failure", [TransportFailure("connection refused", sent=False),
+                                     TransportFailure("connection reset by peer", sent=True),
+                                     TransportFailure("read timeout", sent=True)])  # fmt: skip
+def test_other_connection_errors_are_still_retried(failure: TransportFailure) -> None:
+    decision = decide(failure, number=3, elapsed=10)
+    assert decision.retry and decision.wait == 8

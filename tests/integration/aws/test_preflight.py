@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.preflight import Outcome, PreflightFailed, raise_on_failure, run_preflight
+from airflow_databricks_clusters.preflight import (
+    NO_AWS,
+    Outcome,
+    PreflightFailed,
+    enforce_preflight,
+    raise_on_failure,
+    run_preflight,
+)
 from airflow_databricks_clusters.spec import build_cluster_spec
 from tests.aws_server import AwsServer
 
@@ -142,3 +151,108 @@ def test_switched_off_checks_do_not_run(aws: AwsServer, emu: Emulator) -> None:
         spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["ecr_image", "s3_log_bucket"]
     )
     assert {r.check for r in results} == {"spark_version", "node_types", "zone", "instance_profile"}
+
+
+# A lookup the workspace answered with something unreadable (a proxy's HTML page with a 200, a truncated
+# body, an answer without the field that names each item, no node types at all) says nothing about the
+# spec: the check is skipped, saying which endpoint and what was wrong, and never fails the task.
+POOL = {"instance_pool_id": "0101-120000-pool0001", "node_type_id": None}
+HTML = "<html><head><title>Sign in</title></head><body>proxy</body></html>"
+UNREADABLE = [
+    ("node_types", "clusters/list-node-types", HTML, {}, "a body that is not JSON"),
+    ("node_types", "clusters/list-node-types", '{"node_types": [{"node_type', {}, "a body that is not JSON"),
+    ("node_types", "clusters/list-node-types", "{}", {}, "no node types"),
+    ("node_types", "clusters/list-node-types", '{"node_types": [{"instance_type_id": "r4.xlarge"}]}', {},
+     'an item with no "node_type_id": {"instance_type_id": "r4.xlarge"}'),
+    ("node_types", "clusters/list-node-types", '{"node_types": [{"node_type_id": 4}]}', {},
+     'an item with no "node_type_id"'),
+    ("spark_version", "clusters/spark-versions", HTML, {}, "a body that is not JSON"),
+    ("spark_version", "clusters/spark-versions", "{}", {}, "no runtimes"),
+    ("spark_version", "clusters/spark-versions", '{"versions": [{"name": "15.4 LTS"}]}', {},
+     'an item with no "key"'),
+    ("zone", "clusters/list-zones", HTML, {}, "a body that is not JSON"),
+    ("zone", "clusters/list-zones", "{}", {}, "no availability zones"),
+    ("zone", "clusters/list-zones", '{"zones": "ap-southeast-1c"}', {}, '"zones" that is not a list'),
+    ("zone", "clusters/list-zones", '{"zones": [{"zone": "ap-southeast-1c"}]}', {}, '"zones" that is not'),
+    ("instance_profile", "instance-profiles/list", HTML, {}, "a body that is not JSON"),
+    ("instance_profile", "instance-profiles/list", json.dumps({"instance_profiles": [{"arn": PROFILE}]}), {},
+     'an item with no "instance_profile_arn"'),
+    ("instance_pool", "instance-pools/list", HTML, POOL, "a body that is not JSON"),
+    ("instance_pool", "instance-pools/list", '{"instance_pools": [{"instance_pool_name": "warm"}]}', POOL,
+     'an item with no "instance_pool_id"'),
+    ("policy", "policies/clusters/list", HTML, {"policy_id": "E0123456789ABCDE"}, "a body that is not JSON"),
+    ("policy", "policies/clusters/list", '{"policies": [{"name": "Job Compute"}]}',
+     {"policy_id": "E0123456789ABCDE"}, 'an item with no "policy_id"'),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("check", "endpoint", "body", "overrides", "what"), UNREADABLE)
+def test_a_lookup_that_cannot_be_read_skips_its_check(
+    check: str, endpoint: str, body: str, overrides: dict[str, Any], what: str, emu: Emulator
+) -> None:
+    emu.add_fault("malformed", path=endpoint, body=body)
+    results = run_preflight(spec(**overrides), DatabricksClustersHook())
+    assert [r for r in results if r.outcome is Outcome.FAILED] == []
+    (skipped,) = [r for r in results if r.check == check and NO_AWS not in r.detail]
+    assert skipped.outcome is Outcome.SKIPPED
+    assert endpoint in skipped.detail and what in skipped.detail
+    raise_on_failure(results)  # nothing failed: the create call goes ahead
+    calls = [r for r in emu.request_log if r["path"].endswith(endpoint)]
+    assert len(calls) == 1  # a 200 is an answer: not retried
+
+
+def test_the_operator_logs_the_skipped_check_and_goes_on(emu: Emulator) -> None:
+    emu.add_fault("malformed", path="clusters/list-node-types", body="<html>..</html>")
+    lines: list[str] = []
+
+    class Logger:
+        def info(self, message: str, *args: Any) -> None:
+            lines.append(message % args)
+
+        warning = error = info
+
+    enforce_preflight(spec(), DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=Logger())
+    (line,) = [line for line in lines if "node_types" in line]
+    assert line.startswith("Pre-flight node_types skipped: could not list node types: GET /api/2.1/clusters/")
+    assert "list-node-types: HTTP 200: answered a body that is not JSON" in line and "<html>..</html>" in line
+    assert "not offered" not in "\n".join(lines)
+
+
+class _ProxyPage(BaseHTTPRequestHandler):
+    """What an HTTP proxy in front of AWS may answer to anything: an HTML page with a 200."""
+
+    def _page(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        page = HTML.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(page)
+
+    do_GET = do_POST = do_HEAD = _page
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_an_aws_answer_that_cannot_be_read_skips_its_check(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ProxyPage)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        extra = {"region_name": "ap-southeast-1", "endpoint_url": f"http://127.0.0.1:{proxy.server_port}",
+                 "config_kwargs": {"retries": {"max_attempts": 1}}}  # fmt: skip
+        conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
+        results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default")
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    # IAM's answer is XML that botocore cannot read: the lookup stops, so the check is skipped.
+    (iam,) = [r for r in results if r.check == "instance_profile" and "IAM" in r.detail]
+    assert iam.outcome is Outcome.SKIPPED
+    assert iam.detail.startswith("could not read AWS's answer to the lookup of IAM instance profile ")
+    assert [r for r in results if r.outcome is Outcome.FAILED] == []
