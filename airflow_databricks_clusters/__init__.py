@@ -32,7 +32,10 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": "Databricks Clusters",
-                "python-modules": ["airflow_databricks_clusters.operators"],
+                "python-modules": [
+                    "airflow_databricks_clusters.operators",
+                    "airflow_databricks_clusters.sweeper",
+                ],
             }
         ],
         "sensors": [

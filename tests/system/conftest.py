@@ -1,8 +1,14 @@
-"""A real Airflow (scheduler, triggerer, dag-processor, API server) on PostgreSQL, and the emulator."""
+"""A real Airflow (scheduler, triggerer, dag-processor, API server) on PostgreSQL, and the emulator.
+
+One deployment serves every system test module (starting one takes most of a minute). Its DAGs folder
+holds the example DAGs of ``dags/`` and the test DAGs of ``tests/system/dags/``, linked, not copied, so a
+test reads the same files a user would.
+"""
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,25 +16,43 @@ import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "scripts"))
 
 from local_airflow import AirflowDeployment
 
+#: How long the scheduler lets a running task go without a heartbeat before failing it (a killed worker).
+HEARTBEAT_TIMEOUT_SECONDS = 30
 
-@pytest.fixture(scope="module")
+
+def dags_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="adc-system-dags-"))
+    for source in (REPO / "dags", REPO / "tests" / "system" / "dags"):
+        for entry in source.iterdir() if source.is_dir() else ():
+            if entry.name != "__pycache__":
+                (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     with Emulator(start_seconds=3, terminate_seconds=1, run_seconds=2) as emu:
         yield emu
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
-    deployment = AirflowDeployment(emulator.connection_env())
+    deployment = AirflowDeployment(
+        emulator.connection_env(),
+        dags_folder=dags_folder(),
+        extra_env={
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
+            "PYTHONPATH": str(REPO),
+        },
+    )
     deployment.start()
     try:
         yield deployment
-    except BaseException:
-        raise
     finally:
         for component in ("scheduler", "triggerer", "dag-processor", "api-server"):
             print(f"\n===== {component} (last lines) =====\n{deployment.log_tail(component, 40)}")

@@ -1,7 +1,7 @@
 """The design's direction of imports, read from the source (every import, also those inside functions).
 
 - Pure modules (spec, validation, fields, states, the wait engine, answers, errors, retry policy,
-  pre-flight results) import nothing of Airflow, no HTTP client and only other pure modules.
+  pre-flight results, the sweep policy) import nothing of Airflow, no HTTP client and only other pure modules.
 - Only the transport and the hook touch HTTP clients; only ``aws.py`` touches the amazon provider.
 - The emulator imports nothing else of the plugin, and nothing of the plugin imports the emulator.
 - There is no import cycle between the plugin's modules.
@@ -27,6 +27,7 @@ PURE = {
     "retry",
     "spec",
     "spec_validation",
+    "sweep_policy",
 }
 #: Who may import an HTTP client, and who may import the amazon provider (or boto).
 HTTP = {"transport", "hooks"}

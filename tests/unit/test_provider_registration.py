@@ -21,3 +21,38 @@ def test_trigger_and_extra_link_are_registered() -> None:
     assert "airflow_databricks_clusters.triggers" in triggers
     links = run_airflow("providers", "links", "--output", "plain")
     assert "airflow_databricks_clusters.links.DatabricksClusterLink" in links
+
+
+def test_every_registered_operator_module_holds_an_operator() -> None:
+    import importlib
+
+    from airflow.sdk import BaseOperator
+
+    from airflow_databricks_clusters import get_provider_info
+
+    modules = [m for entry in get_provider_info()["operators"] for m in entry["python-modules"]]
+    assert "airflow_databricks_clusters.sweeper" in modules
+    for name in modules:
+        module = importlib.import_module(name)
+        operators = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, BaseOperator) and value.__module__ == name
+        ]
+        assert operators, f"{name} defines no operator"
+    from airflow_databricks_clusters.sweeper import DatabricksClusterSweeperOperator
+
+    assert DatabricksClusterSweeperOperator.__module__ in modules
+
+
+def test_the_provider_info_passes_airflows_own_schema() -> None:
+    # The providers manager validates every provider's dict against this schema when it loads them.
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    from airflow_databricks_clusters import get_provider_info
+
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
