@@ -1,5 +1,5 @@
 """What the operators of this package share: the hook, the cluster link and its XCom, deferring a wait,
-the S3 log report, masking a docker password. Airflow glue only, like ``operators.py``.
+the S3 log report. Airflow glue only, like ``operators.py``.
 """
 
 from __future__ import annotations
@@ -115,17 +115,3 @@ class ClusterOperatorBase(BaseOperator):
             return
         for tail in tails:
             self.log.info("Last lines of %s:\n%s", tail.url, "\n".join(tail.lines) or "(empty)")
-
-
-def docker_image_of(cluster_json: Any) -> Any:
-    return cluster_json.get("docker_image") if isinstance(cluster_json, Mapping) else None
-
-
-def mask_docker_password(docker_image: Any) -> None:
-    if not isinstance(docker_image, Mapping):
-        return
-    password = (docker_image.get("basic_auth") or {}).get("password")
-    if password:
-        from airflow.sdk.log import mask_secret
-
-        mask_secret(password)

@@ -1,9 +1,10 @@
 """Operators that create a Databricks cluster for a DAG and terminate it afterwards. Airflow glue only.
 
-The spec comes from ``spec.py``, finding or creating the cluster from ``ensure.py``, the waits from the one
-engine in ``cluster_wait.py`` (driven in the worker by ``lifecycle.wait``, in the triggerer by
-``triggers.py``), the API calls from ``hooks.py``. What is left here is Airflow's part: parameters and
-templating, XComs and the link, deferring, failing without retries, and cleaning up when a task dies.
+The spec comes from ``spec.py`` (the fields rendered and built in ``spec_rendering.py``), finding or
+creating the cluster from ``ensure.py``, the waits from the one engine in ``cluster_wait.py`` (driven in the
+worker by ``lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from ``hooks.py``. What
+is left here is Airflow's part: parameters, XComs and the link, deferring, failing without retries, and
+cleaning up when a task dies.
 Importing this module at DAG parse time loads no HTTP client, no AWS code, no pre-flight checks and no
 emulator, nor the spec builder, the wait engine or ``ensure.py``: ``benchmarks/dag_parse_cost.py`` shows
 what each costs a DAG processor, so they are imported in the methods that run when a task runs.
@@ -33,14 +34,10 @@ from airflow_databricks_clusters.errors import (
     ClusterFailed,
     ClusterNotFound,
     DatabricksClustersError,
-    SpecError,
 )
-from airflow_databricks_clusters.operator_base import (
-    ClusterOperatorBase,
-    docker_image_of,
-    mask_docker_password,
-)
+from airflow_databricks_clusters.operator_base import ClusterOperatorBase
 from airflow_databricks_clusters.preflight_results import validate_check_names
+from airflow_databricks_clusters.spec_rendering import ClusterSpecOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,17 +53,28 @@ CLUSTER_SUMMARY_XCOM_KEY = "cluster_summary"
 CLUSTER_FIELD_PARAMS: tuple[str, ...] = OPERATOR_FIELDS
 
 
-class DatabricksCreateClusterOperator(ClusterOperatorBase):
+class DatabricksCreateClusterOperator(ClusterSpecOperator):
     """Create a Databricks cluster on AWS, wait until it is RUNNING and return its ``cluster_id``.
 
-    The cluster spec is built from ``cluster_json`` (a dict, a JSON text, or a path to a ``.json`` file such
+    The cluster spec is built from ``cluster_json`` (a dict, a JSON text, or the path of a JSON file such
     as the one ``databricks clusters create --json-file`` takes) with the named cluster parameters laid over
     it (``aws_attributes``, ``spark_conf``, ``custom_tags`` and ``spark_env_vars`` are merged key by key).
     Every field is templated, so DAG ``params`` from a manual trigger reach the spec; numbers and booleans
-    that arrive as strings are coerced. An invalid spec fails the task before any API call, without
-    retries, naming each bad field and what it allows.
+    that arrive as strings are coerced, dicts and lists that arrive as their JSON or Python text are read,
+    and a field rendered as "None" counts as not given. An invalid spec fails the task before any API
+    call, without retries, naming each bad field and what it allows.
 
-    :param cluster_json: a base spec: dict, JSON text, or path to a ``.json`` file (rendered as a template).
+    Secrets (a registry password, a token in ``spark_env_vars``, ...) may be given in any field and any
+    form: a dict, JSON text, a file, templated from a Variable or a secrets backend (``{{ var.value.pw
+    }}``, which keeps them out of the DAG file). Every value under a key named like a secret (password,
+    secret, token, credential, private or API key, in any case and at any depth) and any bare string under
+    an ``auth`` key is masked as soon as the fields are rendered, so it never reaches a log line, a rendered
+    field, an XCom or an error (which shows ``***``). Airflow does not mask values under 5 characters.
+
+    :param cluster_json: a base spec: a dict, JSON text, or the path of a JSON file. An absolute path is read
+        as it is; a relative one from the DAG's folder and ``template_searchpath``. The path and then the
+        file's content are rendered as templates. A file that cannot be read fails the task at once, without
+        retries, naming ``cluster_json``.
     :param cluster_name, spark_version, node_type_id, driver_node_type_id, num_workers, spark_conf,
         spark_env_vars, custom_tags, init_scripts, cluster_log_conf, autotermination_minutes,
         enable_elastic_disk, enable_local_disk_encryption, instance_pool_id, driver_instance_pool_id,
@@ -77,7 +85,7 @@ class DatabricksCreateClusterOperator(ClusterOperatorBase):
         ``first_on_demand``, ``spot_bid_price_percent``, ``zone_id``, ``instance_profile_arn`` and
         ``ebs_volume_type|count|size|iops|throughput`` may also be given as parameters of their own.
     :param docker_image: an image URL, or ``{"url": ..., "basic_auth": {"username", "password"}}`` (the
-        password is masked in logs and rendered fields).
+        password is masked, above), as a dict or its JSON text.
     :param single_node: build a single-node cluster (no workers) with the settings Databricks requires.
     :param wait_for_running: wait for RUNNING (default); if False, return as soon as the cluster exists.
     :param deferrable: wait in the triggerer instead of the worker (default
@@ -129,7 +137,6 @@ class DatabricksCreateClusterOperator(ClusterOperatorBase):
     """
 
     template_fields: Sequence[str] = ("cluster_json", *CLUSTER_FIELD_PARAMS)
-    template_ext: Sequence[str] = (".json",)
     template_fields_renderers: ClassVar[dict[str, str]] = {
         name: "json"
         for name in (
@@ -208,37 +215,7 @@ class DatabricksCreateClusterOperator(ClusterOperatorBase):
         self._tags: dict[str, str] | None = None
         self._killed = False
 
-    # -- spec -------------------------------------------------------------------------------------------
-
-    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
-        super().render_template_fields(context, jinja_env)
-        mask_docker_password(self.docker_image)
-        mask_docker_password(docker_image_of(self.cluster_json))
-
-    def _task_tags(self, context: Context) -> dict[str, str]:
-        from airflow_databricks_clusters.spec import task_instance_tags
-
-        ti = context["ti"]
-        map_index = ti.map_index if ti.map_index is not None else -1
-        return task_instance_tags(self.dag_id, self.task_id, context["run_id"], map_index)
-
-    def build_spec(self, context: Context) -> dict[str, Any]:
-        """The validated Clusters API JSON for this task instance (its tags included)."""
-        from airflow_databricks_clusters.spec import build_cluster_spec
-
-        given = {
-            name: getattr(self, name) for name in CLUSTER_FIELD_PARAMS if getattr(self, name) is not None
-        }
-        try:
-            return build_cluster_spec(
-                cluster_json=self.cluster_json or None,
-                single_node=self.single_node,
-                tags=self._task_tags(context),
-                **given,
-            )
-        except SpecError as err:
-            # Retrying cannot fix a bad spec: fail without using up the task's retries.
-            raise AirflowFailException(str(err)) from err
+    # -- spec (rendering the fields and building the spec: ClusterSpecOperator) --------------------------
 
     def _prepare(self, spec: dict[str, Any]) -> dict[str, Any]:
         """What runs just before the spec is sent (to create, or to respec a terminated cluster): the

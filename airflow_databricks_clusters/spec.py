@@ -3,7 +3,8 @@
 ``build_cluster_spec`` lays named parameters over a base spec (``cluster_json``: a dict, JSON text, or the
 path of a ``databricks clusters create --json-file`` file), turns the conveniences users write (an image URL,
 ``s3://`` init-script paths, ``(min, max)`` autoscale, ...) into the API's objects, adds the task instance's
-tags, and validates the result (``spec_validation.py``) before any API call.
+tags, and validates the result (``spec_validation.py``) before any API call. Templating decides what a value
+looks like: a dict or list may arrive as its JSON or Python text, and an absent one as "None".
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airflow_databricks_clusters.answers import redact_value, structured
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
 from airflow_databricks_clusters.spec_validation import (
     AWS_ATTRIBUTE_FIELDS,
     CLUSTER_FIELDS,
     MERGED_FIELDS,
+    problem,
     validate_cluster_spec,
 )
 
@@ -33,9 +36,12 @@ __all__ = [
     "TAG_RUN_ID",
     "TAG_TASK_ID",
     "build_cluster_spec",
+    "cluster_json_path",
+    "is_given",
     "load_cluster_json",
     "redact_spec",
     "task_instance_tags",
+    "unreadable_cluster_json",
     "validate_cluster_spec",
 ]
 
@@ -46,7 +52,10 @@ TAG_MAP_INDEX = "airflow_map_index"
 
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]")
 _TAG_VALUE_MAX = 255
-_REDACTED = "***"
+#: What a template renders an absent value (None) into, in Python and in JSON.
+_RENDERED_NONE = ("None", "null")
+#: What ``cluster_json`` may be; where a relative path is looked for is the caller's to add.
+CLUSTER_JSON_ALLOWED = "a dict, JSON text, or the path of a JSON file"
 
 
 def _tag_value(value: str) -> str:
@@ -72,45 +81,60 @@ def task_instance_tags(dag_id: str, task_id: str, run_id: str, map_index: int = 
     }
 
 
+def is_given(value: Any) -> bool:
+    """Whether a parameter was given: not None, nor the "None" (or JSON "null") a template renders for an
+    absent value."""
+    return value is not None and not (isinstance(value, str) and value.strip() in _RENDERED_NONE)
+
+
+def cluster_json_path(source: Any) -> str | None:
+    """The file a ``cluster_json`` names; None when it is a dict, JSON (or Python) text, or not given."""
+    if isinstance(source, os.PathLike):
+        return os.fspath(source)
+    if not isinstance(source, str) or not is_given(source):
+        return None
+    path = source.strip()
+    # Text that opens like an object or a list is meant as JSON, even broken JSON: its error says so.
+    return path if path and path[0] not in "{[" else None
+
+
+def unreadable_cluster_json(path: str, reason: str, where: str = "") -> SpecError:
+    """The error of a ``cluster_json`` file that cannot be read; ``where`` says where a relative path was
+    looked for."""
+    allowed = f"{CLUSTER_JSON_ALLOWED}{where}; this one cannot be read: {reason}"
+    return SpecError([problem("cluster_json", path, allowed)])
+
+
 def load_cluster_json(source: str | os.PathLike[str] | Mapping[str, Any]) -> dict[str, Any]:
-    """A base spec from a dict, a JSON text, or the path of a JSON file."""
+    """A base spec from a dict, a JSON (or Python) text, or the path of a JSON file (a relative one from
+    the current directory)."""
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source))
     text = str(source)
-    is_text = text.lstrip().startswith("{")
-    if not is_text:
-        path = Path(text)
+    path = cluster_json_path(source)
+    if path is not None:
         try:
-            text = path.read_text()
-        except OSError as err:
-            raise SpecError(
-                [
-                    SpecProblem(
-                        "cluster_json", str(source), f"a dict, JSON text, or a readable .json file ({err})"
-                    )
-                ]
+            text = Path(path).read_text()
+        except (OSError, ValueError) as err:  # ValueError: a NUL in the path, a file that is not text
+            reason = getattr(err, "strerror", None) or str(err)
+            raise unreadable_cluster_json(
+                path, reason, ", absolute or relative to the current directory"
             ) from err
     try:
         loaded = json.loads(text)
     except ValueError as err:
-        raise SpecError([SpecProblem("cluster_json", _short(text), f"valid JSON ({err})")]) from err
+        loaded = structured(text)
+        if loaded is None:
+            raise SpecError([problem("cluster_json", text, f"valid JSON ({err})")]) from None
     if not isinstance(loaded, dict):
-        raise SpecError([SpecProblem("cluster_json", _short(text), "a JSON object")])
+        raise SpecError([problem("cluster_json", text, "a JSON object")])
     return loaded
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _parse_json_text(value: Any) -> Any:
-    """Templated dict/list parameters sometimes arrive as their JSON (or repr) text."""
-    if isinstance(value, str) and value.strip()[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    """Templated dict/list parameters sometimes arrive as their JSON (or Python) text."""
+    parsed = structured(value) if isinstance(value, str) else None
+    return value if parsed is None else parsed
 
 
 def _merge(base: dict[str, Any], name: str, value: Any) -> None:
@@ -136,21 +160,24 @@ def build_cluster_spec(
     ``fields`` are the create fields of ``CLUSTER_FIELDS`` and, flat, the ``AWS_ATTRIBUTE_FIELDS``
     (``availability=...``); None means "not given". They override ``cluster_json`` field by field;
     ``aws_attributes``, ``spark_conf``, ``custom_tags`` and ``spark_env_vars`` are merged key by key.
-    ``tags`` (the task instance's) are added to ``custom_tags`` last.
+    ``tags`` (the task instance's) are added to ``custom_tags`` last. A value that ``is_given`` says was
+    not given (None, or the "None" a template renders for it) is left out, the empty ``cluster_json`` too.
+    No problem shows a secret: values under secret-like keys are ``***`` (``spec_validation.problem``).
     """
     problems: list[SpecProblem] = []
     unknown = sorted(set(fields) - set(CLUSTER_FIELDS) - set(AWS_ATTRIBUTE_FIELDS))
     for name in unknown:
         problems.append(
-            SpecProblem(name, fields[name], "a Clusters API create field: " + ", ".join(CLUSTER_FIELDS))
+            problem(name, fields[name], "a Clusters API create field: " + ", ".join(CLUSTER_FIELDS))
         )
-    spec = load_cluster_json(cluster_json) if cluster_json is not None else {}
+    spec: dict[str, Any] = {}
+    if cluster_json is not None and cluster_json != "" and is_given(cluster_json):
+        spec = load_cluster_json(cluster_json)
     for name, value in fields.items():
-        if value is None or name in unknown:
+        if not is_given(value) or name in unknown:
             continue
         if name in AWS_ATTRIBUTE_FIELDS:
-            aws = spec.get("aws_attributes")
-            spec["aws_attributes"] = {**(aws if isinstance(aws, Mapping) else {}), name: value}
+            _add_keys(spec, "aws_attributes", {name: value})
         else:
             _merge(spec, name, value)
     if "autoscale" in spec and spec.get("num_workers") is None:
@@ -159,8 +186,7 @@ def build_cluster_spec(
     if _truthy(single_node):
         _make_single_node(spec, problems)
     if tags:
-        custom = spec.get("custom_tags")
-        spec["custom_tags"] = {**(custom if isinstance(custom, Mapping) else {}), **tags}
+        _add_keys(spec, "custom_tags", tags)
     try:
         normalised = validate_cluster_spec(spec)
     except SpecError as err:
@@ -171,6 +197,14 @@ def build_cluster_spec(
     return normalised
 
 
+def _add_keys(spec: dict[str, Any], name: str, keys: Mapping[str, Any]) -> None:
+    """Add ``keys`` to the object ``spec[name]``. A value there that is no object is left as it is for the
+    validator to refuse: replacing it would hide the user's mistake."""
+    current = spec.get(name)
+    if current is None or isinstance(current, Mapping):
+        spec[name] = {**(current or {}), **keys}
+
+
 def _truthy(value: bool | str) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "1", "yes"))
 
@@ -178,25 +212,20 @@ def _truthy(value: bool | str) -> bool:
 def _make_single_node(spec: dict[str, Any], problems: list[SpecProblem]) -> None:
     """Databricks' single-node cluster: no workers, a local Spark master, and the SingleNode tag."""
     if spec.get("autoscale") is not None:
-        problems.append(SpecProblem("autoscale", spec["autoscale"], "nothing: single_node has no workers"))
+        problems.append(problem("autoscale", spec["autoscale"], "nothing: single_node has no workers"))
     workers = spec.get("num_workers")
     if workers not in (None, 0, "0"):
-        problems.append(SpecProblem("num_workers", workers, "0 or nothing: single_node has no workers"))
+        problems.append(problem("num_workers", workers, "0 or nothing: single_node has no workers"))
     spec.pop("autoscale", None)
     spec["num_workers"] = 0
-    spec["spark_conf"] = {
-        **(spec.get("spark_conf") or {}),
-        "spark.databricks.cluster.profile": "singleNode",
-        "spark.master": "local[*]",
-    }
-    spec["custom_tags"] = {**(spec.get("custom_tags") or {}), "ResourceClass": "SingleNode"}
+    _add_keys(
+        spec, "spark_conf", {"spark.databricks.cluster.profile": "singleNode", "spark.master": "local[*]"}
+    )
+    _add_keys(spec, "custom_tags", {"ResourceClass": "SingleNode"})
 
 
 def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy safe to log or show: the Docker registry password replaced by ``***``."""
-    redacted = copy.deepcopy(dict(spec))
-    image = redacted.get("docker_image")
-    auth = image.get("basic_auth") if isinstance(image, dict) else None
-    if isinstance(auth, dict) and auth.get("password"):
-        auth["password"] = _REDACTED
+    """A copy safe to log or show: every secret in it (the Docker registry password, a secret-named
+    ``spark_env_vars`` or ``spark_conf`` entry, ...) replaced by ``***`` (``answers.redact_value``)."""
+    redacted: dict[str, Any] = redact_value(dict(spec))
     return redacted

@@ -3,7 +3,8 @@
 ``validate_cluster_spec`` brings every field to the API's shape and type (numbers and booleans that arrive
 as strings from templating are coerced; an image URL becomes ``{"url": ...}``, an ``s3://`` path an init
 script object, ...) and checks the rules the workspace enforces plus what only a client can see (ARNs,
-image references, zone names, unfilled placeholders). Every problem is collected; ``SpecError`` lists them.
+image references, zone names, unfilled placeholders). Every problem is collected; ``SpecError`` lists them,
+and no problem shows a secret (``problem``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_databricks_clusters.answers import redact_field
 from airflow_databricks_clusters.cluster_fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
 
@@ -41,9 +43,31 @@ _IMAGE = re.compile(
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{1,127}$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{0,255}$")
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The longest image name (registry and repository) Docker accepts.
+_IMAGE_NAME_MAX = 255
+#: How much of a long string value a problem shows.
+_SHOWN_CHARS = 120
 _INIT_SCRIPT_PREFIXES = (("s3://", "s3"), ("dbfs:/", "dbfs"), ("/Volumes/", "volumes"),
                          ("/Workspace/", "workspace"), ("file:/", "file"))  # fmt: skip
 _INIT_SCRIPT_KINDS = ("workspace", "volumes", "s3", "dbfs", "file")
+
+
+def problem(field: str, value: Any, allowed: str) -> SpecProblem:
+    """A problem as the user will read it (in the task log and the exception): the value of a field named
+    like a secret, and every secret inside any other value, shown as ``***``; a long string cut short."""
+    return SpecProblem(field, _short(redact_field(field, value)), allowed)
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > _SHOWN_CHARS:
+        return f"{value[:_SHOWN_CHARS]}... ({len(value)} characters)"
+    if isinstance(value, Mapping):
+        return {_short(key): _short(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_short(item) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
 
 
 def _as_int(value: Any) -> int | None:
@@ -54,7 +78,8 @@ def _as_int(value: Any) -> int | None:
         return value
     if isinstance(value, float):
         return int(value) if value.is_integer() else None
-    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+    # More digits than any limit here allows is no number a cluster takes (and int() refuses 4300 digits).
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,18}\s*", value):
         return int(value)
     return None
 
@@ -66,7 +91,7 @@ class _Checker:
         self.problems: list[SpecProblem] = []
 
     def problem(self, field: str, value: Any, allowed: str) -> None:
-        self.problems.append(SpecProblem(field, value, allowed))
+        self.problems.append(problem(field, value, allowed))
 
     def integer(self, field: str, value: Any, low: int | None = None, high: int | None = None) -> int | None:
         allowed = "an integer" + (f" from {low}" if low is not None else "") + (f" to {high}" if high else "")
@@ -92,6 +117,9 @@ class _Checker:
             if _PLACEHOLDER.search(value):
                 self.problem(field, value, "a real value: fill in the <...> placeholder")
                 return None
+            if _CONTROL.search(value.strip()):
+                self.problem(field, value, "a string without control characters (newline, tab, NUL, ...)")
+                return None
             return value.strip()
         self.problem(field, value, "a non-empty string")
         return None
@@ -109,7 +137,10 @@ class _Checker:
             return None
         out: dict[str, str] = {}
         for key, item in value.items():
-            if isinstance(item, bool):
+            if "\x00" in str(key) or (isinstance(item, str) and "\x00" in item):
+                # A NUL cannot reach a JVM setting or an environment variable.
+                self.problem(f"{field}.{key}", item, "a key and value without NUL characters")
+            elif isinstance(item, bool):
                 out[str(key)] = "true" if item else "false"
             elif isinstance(item, str | int | float):
                 out[str(key)] = str(item)
@@ -152,7 +183,7 @@ def _whole_rules(check: _Checker, given: Mapping[str, Any], out: dict[str, Any])
     s3_logs = (out.get("cluster_log_conf") or {}).get("s3")
     if s3_logs is not None and not (s3_logs.get("region") or s3_logs.get("endpoint")):
         zone = str((out.get("aws_attributes") or {}).get("zone_id", ""))
-        if _ZONE.match(zone):
+        if _ZONE.fullmatch(zone):
             s3_logs["region"] = zone[:-1]
         else:
             check.problem(
@@ -222,11 +253,11 @@ def _custom_tags(check: _Checker, name: str, value: Any) -> Any:
     if tags is None:
         return None
     for key, item in tags.items():
-        if not _TAG_KEY.match(key):
+        if not _TAG_KEY.fullmatch(key):
             check.problem(
                 f"{name}.{key}", key, "a tag key of 1..127 letters, digits, spaces or + - = . _ : / @"
             )
-        if not _TAG_VALUE.match(item):
+        if not _TAG_VALUE.fullmatch(item):
             check.problem(
                 f"{name}.{key}", item, "a tag value of 0..255 letters, digits, spaces or + - = . _ : / @"
             )
@@ -248,7 +279,7 @@ def _aws_attributes(check: _Checker, name: str, value: Any) -> Any:
             out[key] = check.enum(field, item, EBS_TYPES)
         elif key == "zone_id":
             zone = str(item).strip()
-            if zone == "auto" or _ZONE.match(zone):
+            if zone == "auto" or _ZONE.fullmatch(zone):
                 out[key] = zone
             else:
                 check.problem(field, item, "auto, or an availability zone name such as ap-southeast-1c")
@@ -256,7 +287,7 @@ def _aws_attributes(check: _Checker, name: str, value: Any) -> Any:
             arn = str(item).strip()
             if _PLACEHOLDER.search(arn):
                 check.problem(field, item, "a real ARN: fill in the <...> placeholder (the AWS account id)")
-            elif _ARN.match(arn):
+            elif _ARN.fullmatch(arn):
                 out[key] = arn
             else:
                 check.problem(field, item, "an ARN such as arn:aws:iam::123456789012:instance-profile/name")
@@ -278,22 +309,29 @@ def _aws_attributes(check: _Checker, name: str, value: Any) -> Any:
     return {key: item for key, item in out.items() if item is not None}
 
 
+_DOCKER_IMAGE_FORMS = 'an image URL, or {"url": ..., "basic_auth": {"username": ..., "password": ...}}'
+
+
 def _docker_image(check: _Checker, name: str, value: Any) -> Any:
     image = {"url": value} if isinstance(value, str) else value
     if not isinstance(image, Mapping) or not isinstance(image.get("url"), str):
-        check.problem(name, value, 'an image URL, or {"url": ..., "basic_auth": {"username", "password"}}')
+        check.problem(name, value, _DOCKER_IMAGE_FORMS + " (keys in lower case)")
         return None
+    for key in sorted(set(image) - {"url", "basic_auth"}, key=str):
+        check.problem(f"{name}.{key}", image[key], "nothing: a docker_image has only url and basic_auth")
     url = image["url"].strip()
+    reference = _IMAGE.fullmatch(url)
     if _PLACEHOLDER.search(url):
         check.problem(f"{name}.url", url, "a real image: fill in the <...> placeholder (the AWS account id)")
-    elif not _IMAGE.match(url):
+    elif reference is None or reference.end("repository") > _IMAGE_NAME_MAX:
         check.problem(f"{name}.url", url, "an image reference such as 123456789012.dkr.ecr.<region>."
-                      "amazonaws.com/repo:tag or repo@sha256:<digest>")  # fmt: skip
+                      f"amazonaws.com/repo:tag or repo@sha256:<digest>, its name at most {_IMAGE_NAME_MAX} "
+                      "characters")  # fmt: skip
     out: dict[str, Any] = {"url": url}
     auth = image.get("basic_auth")
     if auth is not None:
         if not isinstance(auth, Mapping) or not auth.get("username") or not auth.get("password"):
-            check.problem(f"{name}.basic_auth", "(hidden)", "an object with username and password")
+            check.problem(f"{name}.basic_auth", auth, "an object with username and password (lower case)")
         else:
             out["basic_auth"] = {"username": str(auth["username"]), "password": str(auth["password"])}
     return out

@@ -77,7 +77,7 @@ def test_cluster_json_as_text_and_bad_json() -> None:
     assert build_cluster_spec(cluster_json=json.dumps(BASE))["num_workers"] == 1
     with pytest.raises(SpecError, match=r"cluster_json.*valid JSON"):
         load_cluster_json("{not json")
-    with pytest.raises(SpecError, match=r"cluster_json.*readable \.json file"):
+    with pytest.raises(SpecError, match=r"cluster_json: got '/no/such/file.json'; allowed: .*path of a JSON"):
         load_cluster_json("/no/such/file.json")
 
 
@@ -222,3 +222,60 @@ def test_redact_spec_hides_the_registry_password() -> None:
     assert spec["docker_image"]["basic_auth"]["password"] == "s3cr3t"
     assert "s3cr3t" not in json.dumps(redact_spec(spec))
     assert redact_spec(spec)["docker_image"]["basic_auth"] == {"username": "AWS", "password": "***"}
+
+
+# -- no secret in a spec error, whatever form it came in -------------------------------------------------
+
+PW = "s3cr3t-docker-pw"
+IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/etl:1"
+
+
+def spec_error(**fields: Any) -> str:
+    with pytest.raises(SpecError) as caught:
+        build_cluster_spec(**fields)
+    text = str(caught.value) + "".join(repr(p) for p in caught.value.problems)
+    assert PW not in text, text
+    return text
+
+
+@pytest.mark.parametrize(
+    "docker_image",
+    [
+        {"URL": IMAGE, "basic_auth": {"username": "AWS", "password": PW}},
+        {"url": IMAGE, "basic_auth": {"Username": "AWS", "Password": PW}},
+        {"url": "Not An Image!", "basic_auth": {"username": "AWS", "password": PW}},
+        json.dumps({"URL": IMAGE, "basic_auth": {"username": "AWS", "password": PW}}),
+        str({"URL": IMAGE, "basic_auth": {"username": "AWS", "password": PW}}),
+        {"url": IMAGE, "basic_auth": PW},
+    ],
+    ids=["mistyped-url", "wrong-case-auth", "bad-url", "json-text", "python-text", "auth-a-string"],
+)
+def test_a_refused_docker_image_shows_no_password(docker_image: Any) -> None:
+    text = spec_error(**BASE, docker_image=docker_image)
+    assert "docker_image" in text
+    assert "***" in text or "basic_auth" not in text  # a refused url alone shows no auth at all
+
+
+def test_secrets_under_any_secret_named_key_are_hidden_in_every_problem() -> None:
+    text = spec_error(
+        **BASE,
+        spark_env_vars={"DB_PASSWORD": [PW]},
+        spark_conf={"spark.hadoop.fs.s3a.secret.key": {"v": PW}},
+        custom_tags={"api_token": PW + "#"},
+        client_secret=PW,
+    )
+    for field in ("spark_env_vars.DB_PASSWORD", "spark_conf.spark.hadoop.fs.s3a.secret.key",
+                  "custom_tags.api_token", "client_secret"):  # fmt: skip
+        assert f"{field}: got '***'" in text
+
+
+def test_a_bad_cluster_json_text_shows_no_password() -> None:
+    text = spec_error(cluster_json='{"docker_image": {"basic_auth": {"password": "' + PW + '"}}, oops')
+    assert "cluster_json" in text and "valid JSON" in text
+
+
+def test_redact_spec_hides_secrets_at_any_depth() -> None:
+    spec = {**BASE, "spark_env_vars": {"DB_PASSWORD": PW}, "docker_image": {"url": "r/i", "basic_auth": {
+        "username": "AWS", "Password": PW}}}  # fmt: skip
+    assert PW not in json.dumps(redact_spec(spec))
+    assert redact_spec(spec)["spark_env_vars"] == {"DB_PASSWORD": "***"}

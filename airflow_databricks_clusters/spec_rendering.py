@@ -1,0 +1,116 @@
+"""The create operator's spec side: its fields rendered (a ``cluster_json`` file read, every secret masked
+before Airflow stores the rendering) and built into the validated spec of the task instance. Airflow glue;
+the spec builder and the redaction rule are loaded only when a task runs.
+
+Airflow writes ``rendered_task_instance_fields`` right after ``render_template_fields``, through its secrets
+masker, and every log line goes through the same masker. So every secret a rendering reveals (a registry
+password from a Variable, inside JSON text, a file or a dict, under any secret-like key) is handed to the
+masker here, before that. Which values are secrets is ``answers``' one rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.log import mask_secret
+
+from airflow_databricks_clusters.cluster_fields import OPERATOR_FIELDS
+from airflow_databricks_clusters.operator_base import ClusterOperatorBase
+
+if TYPE_CHECKING:
+    import jinja2
+    from airflow.sdk import Context
+
+
+class ClusterSpecOperator(ClusterOperatorBase):
+    """A base of ``DatabricksCreateClusterOperator``: rendering its fields and building its spec."""
+
+    # Only a cluster_json path is a file (read in render_template_fields): with Airflow's template_ext, any
+    # field ending in ".json" (a spark_conf value, ...) would be looked up as a template file too.
+    template_ext: Sequence[str] = ()
+    cluster_json: Any
+    single_node: bool | str
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
+        stores the rendering (right after this returns)."""
+        from airflow_databricks_clusters.spec import cluster_json_path
+
+        jinja_env = jinja_env or self.get_template_env()
+        try:
+            super().render_template_fields(context, jinja_env)
+            path = cluster_json_path(self.cluster_json)
+            if path is not None:
+                text = read_cluster_json(path, jinja_env)
+                self.cluster_json = self.render_template(text, context, jinja_env)
+        finally:
+            # Also after a failure half-way: what was rendered may still be logged.
+            mask_secrets(getattr(self, name, None) for name in self.template_fields)
+
+    def _task_tags(self, context: Context) -> dict[str, str]:
+        from airflow_databricks_clusters.spec import task_instance_tags
+
+        ti = context["ti"]
+        map_index = ti.map_index if ti.map_index is not None else -1
+        return task_instance_tags(self.dag_id, self.task_id, context["run_id"], map_index)
+
+    def build_spec(self, context: Context) -> dict[str, Any]:
+        """The validated Clusters API JSON for this task instance (its tags included)."""
+        from airflow_databricks_clusters.errors import SpecError
+        from airflow_databricks_clusters.spec import build_cluster_spec
+
+        given = {name: getattr(self, name) for name in OPERATOR_FIELDS if getattr(self, name) is not None}
+        try:
+            return build_cluster_spec(
+                cluster_json=self.cluster_json or None,
+                single_node=self.single_node,
+                tags=self._task_tags(context),
+                **given,
+            )
+        except SpecError as err:
+            # Retrying cannot fix a bad spec: fail without using up the task's retries.
+            raise AirflowFailException(str(err)) from err
+
+
+def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
+    """The text of the ``cluster_json`` file at ``path``: an absolute path as it is (the
+    ``databricks clusters create --json-file /path/file.json`` habit), a relative one from the DAG's folder
+    and ``template_searchpath``, where Airflow looks for template files.
+
+    A file that cannot be read fails the task at once (``AirflowFailException``: a retry finds the same
+    files), naming ``cluster_json``, the path, what is allowed and why this one cannot be read.
+    """
+    import jinja2
+
+    from airflow_databricks_clusters.spec import unreadable_cluster_json
+
+    loader = jinja_env.loader
+    folders = [str(folder) for folder in getattr(loader, "searchpath", None) or () if str(folder)]
+    where = ", absolute or relative to the DAG folder or template_searchpath"
+    where += f" ({', '.join(folders)})" if folders else " (this task has no DAG folder)"
+    try:
+        if os.path.isabs(path):
+            return Path(path).read_text()
+        if loader is None:
+            raise jinja2.TemplateNotFound(path)
+        return str(loader.get_source(jinja_env, path)[0])
+    except jinja2.TemplateNotFound:
+        raise AirflowFailException(str(unreadable_cluster_json(path, "not found there", where))) from None
+    except (OSError, ValueError) as err:  # ValueError: a NUL in the path, a file that is not text
+        reason = getattr(err, "strerror", None) or str(err)
+        raise AirflowFailException(str(unreadable_cluster_json(path, reason, where))) from None
+
+
+def mask_secrets(values: Iterable[Any]) -> None:
+    """Hand every secret in ``values`` (dicts, lists, JSON or Python text, at any depth) to Airflow's masker,
+    which then hides it in every log line and in the rendered fields Airflow stores. Airflow does not mask
+    values shorter than ``[logging] min_length_masked_secret`` (5)."""
+    from airflow_databricks_clusters.answers import secret_values
+
+    for value in values:
+        for secret in set(secret_values(value)):
+            mask_secret(secret)
