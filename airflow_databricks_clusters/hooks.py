@@ -114,15 +114,13 @@ class DatabricksClustersHook(BaseHook):
         return f"{settings.base_url}{TOKEN_PATH}", form, {"Authorization": f"Basic {basic}"}
 
     def _remember_token(self, answer: Any) -> str:
-        from airflow.sdk.log import mask_secret
-
+        """Keep the token of an OAuth answer until shortly before it expires; the caller masks it."""
         if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
             # The body is not shown: it may hold a token.
             raise MalformedAnswer(
                 "answered without an access_token", status=200, method="POST", path=TOKEN_PATH
             )
         token = str(answer["access_token"])
-        mask_secret(token)
         self._oauth_token = (token, time.monotonic() + float(answer.get("expires_in", 3600)))
         return token
 
@@ -145,8 +143,11 @@ class DatabricksClustersHook(BaseHook):
                     timeout=self.timeout_seconds,
                 )  # fmt: skip
 
+            from airflow.sdk.log import mask_secret
+
             answer = call_sync(send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep)
             token = self._remember_token(answer)
+            mask_secret(token)
         return {"Authorization": f"Bearer {token}"}
 
     async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
@@ -162,7 +163,11 @@ class DatabricksClustersHook(BaseHook):
                     timeout=self.timeout_seconds,
                 )  # fmt: skip
 
+            from airflow.sdk.log import amask_secret
+
             token = self._remember_token(await call_async(send, self.policy, method="POST", path=TOKEN_PATH))
+            # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
+            await amask_secret(token)
         return {"Authorization": f"Bearer {token}"}
 
     # -- one call ------------------------------------------------------------------------------------------

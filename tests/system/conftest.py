@@ -16,10 +16,9 @@ import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from local_airflow import AirflowDeployment
+from local_airflow import REPO, AirflowDeployment
 
 #: How long the scheduler lets a running task go without a heartbeat before failing it (a killed worker).
 HEARTBEAT_TIMEOUT_SECONDS = 30

@@ -56,3 +56,20 @@ def test_async_oauth_and_bad_credentials(
     )
     with pytest.raises(PermissionDenied, match="invalid_client: Client authentication failed"):
         asyncio.run(DatabricksClustersHook().alist_clusters())
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_minted_oauth_token_is_masked_in_every_log_line(
+    emu: Emulator, service_principal: dict, mode: str
+) -> None:
+    # The masker is the one Airflow's task and triggerer logs go through.
+    from airflow.sdk.log import redact
+
+    hook = DatabricksClustersHook()
+    if mode == "sync":
+        hook.list_clusters()
+    else:
+        asyncio.run(hook.alist_clusters())
+    assert hook._oauth_token is not None
+    token = hook._oauth_token[0]
+    assert redact(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
