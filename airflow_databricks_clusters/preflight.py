@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.answers import SHOWN_BYTES, redact, shown
+from airflow_databricks_clusters.answers import SHOWN_BYTES, shown
 from airflow_databricks_clusters.errors import ApiError, PermissionDenied
 from airflow_databricks_clusters.preflight_results import (
     CheckResult,
@@ -26,6 +26,7 @@ from airflow_databricks_clusters.preflight_results import (
     raise_on_failure,
     validate_check_names,
 )
+from airflow_databricks_clusters.redaction import redact
 
 __all__ = [
     "CHECKS",

@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_databricks_clusters.answers import redact_value, structured
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
+from airflow_databricks_clusters.redaction import redact_value, structured
 from airflow_databricks_clusters.spec_validation import (
     AWS_ATTRIBUTE_FIELDS,
     CLUSTER_FIELDS,
@@ -226,6 +226,6 @@ def _make_single_node(spec: dict[str, Any], problems: list[SpecProblem]) -> None
 
 def redact_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A copy safe to log or show: every secret in it (the Docker registry password, a secret-named
-    ``spark_env_vars`` or ``spark_conf`` entry, ...) replaced by ``***`` (``answers.redact_value``)."""
+    ``spark_env_vars`` or ``spark_conf`` entry, ...) replaced by ``***`` (``redaction.redact_value``)."""
     redacted: dict[str, Any] = redact_value(dict(spec))
     return redacted

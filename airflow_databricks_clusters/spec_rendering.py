@@ -109,7 +109,7 @@ def mask_secrets(values: Iterable[Any]) -> None:
     """Hand every secret in ``values`` (dicts, lists, JSON or Python text, at any depth) to Airflow's masker,
     which then hides it in every log line and in the rendered fields Airflow stores. Airflow does not mask
     values shorter than ``[logging] min_length_masked_secret`` (5)."""
-    from airflow_databricks_clusters.answers import secret_values
+    from airflow_databricks_clusters.redaction import secret_values
 
     for value in values:
         for secret in set(secret_values(value)):

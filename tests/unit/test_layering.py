@@ -24,6 +24,7 @@ PURE = {
     "cluster_wait",
     "errors",
     "preflight_results",
+    "redaction",
     "retry",
     "spec",
     "spec_validation",
