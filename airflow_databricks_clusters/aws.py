@@ -71,12 +71,16 @@ def _client_error_code(err: Exception) -> str | None:
     return None
 
 
-def _lookup(check: str, what: str, call: Any) -> CheckResult:
-    """Run one AWS lookup: found passes, missing fails, anything that stops the lookup skips."""
+def _lookup(check: str, what: str, call: Any, names_it: str | None = None) -> CheckResult:
+    """Run one AWS lookup: found passes, missing fails, anything that stops the lookup skips.
+
+    ``names_it``: the key a good answer holds the thing under. An answer without it (a proxy's page that
+    botocore read as an empty answer) found nothing, nor showed it missing: skipped, never passed.
+    """
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        call()
+        answer = call()
     except ClientError as err:
         code = _client_error_code(err)
         if code in _MISSING_CODES:
@@ -84,6 +88,10 @@ def _lookup(check: str, what: str, call: Any) -> CheckResult:
         return CheckResult.skipped(check, f"could not look up {what}: {code or err}")
     except BotoCoreError as err:
         return CheckResult.skipped(check, f"could not reach AWS to look up {what}: {err}")
+    if names_it is not None and not (isinstance(answer, Mapping) and answer.get(names_it)):
+        return CheckResult.skipped(
+            check, f"could not read AWS's answer to the lookup of {what}: it has no {names_it}"
+        )
     return CheckResult.passed(check, f"{what} exists")
 
 
@@ -135,6 +143,7 @@ def check_ecr_image(aws_conn_id: str | None, image_url: str) -> CheckResult:
         lambda: client.describe_images(
             registryId=image.account, repositoryName=image.repository, imageIds=[image.image_id]
         ),
+        names_it="imageDetails",
     )
 
 
@@ -156,6 +165,7 @@ def check_instance_profile(aws_conn_id: str | None, arn: str) -> CheckResult:
         "instance_profile",
         f"IAM instance profile {name}",
         lambda: client.get_instance_profile(InstanceProfileName=name),
+        names_it="InstanceProfile",
     )
 
 

@@ -255,4 +255,9 @@ def test_an_aws_answer_that_cannot_be_read_skips_its_check(
     (iam,) = [r for r in results if r.check == "instance_profile" and "IAM" in r.detail]
     assert iam.outcome is Outcome.SKIPPED
     assert iam.detail.startswith("could not read AWS's answer to the lookup of IAM instance profile ")
+    # ECR's answer is JSON-shaped for botocore, which reads the page as an answer without images: the
+    # image was not found, nor shown missing, so that check is skipped too, never passed.
+    (ecr,) = [r for r in results if r.check == "ecr_image"]
+    assert ecr.outcome is Outcome.SKIPPED, ecr
+    assert ecr.detail.startswith("could not read AWS's answer to the lookup of image ")
     assert [r for r in results if r.outcome is Outcome.FAILED] == []
