@@ -32,6 +32,7 @@ from airflow_databricks_clusters.errors import (
     UnknownOutcome,
     UntrustedCertificate,
 )
+from airflow_databricks_clusters.redaction import redact
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Answers that prove the request was not handled, so even a create may be sent again.
@@ -84,8 +85,9 @@ def error_for(status: int, body: Any, method: str, path: str) -> ApiError:
         body = {"message": shown(body)} if body not in (None, {}) else {}
     # The OAuth token endpoint answers as OAuth does: {"error": ..., "error_description": ...}.
     code = body.get("error_code", body.get("error"))
-    message = str(
-        body.get("message") or body.get("error_description") or body.get("error") or f"HTTP {status}"
+    # Redacted: the message may echo what was sent, and it becomes exception text and log lines.
+    message = redact(
+        str(body.get("message") or body.get("error_description") or body.get("error") or f"HTTP {status}")
     )
     code_text = None if code is None else str(code)
     kind: type[ApiError] = InvalidParameter

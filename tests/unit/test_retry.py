@@ -148,3 +148,17 @@ def test_a_certificate_that_fails_verification_is_not_retried(call: tuple[str, s
 def test_other_connection_errors_are_still_retried(failure: TransportFailure) -> None:
     decision = decide(failure, number=3, elapsed=10)
     assert decision.retry and decision.wait == 8
+
+
+def test_an_error_message_that_echoes_a_secret_is_redacted() -> None:
+    # A workspace (or a proxy before it) may echo what it was sent; the message becomes exception text.
+    body = {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": 'Bad spark_env_vars: {"DB_PASSWORD": "hunter22"}',
+    }
+    error = error_for(400, body, "POST", "/api/2.1/clusters/create")
+    assert "hunter22" not in str(error) and "DB_PASSWORD" in str(error)
+    oauth = error_for(
+        401, {"error": "invalid_client", "error_description": "bad token=abc123xyz"}, "POST", "t"
+    )
+    assert "abc123xyz" not in str(oauth)
