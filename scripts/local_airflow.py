@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,6 +59,8 @@ class AirflowDeployment:
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
+        # A home of its own is removed at stop; one given (``make airflow``'s .airflow) is kept.
+        self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="adc-airflow-"))
         self.database = database or f"adc_system_{secrets.token_hex(4)}"
         self.port = port or free_port()
@@ -155,6 +158,8 @@ class AirflowDeployment:
             _psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
         except subprocess.CalledProcessError as err:
             print(f"could not drop database {self.database}: {err.stderr!r}", file=sys.stderr)
+        if self._own_home:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def log_tail(self, component: str, lines: int = 60) -> str:
         path = self.home / f"{component}.log"

@@ -7,6 +7,7 @@ test reads the same files a user would.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -41,9 +42,10 @@ def emulator() -> Iterator[Emulator]:
 
 @pytest.fixture(scope="session")
 def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
+    folder = dags_folder()
     deployment = AirflowDeployment(
         emulator.connection_env(),
-        dags_folder=dags_folder(),
+        dags_folder=folder,
         extra_env={
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
             "PYTHONPATH": str(REPO),
@@ -56,3 +58,4 @@ def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
         for component in ("scheduler", "triggerer", "dag-processor", "api-server"):
             print(f"\n===== {component} (last lines) =====\n{deployment.log_tail(component, 40)}")
         deployment.stop()
+        shutil.rmtree(folder, ignore_errors=True)
