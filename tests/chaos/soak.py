@@ -290,12 +290,9 @@ def check(result: Result, emu: Any, run_id: str) -> None:
         return
     if expected.state != "failed" or expected.cause is None:
         return
-    failures = [
-        json.loads(line)
-        for line in Path(os.environ["CHAOS_FAILURES"]).read_text().splitlines()
-        if json.loads(line)["run_id"] == run_id
-    ] if Path(os.environ["CHAOS_FAILURES"]).exists() else []  # fmt: skip
-    errors = [f["error"] for f in failures if f["task_id"] == expected.task]
+    recorded = Path(os.environ["CHAOS_FAILURES"])
+    failures = [json.loads(line) for line in recorded.read_text().splitlines()] if recorded.exists() else []
+    errors = [f["error"] for f in failures if (f["run_id"], f["task_id"]) == (run_id, expected.task)]
     if not errors or expected.cause not in errors[-1]:
         result.wrong.append(f"{expected.task} should fail naming {expected.cause!r}; errors: {errors}")
 

@@ -57,27 +57,23 @@ def use(fields: dict[str, Any], monkeypatch: pytest.MonkeyPatch, schema: str) ->
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
 
 
+#: One call of each client: requests (the operators, the sensor) and httpx (the trigger).
+CALLS: dict[str, Callable[[DatabricksClustersHook], Any]] = {
+    "sync": lambda h: h.get_cluster("0101-000000-listener"),
+    "async": lambda h: asyncio.run(h.aget_cluster("0101-000000-listener")),
+}
+
+
+@pytest.mark.parametrize("client", CALLS)
 @pytest.mark.parametrize("schema", ["http", "https"])
 @pytest.mark.parametrize("form", FORMS)
-def test_sync_calls_never_reach_another_host(
-    form: str, schema: str, listener: RecordingServer, monkeypatch: pytest.MonkeyPatch
+def test_calls_never_reach_another_host(
+    form: str, schema: str, client: str, listener: RecordingServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fields, why = FORMS[form](listener.port)
     use(fields, monkeypatch, schema)
     with pytest.raises(ConnectionProblem, match=rf"^Connection databricks_default: (extra )?host .*{why}"):
-        hook().get_cluster("0101-000000-listener")
-    assert listener.connections_so_far() == [] and listener.requests == []
-
-
-@pytest.mark.parametrize("schema", ["http", "https"])
-@pytest.mark.parametrize("form", FORMS)
-def test_async_calls_never_reach_another_host(
-    form: str, schema: str, listener: RecordingServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fields, why = FORMS[form](listener.port)
-    use(fields, monkeypatch, schema)
-    with pytest.raises(ConnectionProblem, match=rf"^Connection databricks_default: (extra )?host .*{why}"):
-        asyncio.run(hook().aget_cluster("0101-000000-listener"))
+        CALLS[client](hook())
     assert listener.connections_so_far() == [] and listener.requests == []
 
 
