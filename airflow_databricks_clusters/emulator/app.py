@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -28,11 +29,21 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
-from airflow_databricks_clusters.emulator.workspace import Workspace
+from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
 
-Handler = Callable[[dict[str, Any], str], dict[str, Any]]
 _API = re.compile(r"^/api/(?P<version>2\.[012])/(?P<tail>.+?)/?$")
-WORKSPACE_ID = "1234567890123456"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who called, and the address they called (page URLs in answers point there)."""
+
+    user: str
+    base_url: str
+    api_version: str
+
+
+Handler = Callable[[dict[str, Any], Caller], dict[str, Any]]
 
 
 class EmulatorApp:
@@ -48,45 +59,52 @@ class EmulatorApp:
         self.clock = clock
         ws = workspace
         clusters: dict[tuple[str, str], Handler] = {
-            ("POST", "clusters/create"): lambda b, u: ws.clusters_create(b, user=u),
-            ("POST", "clusters/edit"): lambda b, u: ws.clusters_edit(b, user=u),
-            ("POST", "clusters/start"): lambda b, u: ws.clusters_start(b, user=u),
-            ("POST", "clusters/restart"): lambda b, u: ws.clusters_restart(b, user=u),
-            ("POST", "clusters/resize"): lambda b, u: ws.clusters_resize(b, user=u),
-            ("POST", "clusters/delete"): lambda b, u: ws.clusters_delete(b, user=u),
-            ("POST", "clusters/permanent-delete"): lambda b, u: ws.clusters_permanent_delete(b, user=u),
-            ("POST", "clusters/pin"): lambda b, u: ws.clusters_pin(b, user=u),
-            ("POST", "clusters/unpin"): lambda b, u: ws.clusters_unpin(b, user=u),
-            ("GET", "clusters/get"): lambda b, u: ws.clusters_get(b),
-            ("POST", "clusters/events"): lambda b, u: ws.clusters_events(b),
-            ("GET", "clusters/spark-versions"): lambda b, u: ws.spark_versions(),
-            ("GET", "clusters/list-node-types"): lambda b, u: ws.list_node_types(),
-            ("GET", "clusters/list-zones"): lambda b, u: ws.list_zones(),
+            ("POST", "clusters/create"): lambda b, c: ws.clusters_create(b, user=c.user),
+            ("POST", "clusters/edit"): lambda b, c: ws.clusters_edit(b, user=c.user),
+            ("POST", "clusters/start"): lambda b, c: ws.clusters_start(b, user=c.user),
+            ("POST", "clusters/restart"): lambda b, c: ws.clusters_restart(b, user=c.user),
+            ("POST", "clusters/resize"): lambda b, c: ws.clusters_resize(b, user=c.user),
+            ("POST", "clusters/delete"): lambda b, c: ws.clusters_delete(b, user=c.user),
+            ("POST", "clusters/permanent-delete"): lambda b, c: ws.clusters_permanent_delete(b, user=c.user),
+            ("POST", "clusters/pin"): lambda b, c: ws.clusters_pin(b, user=c.user),
+            ("POST", "clusters/unpin"): lambda b, c: ws.clusters_unpin(b, user=c.user),
+            ("GET", "clusters/get"): lambda b, c: ws.clusters_get(b),
+            ("POST", "clusters/events"): lambda b, c: ws.clusters_events(b),
+            ("GET", "clusters/spark-versions"): lambda b, c: ws.spark_versions(),
+            ("GET", "clusters/list-node-types"): lambda b, c: ws.list_node_types(),
+            ("GET", "clusters/list-zones"): lambda b, c: ws.list_zones(),
         }
         jobs: dict[tuple[str, str], Handler] = {
-            ("POST", "jobs/runs/submit"): lambda b, u: runs.submit(b, user=u),
-            ("GET", "jobs/runs/get"): lambda b, u: runs.get(b),
-            ("GET", "jobs/runs/get-output"): lambda b, u: runs.get_output(b),
-            ("POST", "jobs/runs/cancel"): lambda b, u: runs.cancel(b),
+            ("POST", "jobs/runs/submit"): lambda b, c: runs.submit(b, user=c.user),
+            ("GET", "jobs/runs/get"): lambda b, c: runs.get(
+                b, base_url=c.base_url, api_version=c.api_version
+            ),
+            ("GET", "jobs/runs/get-output"): lambda b, c: runs.get_output(
+                b, base_url=c.base_url, api_version=c.api_version
+            ),
+            ("GET", "jobs/runs/list"): lambda b, c: runs.list_runs(
+                b, base_url=c.base_url, api_version=c.api_version
+            ),
+            ("POST", "jobs/runs/cancel"): lambda b, c: runs.cancel(b),
         }
         other: dict[tuple[str, str], Handler] = {
-            ("GET", "instance-profiles/list"): lambda b, u: ws.instance_profiles_list(),
-            ("GET", "instance-pools/list"): lambda b, u: ws.instance_pools_list(),
-            ("GET", "instance-pools/get"): lambda b, u: ws.instance_pools_get(b),
-            ("GET", "policies/clusters/list"): lambda b, u: ws.policies_list(),
-            ("GET", "preview/scim/v2/Me"): lambda b, u: _scim_me(u),
+            ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
+            ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
+            ("GET", "instance-pools/get"): lambda b, c: ws.instance_pools_get(b),
+            ("GET", "policies/clusters/list"): lambda b, c: ws.policies_list(),
+            ("GET", "preview/scim/v2/Me"): lambda b, c: _scim_me(c.user),
         }
         self.routes: dict[str, dict[tuple[str, str], Handler]] = {
             "2.0": {
                 **clusters,
                 **jobs,
                 **other,
-                ("GET", "clusters/list"): lambda b, u: ws.clusters_list(b, api_version="2.0"),
+                ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.0"),
             },
             "2.1": {
                 **clusters,
                 **jobs,
-                ("GET", "clusters/list"): lambda b, u: ws.clusters_list(b, api_version="2.1"),
+                ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.1"),
             },
             "2.2": dict(jobs),
         }
@@ -144,16 +162,19 @@ class EmulatorApp:
         if path == "/oidc/v1/token" and method == "POST":
             return self._token(request, raw)
         user = self.auth.user_for(request.headers.get("authorization"))
+        base_url = str(request.base_url).rstrip("/")
         if path.startswith("/emulator/"):
-            return self._admin(method, path, _json_body(raw))
+            return self._admin(method, path, _json_body(raw), base_url)
         match = _API.match(path)
         handler = None
         if match:
             handler = self.routes[match["version"]].get((method, match["tail"]))
         if handler is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
-        params = _query(request) if method == "GET" else _json_body(raw)
-        return handler(params, user)
+        # A GET takes its parameters from the query string or a JSON body (the official provider's async
+        # hook sends the latter); a workspace answers both.
+        params = {**_json_body(raw), **_query(request)} if method == "GET" else _json_body(raw)
+        return handler(params, Caller(user, base_url, match["version"] if match else ""))
 
     def _token(self, request: Request, raw: bytes) -> dict[str, Any]:
         try:
@@ -167,7 +188,7 @@ class EmulatorApp:
             raise OAuthError(400, "invalid_request", "Malformed request or Authorization header") from None
         return self.auth.mint(client_id, secret, form.get("grant_type"))
 
-    def _admin(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _admin(self, method: str, path: str, body: dict[str, Any], base_url: str) -> dict[str, Any]:
         action = path[len("/emulator/") :].strip("/")
         if (method, action) == ("POST", "scenarios"):
             name = body.pop("name", None)
@@ -193,7 +214,7 @@ class EmulatorApp:
         if (method, action) == ("GET", "clusters"):
             return {"clusters": self.workspace.all_clusters()}
         if (method, action) == ("GET", "runs"):
-            return {"runs": self.runs.all_runs()}
+            return {"runs": self.runs.all_runs(base_url)}
         if (method, action) == ("GET", "clock"):
             return self._clock_reading()
         if (method, action) == ("POST", "clock"):

@@ -1,7 +1,8 @@
 """Who a request is: personal access tokens and OAuth machine-to-machine (client credentials) tokens.
 
-A bad or missing token is answered as Databricks answers it: 403 with a numeric ``error_code`` and the
-``X-Databricks-Reason-Phrase`` header. The token endpoint answers its errors as OAuth does (``OAuthError``).
+A request is answered as Databricks answers it: no credential at all (or not a bearer token) 401, a
+bad token 403, each with a numeric ``error_code`` and the ``X-Databricks-Reason-Phrase`` header. The
+token endpoint answers its errors as OAuth does (``OAuthError``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ INVALID_TOKEN = "Invalid access token."
 TOKEN_LIFETIME_SECONDS = 3600
 
 
+NO_CREDENTIAL = "Credential was not sent or was of an unsupported type for this API."
+
+
 def invalid_token() -> ApiError:
     return ApiError(403, 403, INVALID_TOKEN, headers={"X-Databricks-Reason-Phrase": INVALID_TOKEN})
+
+
+def no_credential() -> ApiError:
+    return ApiError(401, 401, NO_CREDENTIAL, headers={"X-Databricks-Reason-Phrase": NO_CREDENTIAL})
 
 
 class Auth:
@@ -42,9 +50,10 @@ class Auth:
         self._lock = threading.Lock()
 
     def user_for(self, authorization: str | None) -> str:
-        """The user behind an ``Authorization`` header; ApiError 403 when there is none valid."""
+        """The user behind an ``Authorization`` header: ApiError 401 when no bearer token was sent, 403
+        when the one sent is not valid."""
         if not authorization or not authorization.startswith("Bearer "):
-            raise invalid_token()
+            raise no_credential()
         token = authorization[len("Bearer ") :].strip()
         if token in self.tokens:
             return self.tokens[token]
@@ -66,8 +75,11 @@ class Auth:
         if not client_id or self.oauth_clients.get(client_id) != secret:
             raise OAuthError(401, "invalid_client", "Client authentication failed")
         token = "eyJemu." + secrets.token_urlsafe(24)
+        now = self.clock()
         with self._lock:
-            self._minted[token] = (client_id, self.clock() + TOKEN_LIFETIME_SECONDS)
+            # Expired tokens go as new ones come: a client minting in a loop keeps only the live ones.
+            self._minted = {key: minted for key, minted in self._minted.items() if minted[1] > now}
+            self._minted[token] = (client_id, now + TOKEN_LIFETIME_SECONDS)
         return {
             "access_token": token,
             "token_type": "Bearer",

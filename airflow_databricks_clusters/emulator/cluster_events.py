@@ -9,6 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
+#: Every event type the Clusters API knows (databricks-sdk's ``compute.EventType``); a filter on another
+#: is refused.
+EVENT_TYPES = frozenset(
+    {
+        "ADD_NODES_FAILED", "AUTOMATIC_CLUSTER_UPDATE", "AUTOSCALING_BACKOFF", "AUTOSCALING_FAILED",
+        "AUTOSCALING_STATS_REPORT", "CLUSTER_MIGRATED", "CREATING", "DBFS_DOWN", "DECOMMISSION_ENDED",
+        "DECOMMISSION_STARTED", "DEFERRED_POLICY_ENFORCEMENT_FAILED", "DEFERRED_POLICY_ENFORCEMENT_SCHEDULED",
+        "DID_NOT_EXPAND_DISK", "DRIVER_HEALTHY", "DRIVER_NOT_RESPONDING", "DRIVER_UNAVAILABLE", "EDITED",
+        "EXPANDED_DISK", "FAILED_TO_EXPAND_DISK", "INIT_SCRIPTS_FINISHED", "INIT_SCRIPTS_STARTED",
+        "METASTORE_DOWN", "NODES_LOST", "NODE_BLACKLISTED", "NODE_EXCLUDED_DECOMMISSIONED", "PINNED",
+        "RESIZING", "RESTARTING", "RUNNING", "SPARK_EXCEPTION", "STARTING", "TERMINATING",
+        "UC_VOLUME_MISCONFIGURED", "UNPINNED", "UPSIZE_COMPLETED",
+    }
+)  # fmt: skip
+
 
 def ms(seconds: float) -> int:
     """Epoch seconds -> the API's epoch milliseconds."""

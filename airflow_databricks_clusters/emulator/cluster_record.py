@@ -60,9 +60,8 @@ def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> 
         node_type = pool["node_type_id"]
     cluster.setdefault("driver_node_type_id", node_type)
     memory, cores, _ = catalog.node_types.get(node_type or "", (0, 0.0, 0))
-    workers = target_workers(cluster) if "autoscale" in cluster else cluster.get("num_workers", 0)
-    cluster["cluster_memory_mb"] = memory * (1 + workers)
-    cluster["cluster_cores"] = cores * (1 + workers)
+    cluster["_node_memory_mb"], cluster["_node_cores"] = memory, cores
+    _size_totals(cluster)
     cluster.setdefault("autotermination_minutes", 0)
     cluster.setdefault("enable_elastic_disk", False)
     cluster.setdefault("spark_conf", {})
@@ -75,6 +74,22 @@ def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> 
         "Name": f"workerenv-{cluster['cluster_id']}",
     }
     cluster["spec"] = spec_as_given(spec)
+
+
+def resize(cluster: dict[str, Any], size: Mapping[str, Any]) -> None:
+    """A resize to ``{"num_workers": n}`` or ``{"autoscale": {...}}``: the record, its ``spec`` and its
+    totals all show the new size (the spec is what the cluster is now asked to be)."""
+    for record in (cluster, cluster.setdefault("spec", {})):
+        record.pop("num_workers", None)
+        record.pop("autoscale", None)
+        record.update(copy.deepcopy(dict(size)))
+    _size_totals(cluster)
+
+
+def _size_totals(cluster: dict[str, Any]) -> None:
+    workers = target_workers(cluster) if "autoscale" in cluster else cluster.get("num_workers", 0)
+    cluster["cluster_memory_mb"] = cluster.get("_node_memory_mb", 0) * (1 + workers)
+    cluster["cluster_cores"] = cluster.get("_node_cores", 0.0) * (1 + workers)
 
 
 def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:

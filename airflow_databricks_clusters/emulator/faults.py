@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,13 +81,17 @@ class Fault:
         }
 
 
+REQUEST_LOG_SIZE = 10_000
+
+
 class Faults:
     """The active faults and the request log of one emulator."""
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
-        self.request_log: list[dict[str, Any]] = []
+        #: The newest ``REQUEST_LOG_SIZE`` requests: a client calling in a loop must not grow it for good.
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def add(self, kind: str, *, path: str = "", seed: int = 0, **options: Any) -> Fault:
         if kind not in FAULT_KINDS:

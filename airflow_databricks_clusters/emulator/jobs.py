@@ -4,6 +4,10 @@ A run waits while its cluster starts (a TERMINATED all-purpose cluster is starte
 does), runs for ``run_seconds`` once the cluster is RUNNING, and fails the way Databricks fails it when
 the cluster does not exist, fails to start, or terminates mid-run. Lazy time, like the workspace, on
 the workspace's clock: a run's moments are when they were due, not when a client looked.
+
+A run and each of its tasks have their own run id, as in Databricks: ``runs/get-output`` answers a task's
+id (2.1 and 2.2 refuse a run's own id); Jobs 2.0 answers a one-task run in its own shape (``task``,
+``cluster_spec``, ``cluster_instance``). ``run_page_url`` is built from the address the client called.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
-from airflow_databricks_clusters.emulator.request_params import one
-from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
+from airflow_databricks_clusters.emulator.request_params import integer, one, page_offset, page_token
+from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, WORKSPACE_ID, Workspace
 
 TASK_KINDS = (
     "spark_python_task",
@@ -24,16 +28,27 @@ TASK_KINDS = (
     "spark_submit_task",
     "python_wheel_task",
 )
+ENDED = ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")
+#: ``runs/list``: the most runs one page holds (also the page size of a limit of 0), and the default.
+LIST_MAX_RUNS = 25
+LIST_DEFAULT_RUNS = 20
+MULTI_TASK_OUTPUT = (
+    "Retrieving the output of runs with multiple tasks is not supported. Please retrieve the output of each "
+    "individual task run instead."
+)
 
 
 class Runs:
     """The one-time runs of a workspace."""
 
-    def __init__(self, workspace: Workspace, *, run_seconds: float = 1.0, host: str = "") -> None:
+    def __init__(self, workspace: Workspace, *, run_seconds: float = 1.0) -> None:
         self.workspace = workspace
         self.run_seconds = run_seconds
-        self.host = host
+        #: The server's own address (``Emulator`` sets it once listening), for page URLs outside a request.
+        self.base_url = ""
         self._runs: dict[int, dict[str, Any]] = {}
+        #: task run id -> (its run's id, the task's index)
+        self._task_runs: dict[int, tuple[int, int]] = {}
         self._ids = itertools.count(1001)
 
     def submit(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
@@ -67,9 +82,10 @@ class Runs:
         with self.workspace.lock:
             now = self.workspace.now()
             run_id = next(self._ids)
+            job_id = run_id + 100000
             run: dict[str, Any] = {
                 "run_id": run_id,
-                "job_id": run_id + 100000,
+                "job_id": job_id,
                 "number_in_job": run_id,
                 "run_name": body.get("run_name") or "Untitled",
                 "creator_user_name": user,
@@ -79,10 +95,17 @@ class Runs:
                 "execution_duration": 0,
                 "cleanup_duration": 0,
                 "end_time": 0,
-                "run_page_url": f"{self.host}/#job/{run_id + 100000}/run/{run_id}",
                 "tasks": [
-                    {**copy.deepcopy(task), "run_id": run_id * 10 + index, "attempt_number": 0}
-                    for index, task in enumerate(tasks)
+                    {
+                        **copy.deepcopy(task),
+                        "run_id": next(self._ids),
+                        "job_id": job_id,
+                        "attempt_number": 0,
+                        "start_time": int(now * 1000),
+                        "end_time": 0,
+                        "cluster_instance": {"cluster_id": task.get("existing_cluster_id")},
+                    }
+                    for task in tasks
                 ],
                 "state": {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"},
                 "_ran_since": None,
@@ -93,8 +116,13 @@ class Runs:
             if failure is not None:
                 run["_fail"] = failure.get("message", "Workload failed, see run output for details")
             self._runs[run_id] = run
+            self._index(run)
             self._advance(run)
             return {"run_id": run_id}
+
+    def _index(self, run: Mapping[str, Any]) -> None:
+        for index, task in enumerate(run["tasks"]):
+            self._task_runs[int(task["run_id"])] = (int(run["run_id"]), index)
 
     def _cluster(self, cluster_id: str) -> dict[str, Any] | None:
         try:
@@ -112,10 +140,11 @@ class Runs:
         run["end_time"] = int(at * 1000)
         for task in run["tasks"]:
             task["state"] = dict(run["state"])
+            task["end_time"] = run["end_time"]
 
     def _advance(self, run: dict[str, Any]) -> None:
         state = run["state"]["life_cycle_state"]
-        if state in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED"):
+        if state in ENDED:
             return
         now = self.workspace.now()
         cluster_id = str(run["tasks"][0].get("existing_cluster_id"))
@@ -177,37 +206,113 @@ class Runs:
         return float(events[0]["timestamp"]) / 1000 if events else default
 
     def _run(self, run_id: Any) -> dict[str, Any]:
-        try:
-            run = self._runs.get(int(run_id))
-        except (TypeError, ValueError):
-            run = None
+        run = self._runs.get(_run_id(run_id))
         if run is None:
             raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Run {run_id} does not exist.")
         return run
 
-    @staticmethod
-    def _public(run: Mapping[str, Any]) -> dict[str, Any]:
-        return {key: copy.deepcopy(value) for key, value in run.items() if not key.startswith("_")}
+    def _view(self, run: Mapping[str, Any], base_url: str, api_version: str) -> dict[str, Any]:
+        """The run as ``runs/get`` answers it in ``api_version``."""
+        view = {key: copy.deepcopy(value) for key, value in run.items() if not key.startswith("_")}
+        view["run_page_url"] = _page_url(base_url, run["job_id"], run["run_id"])
+        if api_version == "2.0" and len(run["tasks"]) == 1:
+            # Jobs 2.0 knew one task per run: its fields sit at the top, its cluster beside them.
+            task = view.pop("tasks")[0]
+            view["task"] = {kind: task[kind] for kind in TASK_KINDS if kind in task}
+            view["cluster_spec"] = {k: task[k] for k in ("existing_cluster_id", "new_cluster") if k in task}
+            view["cluster_instance"] = task["cluster_instance"]
+        return view
 
-    def get(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _task_view(self, run: Mapping[str, Any], index: int, base_url: str) -> dict[str, Any]:
+        """A task's own run, as its ``runs/get-output`` metadata shows it."""
+        task = copy.deepcopy(run["tasks"][index])
+        view = {key: copy.deepcopy(run[key]) for key in ("run_name", "creator_user_name", "run_type")}
+        return {**view, **task, "run_page_url": _page_url(base_url, run["job_id"], task["run_id"])}
+
+    def get(
+        self, params: Mapping[str, Any], *, base_url: str = "", api_version: str = "2.1"
+    ) -> dict[str, Any]:
         with self.workspace.lock:
             run = self._run(one(params.get("run_id")))
             self._advance(run)
-            return self._public(run)
+            return self._view(run, base_url, api_version)
 
-    def get_output(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def get_output(
+        self, params: Mapping[str, Any], *, base_url: str = "", api_version: str = "2.1"
+    ) -> dict[str, Any]:
+        """A task run's output (its error when it failed). Given a run's own id, 2.1 and later refuse it
+        even for one task; 2.0 answers its one task's output."""
         with self.workspace.lock:
-            run = self._run(one(params.get("run_id")))
-            self._advance(run)
-            answer: dict[str, Any] = {"metadata": self._public(run)}
+            asked = one(params.get("run_id"))
+            found = self._task_runs.get(_run_id(asked))
+            if found is not None:
+                run, index = self._runs[found[0]], found[1]
+                self._advance(run)
+                metadata = self._task_view(run, index, base_url)
+            else:
+                run = self._run(asked)
+                if api_version != "2.0" or len(run["tasks"]) != 1:
+                    raise invalid_parameter(MULTI_TASK_OUTPUT)
+                self._advance(run)
+                metadata = self._view(run, base_url, api_version)
+            answer: dict[str, Any] = {"metadata": metadata}
             if run["state"].get("result_state") == "FAILED":
                 answer["error"] = run["state"]["state_message"]
                 answer["error_trace"] = (
                     f"Traceback (most recent call last):\n  {run['state']['state_message']}"
                 )
             elif run["state"].get("result_state") == "SUCCESS":
-                answer["logs"] = f"run {run['run_id']} finished"
+                answer["logs"] = f"run {metadata['run_id']} finished"
             return answer
+
+    def list_runs(
+        self, params: Mapping[str, Any], *, base_url: str = "", api_version: str = "2.1"
+    ) -> dict[str, Any]:
+        """``runs/list``: newest first, filtered, a page at a time (``page_token``, or the deprecated
+        ``offset``); tasks only with ``expand_tasks``."""
+        active, completed = _flag(params, "active_only"), _flag(params, "completed_only")
+        if active and completed:
+            raise invalid_parameter("active_only and completed_only cannot both be true.")
+        limit = integer(one(params.get("limit")), "limit", default=LIST_DEFAULT_RUNS)
+        if not 0 <= limit <= LIST_MAX_RUNS:
+            raise invalid_parameter(f"Invalid limit {limit}: must be from 0 (the most) to {LIST_MAX_RUNS}.")
+        limit = limit or LIST_MAX_RUNS
+        offset = integer(one(params.get("offset")), "offset", default=0)
+        if params.get("page_token"):
+            offset = page_offset(params.get("page_token"))
+        job_id = one(params.get("job_id"))
+        run_type = one(params.get("run_type"))
+        since = integer(one(params.get("start_time_from")), "start_time_from", default=0)
+        until = integer(one(params.get("start_time_to")), "start_time_to", default=0)
+        with self.workspace.lock:
+            runs = list(self._runs.values())
+            for run in runs:
+                self._advance(run)
+            runs = [
+                run
+                for run in runs
+                if (not active or run["state"]["life_cycle_state"] not in ENDED)
+                and (not completed or run["state"]["life_cycle_state"] in ENDED)
+                and (job_id is None or str(run["job_id"]) == str(job_id))
+                and (run_type is None or run["run_type"] == run_type)
+                and run["start_time"] >= since
+                and (not until or run["start_time"] <= until)
+            ]
+            runs.sort(key=lambda run: (run["start_time"], run["run_id"]), reverse=True)
+            page = [self._view(run, base_url, api_version) for run in runs[offset : offset + limit]]
+        if not _flag(params, "expand_tasks") and api_version != "2.0":
+            for view in page:
+                view.pop("tasks", None)
+        more = offset + limit < len(runs)
+        answer: dict[str, Any] = {"has_more": more}
+        if page:
+            answer["runs"] = page
+        if api_version != "2.0":
+            if more:
+                answer["next_page_token"] = page_token(offset + limit)
+            if offset > 0:
+                answer["prev_page_token"] = page_token(max(offset - limit, 0))
+        return answer
 
     def cancel(self, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.workspace.lock:
@@ -218,12 +323,14 @@ class Runs:
                 run["state"]["user_cancelled_or_timedout"] = True
             return {}
 
-    def all_runs(self) -> list[dict[str, Any]]:
-        """Every run as ``runs/get`` answers it (for assertions and the demo)."""
+    def all_runs(self, base_url: str | None = None) -> list[dict[str, Any]]:
+        """Every run as ``runs/get`` answers it (for assertions and the demo), its page URLs on
+        ``base_url`` (default the server's own address)."""
         with self.workspace.lock:
             for run in self._runs.values():
                 self._advance(run)
-            return [self._public(run) for run in self._runs.values()]
+            base = self.base_url if base_url is None else base_url
+            return [self._view(run, base, "2.1") for run in self._runs.values()]
 
     def to_json(self) -> dict[str, Any]:
         with self.workspace.lock:
@@ -231,4 +338,25 @@ class Runs:
 
     def load_json(self, data: Mapping[str, Any]) -> None:
         self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in data.items()}
-        self._ids = itertools.count(max(self._runs, default=1000) + 1)
+        self._task_runs = {}
+        for run in self._runs.values():
+            self._index(run)
+        self._ids = itertools.count(max([*self._runs, *self._task_runs], default=1000) + 1)
+
+
+def _run_id(value: Any) -> int:
+    """A run id as a number; -1 (no run's) when it is not one."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _flag(params: Mapping[str, Any], name: str) -> bool:
+    """A boolean parameter: JSON true, or ``true`` in a query string."""
+    value = one(params.get(name))
+    return value is True or str(value).lower() == "true"
+
+
+def _page_url(base_url: str, job_id: int, run_id: int) -> str:
+    return f"{base_url}/?o={WORKSPACE_ID}#job/{job_id}/run/{run_id}"

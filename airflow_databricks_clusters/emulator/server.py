@@ -112,7 +112,9 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        # A client names the default port by leaving it out (the legacy CLI can do nothing else).
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}" if self.port == 80 else f"http://{host}:{self.port}"
 
     def start(self) -> Emulator:
         import uvicorn
@@ -121,7 +123,7 @@ class Emulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self.port))
         self.port = sock.getsockname()[1]
-        self.runs.host = self.url
+        self.runs.base_url = self.url
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -24,20 +24,34 @@ from airflow_databricks_clusters.emulator.api_errors import (
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
-from airflow_databricks_clusters.emulator.cluster_record import fill, public, spec_as_given
+from airflow_databricks_clusters.emulator.cluster_record import fill, public, resize, spec_as_given
 from airflow_databricks_clusters.emulator.lifecycle import PENDING_MESSAGE, Lifecycle
 from airflow_databricks_clusters.emulator.nodes import target_workers
-from airflow_databricks_clusters.emulator.request_params import integer, many, one
+from airflow_databricks_clusters.emulator.request_params import (
+    field,
+    integer,
+    many,
+    one,
+    page_offset,
+    page_token,
+)
 from airflow_databricks_clusters.emulator.scenarios import SCENARIOS, Scenarios
 from airflow_databricks_clusters.emulator.validation import validate_create
 
 if TYPE_CHECKING:
     from airflow_databricks_clusters.emulator.log_delivery import LogDelivery
 
-__all__ = ["DEFAULT_USER", "PENDING_MESSAGE", "SCENARIOS", "SORT_FIELDS", "Workspace"]
+__all__ = ["DEFAULT_USER", "PENDING_MESSAGE", "SCENARIOS", "SORT_FIELDS", "WORKSPACE_ID", "Workspace"]
 
 DEFAULT_USER = "emulator@example.com"
+#: The workspace's id (``/.well-known/databricks-config``, the ``?o=`` of its page URLs).
+WORKSPACE_ID = "1234567890123456"
 SORT_FIELDS = {"CLUSTER_NAME": "cluster_name", "DEFAULT": "start_time"}
+#: ``clusters/list``: the page size of a request without one (or 0), and the most one page holds.
+LIST_PAGE_SIZE = 100
+#: ``clusters/events``: the page size of a request without one, and the most one page holds.
+EVENTS_PAGE_SIZE = 50
+EVENTS_MAX_PAGE_SIZE = 500
 
 
 class Workspace:
@@ -239,12 +253,12 @@ class Workspace:
             validate_create(probe, self.catalog)
             at = self.now()
             previous = target_workers(cluster)
-            if autoscale is not None:
-                cluster["autoscale"] = dict(autoscale)
-                cluster.pop("num_workers", None)
-            else:
-                cluster["num_workers"] = int(num_workers or 0)
-                cluster.pop("autoscale", None)
+            size = (
+                {"autoscale": dict(autoscale)}
+                if autoscale is not None
+                else {"num_workers": int(num_workers or 0)}
+            )
+            resize(cluster, size)
             self.lifecycle.begin_resize(cluster, at, user, previous)
             self._changed()
             return {}
@@ -305,27 +319,32 @@ class Workspace:
             clusters = list(self._clusters.values())
             if api_version == "2.0":
                 return {"clusters": [public(c, with_spec=False) for c in clusters]}
-            states = many(params.get("filter_by.cluster_states"))
+            states = many(field(params, "filter_by.cluster_states"))
             if states:
                 clusters = [c for c in clusters if c["state"] in states]
-            pinned = one(params.get("filter_by.is_pinned"))
+            pinned = one(field(params, "filter_by.is_pinned"))
             if pinned is not None:
                 want = str(pinned).lower() == "true"
                 clusters = [c for c in clusters if c.get("_pinned", False) == want]
-            policy = one(params.get("filter_by.policy_id"))
+            policy = one(field(params, "filter_by.policy_id"))
             if policy:
                 clusters = [c for c in clusters if c.get("policy_id") == policy]
-            field = SORT_FIELDS.get(str(one(params.get("sort_by.field")) or "DEFAULT"), "start_time")
-            descending = str(one(params.get("sort_by.direction")) or "DESC") == "DESC"
-            clusters.sort(key=lambda c: (c.get(field) or 0, c["cluster_id"]), reverse=descending)
-            size = integer(one(params.get("page_size")), "page_size", default=100)
-            offset = integer(one(params.get("page_token")) or 0, "page_token", default=0)
+            sort_field = str(one(field(params, "sort_by.field")) or "DEFAULT")
+            key = SORT_FIELDS.get(sort_field, "start_time")
+            descending = str(one(field(params, "sort_by.direction")) or "DESC") == "DESC"
+            clusters.sort(key=lambda c: (c.get(key) or 0, c["cluster_id"]), reverse=descending)
+            size = integer(one(params.get("page_size")), "page_size", default=0)
+            if size < 0:
+                raise invalid_parameter(f"Invalid page_size {size}: must be 0 (the server's default) or more")
+            # 0 or absent: the server's default; more than it serves in one page: its maximum.
+            size = min(size or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
+            offset = page_offset(params.get("page_token"))
             page = clusters[offset : offset + size]
             more = offset + size < len(clusters)
             return {
                 "clusters": [public(c, with_spec=False) for c in page],
-                "next_page_token": str(offset + size) if more else "",
-                "prev_page_token": str(max(offset - size, 0)) if offset > 0 else "",
+                "next_page_token": page_token(offset + size) if more else "",
+                "prev_page_token": page_token(max(offset - size, 0)) if offset > 0 else "",
             }
 
     def clusters_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -333,7 +352,10 @@ class Workspace:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
             events = list(cluster["_events"])
-            kinds = body.get("event_types")
+            kinds = many(body.get("event_types"))
+            unknown = sorted(str(kind) for kind in kinds if kind not in cluster_events.EVENT_TYPES)
+            if unknown:
+                raise invalid_parameter(f"Invalid event_types {', '.join(unknown)}: not a cluster event type")
             if kinds:
                 events = [e for e in events if e["type"] in kinds]
             if body.get("start_time") is not None:
@@ -346,9 +368,11 @@ class Workspace:
             if order not in ("ASC", "DESC"):
                 raise invalid_parameter(f"Invalid order {order}: must be ASC or DESC.")
             events.sort(key=lambda e: e["timestamp"], reverse=order == "DESC")
-            limit = integer(body.get("limit"), "limit", default=50)
-            if not 1 <= limit <= 500:
-                raise invalid_parameter(f"limit must be between 1 and 500, got {limit}.")
+            if "page_size" in body or "page_token" in body:
+                return _events_by_token(body, events)
+            limit = integer(body.get("limit"), "limit", default=EVENTS_PAGE_SIZE)
+            if not 1 <= limit <= EVENTS_MAX_PAGE_SIZE:
+                raise invalid_parameter(f"limit must be between 1 and {EVENTS_MAX_PAGE_SIZE}, got {limit}.")
             offset = integer(body.get("offset"), "offset", default=0)
             page = events[offset : offset + limit]
             answer: dict[str, Any] = {"events": copy.deepcopy(page), "total_count": len(events)}
@@ -399,6 +423,26 @@ class Workspace:
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
         workspace._scenarios.load_json(data.get("scenarios", {}))
         return workspace
+
+
+def _events_by_token(body: Mapping[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    """A page of events in the ``page_size`` / ``page_token`` style: both tokens, and ``next_page`` too (the
+    request for the next page, which is what databricks-sdk follows)."""
+    size = integer(body.get("page_size"), "page_size", default=0)
+    # Out of [0, 500] the server enforces 0 (its default) or 500, as the API reference says.
+    size = min(max(size, 0), EVENTS_MAX_PAGE_SIZE) or EVENTS_PAGE_SIZE
+    offset = page_offset(body.get("page_token"))
+    more = offset + size < len(events)
+    answer: dict[str, Any] = {
+        "events": copy.deepcopy(events[offset : offset + size]),
+        "next_page_token": page_token(offset + size) if more else "",
+        "prev_page_token": page_token(max(offset - size, 0)) if offset > 0 else "",
+        "total_count": 0,  # deprecated, and 0 when a request pages by token
+    }
+    if more:
+        request = {k: v for k, v in body.items() if k not in ("offset", "limit")}
+        answer["next_page"] = {**request, "page_token": answer["next_page_token"]}
+    return answer
 
 
 def _expect_state(cluster: Mapping[str, Any], *states: str) -> None:

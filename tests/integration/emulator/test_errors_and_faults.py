@@ -79,7 +79,15 @@ def test_bad_token(emu: Emulator) -> None:
     assert response.status_code == 403
     assert response.json() == {"error_code": 403, "message": "Invalid access token."}
     assert response.headers["X-Databricks-Reason-Phrase"] == "Invalid access token."
-    assert requests.get(f"{emu.url}/api/2.1/clusters/list").status_code == 403
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Basic dXNlcjpwYXNz"}], ids=["none", "basic"])
+def test_no_credential_is_401(emu: Emulator, headers: dict[str, str]) -> None:
+    response = requests.get(f"{emu.url}/api/2.1/clusters/list", headers=headers)
+    message = "Credential was not sent or was of an unsupported type for this API."
+    assert response.status_code == 401
+    assert response.json() == {"error_code": 401, "message": message}
+    assert response.headers["X-Databricks-Reason-Phrase"] == message
 
 
 @pytest.mark.parametrize(
