@@ -27,6 +27,7 @@ from airflow_databricks_clusters.preflight_results import (
     validate_check_names,
 )
 from airflow_databricks_clusters.redaction import redact
+from airflow_databricks_clusters.runtimes import runtime_result
 
 __all__ = [
     "CHECKS",
@@ -133,9 +134,13 @@ def _offers(
 def check_spark_version(
     spec: Mapping[str, Any], hook: DatabricksClustersHook, _: str | None
 ) -> list[CheckResult]:
-    return _offers(
-        "spark_version", {"spark_version": spec.get("spark_version")}, RUNTIMES, hook.spark_versions
-    )
+    given = spec.get("spark_version")
+    if not given:
+        return []
+    offered, skipped = _listed("spark_version", RUNTIMES, hook.spark_versions)
+    if skipped:
+        return [skipped]
+    return [runtime_result(str(given), offered or [])]
 
 
 def check_node_types(

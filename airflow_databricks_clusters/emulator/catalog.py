@@ -9,16 +9,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: (key, name) as ``clusters/spark-versions`` lists them. 7.0 is the source article's runtime.
+#: (key, name) as ``clusters/spark-versions`` lists them: the supported runtimes an AWS workspace offers on
+#: 2026-11-24, newest first, each with its Photon and ML variants (docs/emulator-fidelity.md: what and
+#: why). Any other key, the source article's retired 7.0 among them, is refused at create and edit.
 SPARK_VERSIONS: tuple[tuple[str, str], ...] = (
+    ("19.x-scala2.13", "19 (includes Apache Spark 4.2.0, Scala 2.13)"),
+    ("19.x-photon-scala2.13", "19 Photon (includes Apache Spark 4.2.0, Scala 2.13)"),
+    ("19.x-cpu-ml-scala2.13", "19 ML (includes Apache Spark 4.2.0, Scala 2.13)"),
+    ("19.x-gpu-ml-scala2.13", "19 ML (includes Apache Spark 4.2.0, GPU, Scala 2.13)"),
+    ("18.x-scala2.13", "18 LTS (includes Apache Spark 4.1.0, Scala 2.13)"),
+    ("18.x-photon-scala2.13", "18 LTS Photon (includes Apache Spark 4.1.0, Scala 2.13)"),
+    ("18.x-cpu-ml-scala2.13", "18 LTS ML (includes Apache Spark 4.1.0, Scala 2.13)"),
+    ("18.x-gpu-ml-scala2.13", "18 LTS ML (includes Apache Spark 4.1.0, GPU, Scala 2.13)"),
+    ("17.3.x-scala2.13", "17.3 LTS (includes Apache Spark 4.0.0, Scala 2.13)"),
+    ("17.3.x-photon-scala2.13", "17.3 LTS Photon (includes Apache Spark 4.0.0, Scala 2.13)"),
+    ("17.3.x-cpu-ml-scala2.13", "17.3 LTS ML (includes Apache Spark 4.0.0, Scala 2.13)"),
+    ("17.3.x-gpu-ml-scala2.13", "17.3 LTS ML (includes Apache Spark 4.0.0, GPU, Scala 2.13)"),
     ("16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"),
+    ("16.4.x-photon-scala2.12", "16.4 LTS Photon (includes Apache Spark 3.5.2, Scala 2.12)"),
+    ("16.4.x-cpu-ml-scala2.12", "16.4 LTS ML (includes Apache Spark 3.5.2, Scala 2.12)"),
+    ("16.4.x-gpu-ml-scala2.12", "16.4 LTS ML (includes Apache Spark 3.5.2, GPU, Scala 2.12)"),
+    ("16.4.x-scala2.13", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.13)"),
+    ("16.4.x-photon-scala2.13", "16.4 LTS Photon (includes Apache Spark 3.5.2, Scala 2.13)"),
     ("15.4.x-scala2.12", "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
     ("15.4.x-photon-scala2.12", "15.4 LTS Photon (includes Apache Spark 3.5.0, Scala 2.12)"),
     ("15.4.x-cpu-ml-scala2.12", "15.4 LTS ML (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("15.4.x-gpu-ml-scala2.12", "15.4 LTS ML (includes Apache Spark 3.5.0, GPU, Scala 2.12)"),
     ("14.3.x-scala2.12", "14.3 LTS (includes Apache Spark 3.5.0, Scala 2.12)"),
-    ("13.3.x-scala2.12", "13.3 LTS (includes Apache Spark 3.4.1, Scala 2.12)"),
-    ("12.2.x-scala2.12", "12.2 LTS (includes Apache Spark 3.3.2, Scala 2.12)"),
-    ("7.0.x-scala2.12", "7.0 (includes Apache Spark 3.0.0, Scala 2.12)"),
+    ("14.3.x-photon-scala2.12", "14.3 LTS Photon (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("14.3.x-cpu-ml-scala2.12", "14.3 LTS ML (includes Apache Spark 3.5.0, Scala 2.12)"),
+    ("14.3.x-gpu-ml-scala2.12", "14.3 LTS ML (includes Apache Spark 3.5.0, GPU, Scala 2.12)"),
 )
 
 #: node_type_id -> (memory_mb, num_cores, local disks) of the AWS instance types offered.

@@ -26,6 +26,7 @@ PURE = {
     "preflight_results",
     "redaction",
     "retry",
+    "runtimes",
     "spec",
     "spec_validation",
     "sweep_policy",

@@ -6,6 +6,7 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from airflow_databricks_clusters.preflight import (
 from airflow_databricks_clusters.spec import build_cluster_spec
 from tests.aws_server import AwsServer
 
+SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
 PROFILE = "arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role"
 IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
 
@@ -41,6 +43,18 @@ def spec(**overrides: Any) -> dict[str, Any]:
         **overrides,
     }
     return build_cluster_spec(**fields)
+
+
+class _Silent:
+    """A logger that drops every line."""
+
+    def info(self, message: str, *args: Any) -> None:
+        pass
+
+    warning = error = info
+
+
+SILENT = _Silent()
 
 
 def outcomes(results: list[Any]) -> list[tuple[str, str]]:
@@ -84,8 +98,7 @@ def test_every_problem_is_reported_at_once(aws: AwsServer, emu: Emulator) -> Non
     message = str(caught.value)
     assert message.startswith("Pre-flight: 8 checks failed, the cluster was not created:")
     for expected in (
-        "spark_version: spark_version '15.4.x-scala2.13' is not offered by the workspace; close matches: "
-        "15.4.x-scala2.12",
+        "spark_version: spark_version '15.4.x-scala2.13' is not offered by the workspace; close matches: ",
         "node_types: node_type_id 'r5d.2xlarge' is not offered",
         "zone: aws_attributes.zone_id 'ap-southeast-1d' is not offered",
         "instance_profile: IAM instance profile other-role does not exist (NoSuchEntity)",
@@ -96,6 +109,23 @@ def test_every_problem_is_reported_at_once(aws: AwsServer, emu: Emulator) -> Non
         "s3_log_bucket: S3 bucket dataengineeringe2e-logs does not exist (404)",
     ):
         assert expected in message
+    (runtime,) = [r.detail for r in results if r.check == "spark_version"]
+    assert "15.4.x-scala2.12" in runtime.split("; ")[1]  # among the close matches
+
+
+def test_the_source_articles_retired_runtime_fails_naming_it_and_what_is_offered(emu: Emulator) -> None:
+    seed = build_cluster_spec(
+        cluster_json=str(SEED), instance_profile_arn=PROFILE, docker_image=f"{IMAGE}:latest"
+    )
+    assert seed["spark_version"] == "7.0.x-scala2.12"  # the file's own
+    with pytest.raises(PreflightFailed) as caught:
+        enforce_preflight(seed, DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=SILENT)
+    (failed,) = [r for r in caught.value.results if r.outcome is Outcome.FAILED]
+    assert failed.check == "spark_version"
+    assert failed.detail.startswith("spark_version '7.0.x-scala2.12' is a retired runtime, older than every ")
+    offered = [version["key"] for version in DatabricksClustersHook().spark_versions()]
+    # Listed newest first, as the workspace lists them.
+    assert failed.detail.endswith(f"offered runtimes: {', '.join(offered)}")
 
 
 def test_a_tag_that_was_never_pushed(aws: AwsServer, emu: Emulator) -> None:

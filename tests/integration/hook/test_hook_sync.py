@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,16 +157,20 @@ def test_oauth_m2m_token_is_fetched_once_and_cached(emu: Emulator, service_princ
     assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
 
 
-def test_the_seed_cluster_json_builds_validates_and_creates(
+def test_the_seed_cluster_json_builds_and_creates_once_its_retired_runtime_is_replaced(
     hook: DatabricksClustersHook, emu: Emulator
 ) -> None:
-    spec = build_cluster_spec(
-        cluster_json=str(SEED),
-        instance_profile_arn="arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role",
-        docker_image="123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest",
-    )
+    account: dict[str, Any] = {
+        "instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role",
+        "docker_image": "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest",
+    }
+    # The file's own runtime, 7.0, is valid JSON the builder accepts, and retired: the workspace refuses it.
+    with pytest.raises(InvalidParameter, match=r"Invalid spark version 7\.0\.x-scala2\.12\."):
+        hook.create_cluster(build_cluster_spec(cluster_json=str(SEED), **account))
+    assert emu.clusters == {}
+    spec = build_cluster_spec(cluster_json=str(SEED), spark_version="17.3.x-scala2.13", **account)
     cluster = advance_until(hook, emu, hook.create_cluster(spec), "RUNNING")
-    assert cluster["spark_version"] == "7.0.x-scala2.12"
+    assert cluster["spark_version"] == "17.3.x-scala2.13"
     assert cluster["autoscale"] == {"min_workers": 1, "max_workers": 2}
     assert cluster["aws_attributes"]["availability"] == "SPOT_WITH_FALLBACK"
 
