@@ -101,6 +101,14 @@ def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, A
     return answer
 
 
+def event_attributes(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a CREATING or EDITED event says of a spec: ``attributes`` (the spec as given, without its size)
+    and ``cluster_size`` (``num_workers`` or ``autoscale``), as the API splits them."""
+    attributes = spec_as_given(spec)
+    size = {key: attributes.pop(key) for key in ("num_workers", "autoscale") if key in attributes}
+    return {"attributes": attributes, "cluster_size": size}
+
+
 def spec_as_given(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of a spec that is safe to answer back: the registry password is never echoed."""
     given = copy.deepcopy(dict(spec))

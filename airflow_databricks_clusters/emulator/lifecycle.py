@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters.emulator import cluster_events, init_scripts, nodes
+from airflow_databricks_clusters.emulator.cluster_record import event_attributes
 from airflow_databricks_clusters.emulator.driver_logs import driver_logs
 from airflow_databricks_clusters.emulator.scenarios import Scenarios
 
@@ -136,7 +137,13 @@ class Lifecycle:
         cluster.pop("terminated_time", None)
         cluster["_steps"] = []
         if first:
-            cluster_events.record(cluster, at, "CREATING", user=cluster["creator_user_name"])
+            cluster_events.record(
+                cluster,
+                at,
+                "CREATING",
+                user=cluster["creator_user_name"],
+                **event_attributes(cluster["spec"]),
+            )
         else:
             cluster_events.record(
                 cluster, at, "STARTING", user=cluster.get("_started_by", cluster["creator_user_name"])

@@ -24,7 +24,7 @@ from airflow_databricks_clusters.emulator.api_errors import (
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
-from airflow_databricks_clusters.emulator.cluster_record import fill, public, resize, spec_as_given
+from airflow_databricks_clusters.emulator.cluster_record import event_attributes, fill, public, resize
 from airflow_databricks_clusters.emulator.lifecycle import PENDING_MESSAGE, Lifecycle
 from airflow_databricks_clusters.emulator.nodes import target_workers
 from airflow_databricks_clusters.emulator.request_params import (
@@ -46,7 +46,19 @@ __all__ = ["DEFAULT_USER", "PENDING_MESSAGE", "SCENARIOS", "SORT_FIELDS", "WORKS
 DEFAULT_USER = "emulator@example.com"
 #: The workspace's id (``/.well-known/databricks-config``, the ``?o=`` of its page URLs).
 WORKSPACE_ID = "1234567890123456"
-SORT_FIELDS = {"CLUSTER_NAME": "cluster_name", "DEFAULT": "start_time"}
+SORT_FIELDS = ("CLUSTER_NAME", "DEFAULT")
+#: How ``clusters/list`` ranks states in its default order (state first, then pinned, then name): the
+#: live ones first. The API names the three columns, not the states' order; this order is the emulator's.
+STATE_ORDER = (
+    "RUNNING",
+    "RESIZING",
+    "RESTARTING",
+    "PENDING",
+    "TERMINATING",
+    "TERMINATED",
+    "ERROR",
+    "UNKNOWN",
+)
 #: ``clusters/list``: the page size of a request without one (or 0), and the most one page holds.
 LIST_PAGE_SIZE = 100
 #: ``clusters/events``: the page size of a request without one, and the most one page holds.
@@ -208,10 +220,16 @@ class Workspace:
             _expect_state(cluster, "RUNNING", "TERMINATED")
             spec = validate_create({k: v for k, v in body.items() if k != "cluster_id"}, self.catalog)
             at = self.now()
-            previous = cluster["spec"]
+            before = event_attributes(cluster["spec"])
             fill(cluster, spec, self.catalog)
             cluster_events.record(
-                cluster, at, "EDITED", user=user, previous_attributes=previous, attributes=spec_as_given(spec)
+                cluster,
+                at,
+                "EDITED",
+                user=user,
+                previous_attributes=before["attributes"],
+                previous_cluster_size=before["cluster_size"],
+                **event_attributes(spec),
             )
             if cluster["state"] == "RUNNING":
                 self.lifecycle.begin_restart(cluster, at, user)
@@ -329,10 +347,7 @@ class Workspace:
             policy = one(field(params, "filter_by.policy_id"))
             if policy:
                 clusters = [c for c in clusters if c.get("policy_id") == policy]
-            sort_field = str(one(field(params, "sort_by.field")) or "DEFAULT")
-            key = SORT_FIELDS.get(sort_field, "start_time")
-            descending = str(one(field(params, "sort_by.direction")) or "DESC") == "DESC"
-            clusters.sort(key=lambda c: (c.get(key) or 0, c["cluster_id"]), reverse=descending)
+            clusters.sort(key=_sort_key(params), reverse=_descending(params))
             size = integer(one(params.get("page_size")), "page_size", default=0)
             if size < 0:
                 raise invalid_parameter(f"Invalid page_size {size}: must be 0 (the server's default) or more")
@@ -423,6 +438,32 @@ class Workspace:
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
         workspace._scenarios.load_json(data.get("scenarios", {}))
         return workspace
+
+
+def _sort_key(params: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``sort_by.field``: CLUSTER_NAME, or DEFAULT (also when absent): state, then pinned before unpinned,
+    then name. The cluster id breaks ties, so pages never overlap."""
+    sort_field = str(one(field(params, "sort_by.field")) or "DEFAULT")
+    if sort_field not in SORT_FIELDS:
+        raise invalid_parameter(
+            f"Invalid sort_by.field {sort_field}: must be one of {', '.join(SORT_FIELDS)}."
+        )
+    if sort_field == "CLUSTER_NAME":
+        return lambda c: (c.get("cluster_name") or "", c["cluster_id"])
+    rank = {state: index for index, state in enumerate(STATE_ORDER)}
+    return lambda c: (
+        rank.get(c["state"], len(rank)),
+        not c.get("_pinned", False),
+        c.get("cluster_name") or "",
+        c["cluster_id"],
+    )
+
+
+def _descending(params: Mapping[str, Any]) -> bool:
+    direction = str(one(field(params, "sort_by.direction")) or "ASC")
+    if direction not in ("ASC", "DESC"):
+        raise invalid_parameter(f"Invalid sort_by.direction {direction}: must be ASC or DESC.")
+    return direction == "DESC"
 
 
 def _events_by_token(body: Mapping[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:

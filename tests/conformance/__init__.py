@@ -1,0 +1,1 @@
+"""Real clients nobody here wrote, run unchanged against the emulator."""

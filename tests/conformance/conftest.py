@@ -1,0 +1,40 @@
+"""Fixtures every conformance client needs: an emulated workspace (its ``url`` and ``token``), and raw
+HTTP calls to it for setting a scene or reading what a client did.
+
+Two clocks. ``emu`` stops emulated time (``time_scale=0``): nothing moves until a test calls
+``emu.advance``, so what a client sees never depends on how fast the machine runs. ``live_emu`` runs in
+real time with sub-second transitions, for a client whose own wait polls the wall clock (an SDK's
+``*_and_wait``), which a stopped clock would leave waiting for good. A client's own fixtures (its
+connection, a second address to serve on) live in its own test module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from airflow_databricks_clusters.emulator import Emulator
+from tests.integration.emulator.conftest import Api
+
+__all__ = ["Api", "api", "emu", "live_emu"]
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """A workspace on a stopped clock (``emu.advance(seconds)`` moves it)."""
+    with Emulator(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3, time_scale=0) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def live_emu() -> Iterator[Emulator]:
+    """A workspace in real time: a start takes 0.4 s, a termination 0.2 s, a job run 0.3 s."""
+    with Emulator(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api(emu: Emulator) -> Api:
+    """Raw HTTP calls to ``emu`` (status and JSON body, nothing interpreted)."""
+    return Api(emu)
