@@ -2,7 +2,9 @@
 
 One deployment serves every system test module (starting one takes most of a minute). Its DAGs folder
 holds the example DAGs of ``dags/`` and the test DAGs of ``tests/system/dags/``, linked, not copied, so a
-test reads the same files a user would.
+test reads the same files a user would. ``[operators] default_deferrable`` is on, as many deployments set
+it: every operator that can defer and is not told otherwise waits in the triggerer, the official
+provider's ``DatabricksSubmitRunOperator`` included.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
         dags_folder=folder,
         extra_env={
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
+            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
             "PYTHONPATH": str(REPO),
         },
     )
