@@ -54,14 +54,7 @@ def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> 
     cluster["aws_attributes"] = aws
     if "docker_image" in cluster:
         _hide_registry_password(cluster["docker_image"])
-    node_type = cluster.get("node_type_id")
-    pool = catalog.pool(cluster.get("instance_pool_id", ""))
-    if node_type is None and pool is not None:
-        node_type = pool["node_type_id"]
-    cluster.setdefault("driver_node_type_id", node_type)
-    memory, cores, _ = catalog.node_types.get(node_type or "", (0, 0.0, 0))
-    cluster["_node_memory_mb"], cluster["_node_cores"] = memory, cores
-    _size_totals(cluster)
+    node_sizes(cluster, catalog)
     cluster.setdefault("autotermination_minutes", 0)
     cluster.setdefault("enable_elastic_disk", False)
     cluster.setdefault("spark_conf", {})
@@ -74,6 +67,19 @@ def fill(cluster: dict[str, Any], spec: Mapping[str, Any], catalog: Catalog) -> 
         "Name": f"workerenv-{cluster['cluster_id']}",
     }
     cluster["spec"] = spec_as_given(spec)
+
+
+def node_sizes(cluster: dict[str, Any], catalog: Catalog) -> None:
+    """The cluster's node type (its own, or its pool's), the memory and cores of one node, and the totals
+    at its size."""
+    node_type = cluster.get("node_type_id")
+    pool = catalog.pool(cluster.get("instance_pool_id", ""))
+    if node_type is None and pool is not None:
+        node_type = pool["node_type_id"]
+    cluster.setdefault("driver_node_type_id", node_type)
+    memory, cores, _ = catalog.node_types.get(node_type or "", (0, 0.0, 0))
+    cluster["_node_memory_mb"], cluster["_node_cores"] = memory, cores
+    _size_totals(cluster)
 
 
 def resize(cluster: dict[str, Any], size: Mapping[str, Any]) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
-from airflow_databricks_clusters.emulator.request_params import integer, one, page_offset, page_token
+from airflow_databricks_clusters.emulator.request_params import integer, one, paged
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, WORKSPACE_ID, Workspace
 
 TASK_KINDS = (
@@ -278,8 +278,9 @@ class Runs:
             raise invalid_parameter(f"Invalid limit {limit}: must be from 0 (the most) to {LIST_MAX_RUNS}.")
         limit = limit or LIST_MAX_RUNS
         offset = integer(one(params.get("offset")), "offset", default=0)
-        if params.get("page_token"):
-            offset = page_offset(params.get("page_token"))
+        if offset < 0:
+            raise invalid_parameter(f"Invalid offset {offset}: must be 0 or more.")
+        token = params.get("page_token") if api_version != "2.0" else None
         job_id = one(params.get("job_id"))
         run_type = one(params.get("run_type"))
         since = integer(one(params.get("start_time_from")), "start_time_from", default=0)
@@ -298,20 +299,22 @@ class Runs:
                 and run["start_time"] >= since
                 and (not until or run["start_time"] <= until)
             ]
-            runs.sort(key=lambda run: (run["start_time"], run["run_id"]), reverse=True)
-            page = [self._view(run, base_url, api_version) for run in runs[offset : offset + limit]]
+            runs.sort(key=_newest_first, reverse=True)
+            chosen, following, preceding = paged(
+                runs, _newest_first, token, limit, descending=True, list_name="runs", offset=offset
+            )
+            page = [self._view(run, base_url, api_version) for run in chosen]
         if not _flag(params, "expand_tasks") and api_version != "2.0":
             for view in page:
                 view.pop("tasks", None)
-        more = offset + limit < len(runs)
-        answer: dict[str, Any] = {"has_more": more}
+        answer: dict[str, Any] = {"has_more": bool(following)}
         if page:
             answer["runs"] = page
         if api_version != "2.0":
-            if more:
-                answer["next_page_token"] = page_token(offset + limit)
-            if offset > 0:
-                answer["prev_page_token"] = page_token(max(offset - limit, 0))
+            if following:
+                answer["next_page_token"] = following
+            if preceding:
+                answer["prev_page_token"] = preceding
         return answer
 
     def cancel(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -340,15 +343,25 @@ class Runs:
         self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in data.items()}
         self._task_runs = {}
         for run in self._runs.values():
+            for task in run["tasks"]:  # a file saved before tasks carried these
+                task.setdefault("job_id", run["job_id"])
+                task.setdefault("start_time", run["start_time"])
+                task.setdefault("end_time", run["end_time"])
+                task.setdefault("cluster_instance", {"cluster_id": task.get("existing_cluster_id")})
             self._index(run)
         self._ids = itertools.count(max([*self._runs, *self._task_runs], default=1000) + 1)
+
+
+def _newest_first(run: Mapping[str, Any]) -> tuple[int, int]:
+    """A run's place in ``runs/list`` (which sorts on it, descending)."""
+    return int(run["start_time"]), int(run["run_id"])
 
 
 def _run_id(value: Any) -> int:
     """A run id as a number; -1 (no run's) when it is not one."""
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return -1
 
 

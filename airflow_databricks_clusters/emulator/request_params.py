@@ -2,19 +2,22 @@
 
 ``one`` and ``many`` take either form; ``field`` finds a nested parameter sent either way (the query's
 ``filter_by.cluster_states=...`` or a JSON body's ``{"filter_by": {"cluster_states": [...]}}``);
-``integer`` answers a bad number as the API does; ``page_token`` and ``page_offset`` write and read the
-opaque tokens of the paged lists.
+``integer`` answers a bad number as the API does; ``paged`` cuts a list into pages behind opaque tokens.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-from collections.abc import Mapping
-from typing import Any
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from airflow_databricks_clusters.emulator.api_errors import invalid_parameter
+
+T = TypeVar("T")
+_WHOLE = re.compile(r"^-?\d{1,18}$")
 
 
 def one(value: Any) -> Any:
@@ -44,33 +47,79 @@ def field(params: Mapping[str, Any], dotted: str) -> Any:
 
 
 def integer(value: Any, name: str, *, default: int) -> int:
-    """The parameter ``name`` as an integer, ``default`` if absent; INVALID_PARAMETER_VALUE if not one."""
+    """The parameter ``name`` as an integer, ``default`` if absent; INVALID_PARAMETER_VALUE if it is not a
+    whole number (a bool, a fraction, an infinity or a word is not one)."""
     if value is None or value == "":
         return default
-    if isinstance(value, bool):
-        raise invalid_parameter(f"Invalid {name} {value!r}: must be an integer.")
-    try:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    except (TypeError, ValueError):
-        raise invalid_parameter(f"Invalid {name} {value!r}: must be an integer.") from None
+    if isinstance(value, str) and _WHOLE.match(value.strip()):
+        return int(value)
+    raise invalid_parameter(f"Invalid {name} {str(value)[:40]!r}: must be an integer.")
 
 
-def page_token(offset: int) -> str:
-    """The opaque token of the page that starts at ``offset``."""
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+def paged(
+    items: Sequence[T],
+    key: Callable[[T], tuple[Any, ...]],
+    token: Any,
+    size: int,
+    *,
+    descending: bool,
+    list_name: str,
+    offset: int = 0,
+) -> tuple[list[T], str, str]:
+    """One page of ``items`` (already in the list's order: each item's distinct ``key`` growing along it,
+    or shrinking if ``descending``) from a ``page_token``: the page, then the next and previous pages'
+    tokens ("" when there is none).
+
+    A token is a cursor, the key of the item a page ends (or starts) at, not an offset: a list that
+    changes between two requests (a cluster changing state, a new run) never shows an item twice across
+    pages. Without a token the page starts at ``offset`` (the deprecated way of paging some lists).
+    INVALID_PARAMETER_VALUE for a token that is not one of this list's."""
+    keys = [list(key(item)) for item in items]
+    cursor = _cursor(token, list_name)
+
+    def before(a: list[Any], b: list[Any]) -> bool:
+        """Whether key ``a`` comes before key ``b`` in the list's order."""
+        return a > b if descending else a < b
+
+    if cursor is None:
+        start, end = offset, offset + size
+    elif "after" in cursor:
+        start = next((i for i, k in enumerate(keys) if before(cursor["after"], k)), len(keys))
+        end = start + size
+    else:
+        end = next((i for i, k in enumerate(keys) if not before(k, cursor["before"])), len(keys))
+        start = max(end - size, 0)
+    page = list(items[start:end])
+    end = start + len(page)
+    following = _token(list_name, after=keys[end - 1]) if page and end < len(keys) else ""
+    preceding = _token(list_name, before=keys[start]) if page and start > 0 else ""
+    return page, following, preceding
 
 
-def page_offset(token: Any) -> int:
-    """Where the page of a token from ``page_token`` starts (0 for none); INVALID_PARAMETER_VALUE when the
-    token is not one this server gave out."""
+def _token(list_name: str, **cursor: list[Any]) -> str:
+    data = json.dumps({"list": list_name, **cursor}).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _cursor(token: Any, list_name: str) -> dict[str, list[Any]] | None:
     token = one(token)
     if token is None or token == "":
-        return 0
+        return None
     try:
         text = str(token)
-        offset = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))["offset"]
-    except (binascii.Error, ValueError, TypeError, KeyError):
-        offset = None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise invalid_parameter(f"Invalid page_token {str(token)[:40]!r}: not a token this list gave out.")
-    return offset
+        cursor = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    except ValueError:  # binascii.Error, UnicodeDecodeError and JSONDecodeError among them
+        cursor = None
+    sides = [side for side in ("after", "before") if isinstance(cursor, dict) and side in cursor]
+    if (
+        not isinstance(cursor, dict)
+        or cursor.get("list") != list_name
+        or len(sides) != 1
+        or not isinstance(cursor[sides[0]], list)
+    ):
+        raise invalid_parameter(f"Invalid page_token {str(token)[:40]!r}: not a token of this list.")
+    return {sides[0]: cursor[sides[0]]}

@@ -24,7 +24,13 @@ from airflow_databricks_clusters.emulator.api_errors import (
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
-from airflow_databricks_clusters.emulator.cluster_record import event_attributes, fill, public, resize
+from airflow_databricks_clusters.emulator.cluster_record import (
+    event_attributes,
+    fill,
+    node_sizes,
+    public,
+    resize,
+)
 from airflow_databricks_clusters.emulator.lifecycle import PENDING_MESSAGE, Lifecycle
 from airflow_databricks_clusters.emulator.nodes import target_workers
 from airflow_databricks_clusters.emulator.request_params import (
@@ -32,8 +38,7 @@ from airflow_databricks_clusters.emulator.request_params import (
     integer,
     many,
     one,
-    page_offset,
-    page_token,
+    paged,
 )
 from airflow_databricks_clusters.emulator.scenarios import SCENARIOS, Scenarios
 from airflow_databricks_clusters.emulator.validation import validate_create
@@ -347,28 +352,39 @@ class Workspace:
             policy = one(field(params, "filter_by.policy_id"))
             if policy:
                 clusters = [c for c in clusters if c.get("policy_id") == policy]
-            clusters.sort(key=_sort_key(params), reverse=_descending(params))
+            key, descending = _sort_key(params), _descending(params)
+            clusters.sort(key=key, reverse=descending)
             size = integer(one(params.get("page_size")), "page_size", default=0)
-            if size < 0:
-                raise invalid_parameter(f"Invalid page_size {size}: must be 0 (the server's default) or more")
-            # 0 or absent: the server's default; more than it serves in one page: its maximum.
-            size = min(size or LIST_PAGE_SIZE, LIST_PAGE_SIZE)
-            offset = page_offset(params.get("page_token"))
-            page = clusters[offset : offset + size]
-            more = offset + size < len(clusters)
+            if not 0 <= size <= LIST_PAGE_SIZE:
+                raise invalid_parameter(
+                    f"Invalid page_size {size}: must be from 0 (the server's default) to {LIST_PAGE_SIZE}."
+                )
+            page, following, preceding = paged(
+                clusters,
+                key,
+                params.get("page_token"),
+                size or LIST_PAGE_SIZE,
+                descending=descending,
+                list_name="clusters",
+            )
             return {
                 "clusters": [public(c, with_spec=False) for c in page],
-                "next_page_token": page_token(offset + size) if more else "",
-                "prev_page_token": page_token(max(offset - size, 0)) if offset > 0 else "",
+                "next_page_token": following,
+                "prev_page_token": preceding,
             }
 
     def clusters_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
-            events = list(cluster["_events"])
+            # Each event's place in the log breaks timestamp ties: the paging cursor needs distinct keys.
+            events = [{**event, "_seq": seq} for seq, event in enumerate(cluster["_events"])]
             kinds = many(body.get("event_types"))
-            unknown = sorted(str(kind) for kind in kinds if kind not in cluster_events.EVENT_TYPES)
+            unknown = sorted(
+                str(kind)
+                for kind in kinds
+                if not isinstance(kind, str) or kind not in cluster_events.EVENT_TYPES
+            )
             if unknown:
                 raise invalid_parameter(f"Invalid event_types {', '.join(unknown)}: not a cluster event type")
             if kinds:
@@ -382,15 +398,17 @@ class Workspace:
             order = body.get("order") or "DESC"
             if order not in ("ASC", "DESC"):
                 raise invalid_parameter(f"Invalid order {order}: must be ASC or DESC.")
-            events.sort(key=lambda e: e["timestamp"], reverse=order == "DESC")
+            events.sort(key=_event_key, reverse=order == "DESC")
             if "page_size" in body or "page_token" in body:
-                return _events_by_token(body, events)
+                return _events_by_token(body, events, descending=order == "DESC")
             limit = integer(body.get("limit"), "limit", default=EVENTS_PAGE_SIZE)
             if not 1 <= limit <= EVENTS_MAX_PAGE_SIZE:
                 raise invalid_parameter(f"limit must be between 1 and {EVENTS_MAX_PAGE_SIZE}, got {limit}.")
             offset = integer(body.get("offset"), "offset", default=0)
-            page = events[offset : offset + limit]
-            answer: dict[str, Any] = {"events": copy.deepcopy(page), "total_count": len(events)}
+            if offset < 0:
+                raise invalid_parameter(f"Invalid offset {offset}: must be 0 or more.")
+            page = [_shown(event) for event in events[offset : offset + limit]]
+            answer: dict[str, Any] = {"events": page, "total_count": len(events)}
             if offset + limit < len(events):
                 answer["next_page"] = {**body, "offset": offset + limit, "limit": limit}
             return answer
@@ -436,6 +454,9 @@ class Workspace:
     def from_json(cls, data: Mapping[str, Any], **kwargs: Any) -> Workspace:
         workspace = cls(**kwargs)
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
+        for cluster in workspace._clusters.values():
+            if "_node_memory_mb" not in cluster:  # a file saved before the record kept a node's size
+                node_sizes(cluster, workspace.catalog)
         workspace._scenarios.load_json(data.get("scenarios", {}))
         return workspace
 
@@ -466,23 +487,34 @@ def _descending(params: Mapping[str, Any]) -> bool:
     return direction == "DESC"
 
 
-def _events_by_token(body: Mapping[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+def _event_key(event: Mapping[str, Any]) -> tuple[int, int]:
+    return int(event["timestamp"]), int(event["_seq"])
+
+
+def _shown(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: copy.deepcopy(value) for key, value in event.items() if not key.startswith("_")}
+
+
+def _events_by_token(
+    body: Mapping[str, Any], events: list[dict[str, Any]], *, descending: bool
+) -> dict[str, Any]:
     """A page of events in the ``page_size`` / ``page_token`` style: both tokens, and ``next_page`` too (the
     request for the next page, which is what databricks-sdk follows)."""
     size = integer(body.get("page_size"), "page_size", default=0)
     # Out of [0, 500] the server enforces 0 (its default) or 500, as the API reference says.
     size = min(max(size, 0), EVENTS_MAX_PAGE_SIZE) or EVENTS_PAGE_SIZE
-    offset = page_offset(body.get("page_token"))
-    more = offset + size < len(events)
+    page, following, preceding = paged(
+        events, _event_key, body.get("page_token"), size, descending=descending, list_name="events"
+    )
     answer: dict[str, Any] = {
-        "events": copy.deepcopy(events[offset : offset + size]),
-        "next_page_token": page_token(offset + size) if more else "",
-        "prev_page_token": page_token(max(offset - size, 0)) if offset > 0 else "",
+        "events": [_shown(event) for event in page],
+        "next_page_token": following,
+        "prev_page_token": preceding,
         "total_count": 0,  # deprecated, and 0 when a request pages by token
     }
-    if more:
+    if following:
         request = {k: v for k, v in body.items() if k not in ("offset", "limit")}
-        answer["next_page"] = {**request, "page_token": answer["next_page_token"]}
+        answer["next_page"] = {**request, "page_token": following}
     return answer
 
 

@@ -4,10 +4,11 @@ Jobs 2.0 (the legacy CLI), and the address a client called (page URLs)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.emulator.auth import Auth
@@ -140,11 +141,106 @@ def test_clusters_list_pages_cover_every_cluster_once(api: Api, size: int) -> No
     assert seen == made
 
 
-@pytest.mark.parametrize("params", [{"page_size": -1}, {"page_size": "x"}, {"page_token": "not-a-token"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page_size": -1},
+        {"page_size": 101},
+        {"page_size": "x"},
+        {"page_size": 2.5},
+        {"page_token": "not-a-token"},
+    ],
+)
 def test_clusters_list_refuses_what_is_out_of_range(api: Api, params: dict[str, Any]) -> None:
     api.create()
     status, answer = api.call("GET", "/api/2.1/clusters/list", **params)
     assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE", answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/2.1/clusters/list", '{"page_size": 1e999}'),
+        ("GET", "/api/2.2/jobs/runs/list", '{"limit": 1e999}'),
+        ("GET", "/api/2.2/jobs/runs/list", '{"offset": -1}'),
+        ("POST", "/api/2.1/clusters/events", '{"cluster_id": "CID", "page_size": 1e999}'),
+        ("POST", "/api/2.1/clusters/events", '{"cluster_id": "CID", "event_types": [{}]}'),
+        ("POST", "/api/2.1/clusters/events", '{"cluster_id": "CID", "offset": -1}'),
+    ],
+)
+def test_numbers_and_types_out_of_range_are_a_400_not_a_500(
+    api: Api, emu: Emulator, method: str, path: str, body: str
+) -> None:
+    cluster_id = api.create()
+    answer = api.session.request(method, emu.url + path, data=body.replace("CID", cluster_id))
+    assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", answer.text
+    status, run = api.call("GET", "/api/2.1/jobs/runs/get", run_id="1e999")
+    assert status == 400 and "does not exist" in run["message"]
+
+
+def test_a_token_of_another_list_is_refused(api: Api) -> None:
+    cluster_id = api.create()
+    api.wait_for(cluster_id, "RUNNING")  # events enough for a second page
+    events = api.call("POST", "/api/2.1/clusters/events", {"cluster_id": cluster_id, "page_size": 1})[1]
+    status, answer = api.call("GET", "/api/2.1/clusters/list", page_token=events["next_page_token"])
+    assert status == 400 and "page_token" in answer["message"]
+
+
+def test_pages_neither_repeat_nor_miss_what_changes_between_them(api: Api, emu: Emulator) -> None:
+    # A token is a cursor, not an offset: a cluster removed between two pages makes the next page skip
+    # nothing (an offset would now skip "b").
+    clusters = [api.create(cluster_name=name) for name in ("a", "b", "c")]
+    status, first = api.call(
+        "GET", "/api/2.1/clusters/list", page_size=1, **{"sort_by.field": "CLUSTER_NAME"}
+    )
+    assert status == 200 and [c["cluster_name"] for c in first["clusters"]] == ["a"]
+    api.call("POST", "/api/2.1/clusters/permanent-delete", {"cluster_id": clusters[0]})
+    seen = [c["cluster_name"] for c in first["clusters"]]
+    params: dict[str, Any] = {
+        "page_size": 1,
+        "page_token": first["next_page_token"],
+        "sort_by.field": "CLUSTER_NAME",
+    }
+    while params["page_token"]:
+        page = api.call("GET", "/api/2.1/clusters/list", **params)[1]
+        seen += [c["cluster_name"] for c in page["clusters"]]
+        params["page_token"] = page["next_page_token"]
+    assert seen == ["a", "b", "c"]
+    # Runs, newest first: a run submitted between two pages does not push one onto the next page again.
+    for cluster_id in clusters[1:]:
+        api.wait_for(cluster_id, "RUNNING")
+    runs = [run_on(api, clusters[1]) for _ in range(3)]
+    first = api.call("GET", "/api/2.2/jobs/runs/list", limit=2)[1]
+    run_on(api, clusters[1])
+    rest = api.call("GET", "/api/2.2/jobs/runs/list", limit=2, page_token=first["next_page_token"])[1]
+    assert [r["run_id"] for r in first["runs"] + rest["runs"]] == runs[::-1]
+    previous = api.call("GET", "/api/2.2/jobs/runs/list", limit=2, page_token=rest["prev_page_token"])[1]
+    assert [r["run_id"] for r in previous["runs"]] == runs[:0:-1]
+
+
+def test_a_state_file_of_the_previous_version_still_serves(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    with Emulator(state_file=state, time_scale=0, start_seconds=1, run_seconds=1) as emu:
+        api = Api(emu)
+        cluster_id = api.create(num_workers=1)
+        api.wait_for(cluster_id, "RUNNING")
+        run_id = run_on(api, cluster_id)
+    saved = json.loads(state.read_text())
+    # What the previous version did not save: a node's size, and the tasks' own job id, times and cluster.
+    for cluster in saved["workspace"]["clusters"].values():
+        del cluster["_node_memory_mb"], cluster["_node_cores"]
+    for run in saved["runs"].values():
+        for task in run["tasks"]:
+            for key in ("job_id", "start_time", "end_time", "cluster_instance"):
+                del task[key]
+    state.write_text(json.dumps(saved))
+    with Emulator(state_file=state, time_scale=0, start_seconds=1, run_seconds=1) as emu:
+        api = Api(emu)
+        status, old = api.call("GET", "/api/2.0/jobs/runs/get", run_id=run_id)
+        assert status == 200 and old["cluster_instance"] == {"cluster_id": cluster_id}, old
+        memory = api.get(cluster_id)["cluster_memory_mb"]
+        api.call("POST", "/api/2.1/clusters/resize", {"cluster_id": cluster_id, "num_workers": 3})
+        assert api.wait_for(cluster_id, "RUNNING")["cluster_memory_mb"] == memory * 2
 
 
 def test_clusters_list_filter_as_a_json_body(api: Api, emu: Emulator) -> None:
@@ -222,7 +318,3 @@ def test_expired_oauth_tokens_are_forgotten() -> None:
         auth.mint("sp", "secret", "client_credentials")
         now[0] += 600  # each lives an hour: at most seven are alive at once
     assert len(auth._minted) <= 7
-
-
-def test_no_credentials_is_not_a_bad_token(emu: Emulator) -> None:
-    assert requests.get(f"{emu.url}/api/2.1/clusters/list", timeout=10).status_code == 401
