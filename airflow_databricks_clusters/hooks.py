@@ -243,10 +243,17 @@ class DatabricksClustersHook(BaseHook):
         return params
 
     @staticmethod
-    def _tagged(clusters: list[dict[str, Any]], tags: Mapping[str, str] | None) -> list[dict[str, Any]]:
+    def _selected(clusters: list[dict[str, Any]], tags: Mapping[str, str] | None) -> list[dict[str, Any]]:
+        """Each cluster once, carrying every one of ``tags``. A cluster that changes state while the pages
+        are read can move in the list's order and be listed twice; counted twice, it would look like a
+        second cluster of its task instance, and ensure would terminate it as surplus."""
+        latest: dict[Any, dict[str, Any]] = {}
+        for cluster in clusters:  # first-seen order, the last read of each
+            latest[cluster.get("cluster_id")] = cluster
+        distinct = list(latest.values())
         if not tags:
-            return clusters
-        return [c for c in clusters if all((c.get("custom_tags") or {}).get(k) == v for k, v in tags.items())]
+            return distinct
+        return [c for c in distinct if all((c.get("custom_tags") or {}).get(k) == v for k, v in tags.items())]
 
     def list_clusters(
         self, *, states: Iterable[str] | None = None, tags: Mapping[str, str] | None = None
@@ -261,7 +268,7 @@ class DatabricksClustersHook(BaseHook):
             clusters += page.clusters
             token = page.next_page_token
             if not token:
-                return self._tagged(clusters, tags)
+                return self._selected(clusters, tags)
 
     async def alist_clusters(
         self, *, states: Iterable[str] | None = None, tags: Mapping[str, str] | None = None
@@ -275,7 +282,7 @@ class DatabricksClustersHook(BaseHook):
             clusters += page.clusters
             token = page.next_page_token
             if not token:
-                return self._tagged(clusters, tags)
+                return self._selected(clusters, tags)
 
     def edit_cluster(self, spec: Mapping[str, Any]) -> None:
         self._call("POST", f"{CLUSTERS}/edit", body=dict(spec))
