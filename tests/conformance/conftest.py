@@ -10,14 +10,17 @@ connection, a second address to serve on) live in its own test module.
 
 from __future__ import annotations
 
+import errno
+import random
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from tests.integration.emulator.conftest import Api
 
-__all__ = ["Api", "api", "emu", "live_emu"]
+__all__ = ["Api", "api", "emu", "live_emu", "on_port_80"]
 
 
 @pytest.fixture
@@ -38,3 +41,22 @@ def live_emu() -> Iterator[Emulator]:
 def api(emu: Emulator) -> Api:
     """Raw HTTP calls to ``emu`` (status and JSON body, nothing interpreted)."""
     return Api(emu)
+
+
+def on_port_80(**options: Any) -> Emulator:
+    """A started workspace on port 80, the scheme's default, of a random loopback address 127.x.y.z: for
+    clients that drop or omit a default port (the legacy CLI can reach nothing else). Random, so two test
+    sessions on one machine do not collide; skipped, saying why, where port 80 cannot be bound."""
+    rng = random.Random()
+    for _ in range(20):
+        host = f"127.{rng.randrange(1, 255)}.{rng.randrange(0, 256)}.{rng.randrange(1, 255)}"
+        try:
+            return Emulator(host=host, port=80, **options).start()
+        except PermissionError as err:
+            pytest.skip(f"cannot bind port 80 (it needs privileges this user lacks: {err})")
+        except OSError as err:
+            if err.errno == errno.EADDRNOTAVAIL:
+                pytest.skip(f"{host} is not a loopback address on this machine: {err}")
+            if err.errno != errno.EADDRINUSE:
+                raise
+    pytest.fail("20 random loopback addresses all had port 80 in use")

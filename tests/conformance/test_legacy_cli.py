@@ -2,8 +2,8 @@
 against the emulator: its ``clusters`` and ``runs`` commands, each run as a subprocess.
 
 The CLI builds its base URL as ``scheme://hostname/api/`` from ``DATABRICKS_HOST`` and drops any port,
-so it can only reach a server on the scheme's default port. The emulator here listens on a second
-loopback address on port 80 (``127.0.0.2``, so no other server of the machine is in the way). The CLI
+so it can only reach a server on the scheme's default port. The emulator here listens on port 80 of a
+second loopback address (a random ``127.x.y.z``: no other server or test session is in the way). The CLI
 reads no user configuration: a throw-away ``HOME`` and ``DATABRICKS_CONFIG_FILE``, and the workspace
 given only through ``DATABRICKS_HOST`` and ``DATABRICKS_TOKEN``.
 
@@ -14,7 +14,6 @@ state a test reads never depends on how fast the machine runs the CLI.
 from __future__ import annotations
 
 import ast
-import errno
 import json
 import os
 import subprocess
@@ -27,10 +26,10 @@ from urllib.parse import urlsplit
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
+from tests.conformance.conftest import on_port_80
 
 #: The CLI's console script, from this interpreter's environment (never one found on PATH).
 CLI = Path(sys.executable).parent / "databricks"
-HOST = "127.0.0.2"
 #: The source text's cluster file, runtime 7.0 and ``<AWS_Account_ID>`` placeholders as it has them.
 SOURCE_FILE = Path(__file__).resolve().parents[2] / "dags" / "clusters" / "dataengineeringe2e.json"
 RETIRED_RUNTIME = "7.0.x-scala2.12"
@@ -97,23 +96,13 @@ class LegacyCli:
 
 @pytest.fixture
 def emu80() -> Iterator[Emulator]:
-    """A workspace on ``http://127.0.0.2`` (port 80), its clock stopped."""
-    emulator = Emulator(
-        host=HOST,
-        port=80,
+    """A workspace on port 80 of a loopback address (``http://127.x.y.z``), its clock stopped."""
+    emulator = on_port_80(
         start_seconds=START_SECONDS,
         terminate_seconds=TERMINATE_SECONDS,
         run_seconds=RUN_SECONDS,
         time_scale=0,
     )
-    try:
-        emulator.start()
-    except PermissionError as err:
-        pytest.skip(f"cannot bind {HOST}:80 (port 80 needs privileges this user lacks: {err})")
-    except OSError as err:
-        if err.errno != errno.EADDRNOTAVAIL:
-            raise
-        pytest.skip(f"{HOST} is not a loopback address on this machine: {err}")
     try:
         yield emulator
     finally:
@@ -125,7 +114,7 @@ def cli(emu80: Emulator, tmp_path: Path) -> LegacyCli:
     assert CLI.exists(), f"{CLI} is missing: install the project's test extra (databricks-cli 0.18)"
     home = tmp_path / "home"
     home.mkdir()
-    return LegacyCli(home, f"http://{HOST}", emu80.token)
+    return LegacyCli(home, emu80.url, emu80.token)
 
 
 def source_file_copy(emu: Emulator, directory: Path, **overrides: Any) -> Path:
@@ -266,7 +255,7 @@ def test_resize(cli: LegacyCli, emu80: Emulator) -> None:
     assert cluster["state"] == "RUNNING"
     assert cluster["num_workers"] == 3
     # The spec the cluster is now kept to is the resized one (a workspace updates both).
-    assert cluster.get("spec", cluster)["num_workers"] == 3
+    assert cluster["spec"]["num_workers"] == 3
 
 
 def test_restart(cli: LegacyCli, emu80: Emulator) -> None:
@@ -398,7 +387,7 @@ def test_submit_get_get_output_and_list(
         assert refused["error_code"] == "INVALID_PARAMETER_VALUE"
         assert "multiple tasks" in refused["message"]
     url = urlsplit(run["run_page_url"])
-    assert (url.hostname, url.port) == (HOST, None)
+    assert (url.hostname, url.port) == (emu80.host, None)
     assert output["metadata"]["state"]["result_state"] == "SUCCESS"
     assert "error" not in output
     assert run_id in [r["run_id"] for r in listed["runs"]]

@@ -26,15 +26,13 @@ from airflow.providers.databricks.operators.databricks import DatabricksSubmitRu
 from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
 
 from airflow_databricks_clusters.emulator import Emulator
-from tests.conformance.conftest import Api
+from tests.conformance.conftest import Api, on_port_80
 
 #: Emulated seconds a test moves the clock by between two looks.
 STEP = 0.05
 #: Emulated seconds a run may take before a test gives up on it (a run lasts ``run_seconds``).
 WITHIN = 60.0
 OOM = "java.lang.OutOfMemoryError: Java heap space"
-#: A loopback address of its own for the workspace on port 80 (databricks-cli's tests use 127.0.0.2).
-PORT_80_HOST = "127.0.0.3"
 
 
 def start_emulator(**options: Any) -> Emulator:
@@ -213,7 +211,7 @@ def test_run_page_url_is_on_the_workspace_host(hook: DatabricksHook, emu: Emulat
 @pytest.fixture
 def emu_on_port_80(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A workspace on port 80, the scheme's default port, with ``databricks_default`` pointing at it."""
-    emulator = start_emulator(host=PORT_80_HOST, port=80)
+    emulator = on_port_80(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3, time_scale=0)
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emulator.connection_env())
     yield emulator
     emulator.stop()
@@ -226,7 +224,7 @@ def test_run_page_url_names_no_default_port(emu_on_port_80: Emulator) -> None:
     run_id = hook.submit_run({"tasks": [task(cluster)]})
     url = hook.get_run_page_url(run_id)
     assert ":80" not in url
-    assert urlsplit(url).netloc == PORT_80_HOST
+    assert urlsplit(url).netloc == emu_on_port_80.host
 
 
 def test_cancel_run(hook: DatabricksHook, emu: Emulator, api: Api) -> None:
