@@ -60,7 +60,9 @@ def report(emu: Emulator) -> bool:
         print("State changes and events:")
         for event in events:
             details = event.get("details") or {}
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(details.items()) if k != "user")
+            # The spec was printed above: an event's copy of it (attributes) would only repeat it.
+            hidden = ("user", "attributes", "previous_attributes")
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(details.items()) if k not in hidden)
             print(f"  {ms(event['timestamp'], start)}  {event['type']:<22} {shown}")
         reason = cluster.get("termination_reason") or {}
         print(f"Final state: {cluster['state']} ({reason.get('code', 'no reason')})")
