@@ -9,6 +9,7 @@ once RUNNING, the lifetime report at termination) are computed from the ``cluste
 from __future__ import annotations
 
 import enum
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -166,9 +167,12 @@ def spot_report(summary: Mapping[str, Any]) -> str:
 def lifetime_report(cluster: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What a teardown logs: uptime, the event types passed, nodes lost and replaced, termination reason.
 
-    ``events`` in any order; the report sorts them by time.
+    ``events`` in any order; the report sorts them by time. Events of the same millisecond keep the
+    order they happened in: a newest-first answer (``clusters/events``' default) lists them newest first.
     """
-    ordered = sorted(events, key=lambda e: e.get("timestamp", 0))
+    stamps = [e.get("timestamp", 0) for e in events]
+    newest_first = all(a >= b for a, b in itertools.pairwise(stamps))
+    ordered = sorted(reversed(events) if newest_first else events, key=lambda e: e.get("timestamp", 0))
     start_ms = cluster.get("start_time")
     end_ms = cluster.get("terminated_time")
     uptime = (end_ms - start_ms) / 1000 if start_ms and end_ms else None

@@ -157,3 +157,16 @@ def test_lifetime_report() -> None:
     assert report["termination_reason"] == "USER_REQUEST (SUCCESS): username=me"
     text = lifetime_text(report)
     assert "uptime 60 s" in text and "nodes lost 2" in text and "USER_REQUEST" in text
+
+
+def test_lifetime_report_keeps_events_of_one_millisecond_in_the_order_they_happened() -> None:
+    # As clusters/events answers by default: newest first, so of two events in one millisecond the later.
+    newest_first = [
+        {"timestamp": 9, "type": "TERMINATING"},
+        {"timestamp": 5, "type": "RUNNING"},
+        {"timestamp": 5, "type": "DRIVER_HEALTHY"},
+        {"timestamp": 1, "type": "CREATING"},
+    ]
+    expected = ["CREATING", "DRIVER_HEALTHY", "RUNNING", "TERMINATING"]
+    assert lifetime_report({}, newest_first)["events"] == expected
+    assert lifetime_report({}, newest_first[::-1])["events"] == expected
