@@ -166,15 +166,13 @@ class EmulatorApp:
         if path.startswith("/emulator/"):
             return self._admin(method, path, _json_body(raw), base_url)
         match = _API.match(path)
-        handler = None
-        if match:
-            handler = self.routes[match["version"]].get((method, match["tail"]))
-        if handler is None:
+        handler = self.routes[match["version"]].get((method, match["tail"])) if match else None
+        if match is None or handler is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         # A GET takes its parameters from the query string or a JSON body (the official provider's async
         # hook sends the latter); a workspace answers both.
         params = {**_json_body(raw), **_query(request)} if method == "GET" else _json_body(raw)
-        return handler(params, Caller(user, base_url, match["version"] if match else ""))
+        return handler(params, Caller(user, base_url, match["version"]))
 
     def _token(self, request: Request, raw: bytes) -> dict[str, Any]:
         try:

@@ -74,9 +74,10 @@ def paged(
     or shrinking if ``descending``) from a ``page_token``: the page, then the next and previous pages'
     tokens ("" when there is none).
 
-    A token is a cursor, the key of the item a page ends (or starts) at, not an offset: a list that
-    changes between two requests (a cluster changing state, a new run) never shows an item twice across
-    pages. Without a token the page starts at ``offset`` (the deprecated way of paging some lists).
+    A token is a cursor, the key of the item a page ends (or starts) at, not an offset: an item added or
+    removed between two requests makes no other item repeat or go missing. (An item whose own key changes
+    between requests may still be seen twice or not at all, as with any cursor.) Without a token the page
+    starts at ``offset`` (the deprecated way of paging some lists).
     INVALID_PARAMETER_VALUE for a token that is not one of this list's."""
     keys = [list(key(item)) for item in items]
     cursor = _cursor(token, list_name)

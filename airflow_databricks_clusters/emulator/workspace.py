@@ -463,7 +463,7 @@ class Workspace:
 
 def _sort_key(params: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """``sort_by.field``: CLUSTER_NAME, or DEFAULT (also when absent): state, then pinned before unpinned,
-    then name. The cluster id breaks ties, so pages never overlap."""
+    then name. The cluster id last makes every key distinct, which the paging cursor needs."""
     sort_field = str(one(field(params, "sort_by.field")) or "DEFAULT")
     if sort_field not in SORT_FIELDS:
         raise invalid_parameter(

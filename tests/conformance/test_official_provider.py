@@ -35,16 +35,18 @@ WITHIN = 60.0
 OOM = "java.lang.OutOfMemoryError: Java heap space"
 
 
+#: The conftest's ``emu``: a stopped clock, clusters starting in 0.4 s, runs lasting 0.3 s (emulated).
+SETTINGS: dict[str, Any] = {
+    "start_seconds": 0.4,
+    "terminate_seconds": 0.2,
+    "run_seconds": 0.3,
+    "time_scale": 0,
+}
+
+
 def start_emulator(**options: Any) -> Emulator:
-    """A workspace like the conftest's ``emu`` (a stopped clock, clusters starting in 0.4 s and runs
-    lasting 0.3 s of emulated time), with ``options`` changed."""
-    settings: dict[str, Any] = {
-        "start_seconds": 0.4,
-        "terminate_seconds": 0.2,
-        "run_seconds": 0.3,
-        "time_scale": 0,
-    }
-    return Emulator(**{**settings, **options}).start()
+    """A started workspace of ``SETTINGS``, with ``options`` changed."""
+    return Emulator(**{**SETTINGS, **options}).start()
 
 
 @pytest.fixture
@@ -211,7 +213,7 @@ def test_run_page_url_is_on_the_workspace_host(hook: DatabricksHook, emu: Emulat
 @pytest.fixture
 def emu_on_port_80(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """A workspace on port 80, the scheme's default port, with ``databricks_default`` pointing at it."""
-    emulator = on_port_80(start_seconds=0.4, terminate_seconds=0.2, run_seconds=0.3, time_scale=0)
+    emulator = on_port_80(**SETTINGS)
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emulator.connection_env())
     yield emulator
     emulator.stop()
