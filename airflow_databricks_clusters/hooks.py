@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -13,11 +14,14 @@ from airflow.sdk import BaseHook
 from airflow_databricks_clusters import answers
 from airflow_databricks_clusters.connection import ConnectionSettings, settings_from_connection
 from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
-from airflow_databricks_clusters.retry import RetryPolicy
+from airflow_databricks_clusters.oauth_tokens import TokenCache, TokenKey
+from airflow_databricks_clusters.retry import Answer, RetryPolicy
 from airflow_databricks_clusters.transport import (
     USER_AGENT,
+    async_client,
     call_async,
     call_sync,
+    rate_gate,
     send_async,
     send_sync,
 )
@@ -27,8 +31,8 @@ EVENTS = f"{CLUSTERS}/events"
 TOKEN_PATH = "/oidc/v1/token"
 LIST_PAGE_SIZE = 100
 EVENTS_PAGE_SIZE = 500
-#: An OAuth token is renewed this long before it expires.
-TOKEN_RENEWAL_MARGIN_SECONDS = 60.0
+#: OAuth tokens of every hook in this process, by workspace and client.
+TOKENS = TokenCache()
 
 
 class DatabricksClustersHook(BaseHook):
@@ -72,8 +76,9 @@ class DatabricksClustersHook(BaseHook):
         self.timeout_seconds = timeout_seconds
         self.policy = retry_policy or RetryPolicy(deadline_seconds=retry_deadline_seconds)
         self._sleep = sleep
-        self._oauth_token: tuple[str, float] | None = None
         self._async_settings: ConnectionSettings | None = None
+        self._aclient: Any = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
 
     # -- connection and authentication ---------------------------------------------------------------------
 
@@ -113,27 +118,29 @@ class DatabricksClustersHook(BaseHook):
         form = {"grant_type": "client_credentials", "scope": "all-apis"}
         return f"{settings.base_url}{TOKEN_PATH}", form, {"Authorization": f"Basic {basic}"}
 
-    def _remember_token(self, answer: Any) -> str:
-        """Keep the token of an OAuth answer until shortly before it expires; the caller masks it."""
+    @staticmethod
+    def _token_key(settings: ConnectionSettings) -> TokenKey:
+        return TokenKey.of(settings.base_url, str(settings.client_id), str(settings.client_secret))
+
+    @staticmethod
+    def _remember_token(settings: ConnectionSettings, answer: Any) -> str:
+        """File the token of an OAuth answer for every hook of the process; the caller masks it."""
         if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
             # The body is not shown: it may hold a token.
             raise MalformedAnswer(
                 "answered without an access_token", status=200, method="POST", path=TOKEN_PATH
             )
         token = str(answer["access_token"])
-        self._oauth_token = (token, time.monotonic() + float(answer.get("expires_in", 3600)))
+        expires_in = answer.get("expires_in")
+        lifetime = float(expires_in) if isinstance(expires_in, int | float) else None
+        TOKENS.put(DatabricksClustersHook._token_key(settings), token, lifetime, time.monotonic())
         return token
-
-    def _cached_token(self) -> str | None:
-        if self._oauth_token and self._oauth_token[1] - TOKEN_RENEWAL_MARGIN_SECONDS > time.monotonic():
-            return self._oauth_token[0]
-        return None
 
     def _auth_header(self) -> dict[str, str]:
         settings = self.settings
         if not settings.uses_oauth:
             return {"Authorization": f"Bearer {settings.token}"}
-        token = self._cached_token()
+        token = TOKENS.get(self._token_key(settings), time.monotonic())
         if token is None:
             url, form, headers = self._token_request(settings)
 
@@ -146,69 +153,117 @@ class DatabricksClustersHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             answer = call_sync(send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep)
-            token = self._remember_token(answer)
+            token = self._remember_token(settings, answer)
             mask_secret(token)
         return {"Authorization": f"Bearer {token}"}
 
     async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
         if not settings.uses_oauth:
             return {"Authorization": f"Bearer {settings.token}"}
-        token = self._cached_token()
+        token = TOKENS.get(self._token_key(settings), time.monotonic())
         if token is None:
             url, form, headers = self._token_request(settings)
 
             async def send() -> Any:
-                return await send_async(
+                await rate_gate().turn()
+                attempt = await send_async(
                     client, "POST", url, params=None, body=None, form=form, headers=headers,
                     timeout=self.timeout_seconds,
                 )  # fmt: skip
+                rate_gate().answered(attempt)
+                return attempt
 
             from airflow.sdk.log import amask_secret
 
-            token = self._remember_token(await call_async(send, self.policy, method="POST", path=TOKEN_PATH))
+            answer = await call_async(send, self.policy, method="POST", path=TOKEN_PATH)
+            token = self._remember_token(settings, answer)
             # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
             await amask_secret(token)
         return {"Authorization": f"Bearer {token}"}
+
+    def _refused_token(self, settings: ConnectionSettings, headers: Mapping[str, str], attempt: Any) -> bool:
+        """Whether the workspace refused a cached OAuth token (revoked, or minted by another workspace on
+        the same address); it is then forgotten, and the request is sent once more with a new one."""
+        if not settings.uses_oauth or not isinstance(attempt, Answer) or attempt.status not in (401, 403):
+            return False
+        TOKENS.forget(self._token_key(settings), headers["Authorization"].removeprefix("Bearer "))
+        return True
 
     # -- one call ------------------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         url = f"{self.host_url}{path}"
 
-        def send() -> Any:
+        def send_once() -> tuple[dict[str, str], Any]:
             headers = {**self._auth_header(), "User-Agent": USER_AGENT}
-            return send_sync(
-                self._session,
-                method,
-                url,
-                params=params,
-                body=body,
-                headers=headers,
+            attempt = send_sync(
+                self._session, method, url, params=params, body=body, headers=headers,
                 timeout=self.timeout_seconds,
-            )
+            )  # fmt: skip
+            return headers, attempt
+
+        def send() -> Any:
+            headers, attempt = send_once()
+            if self._refused_token(self.settings, headers, attempt):
+                _, attempt = send_once()
+            return attempt
 
         return call_sync(send, self.policy, method=method, path=path, sleep=self._sleep)
 
-    async def _acall(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
-        import httpx
+    def _async_client(self) -> Any:
+        """This hook's pooled httpx client, made on first use in the running event loop.
 
+        A client's connections belong to the loop that opened them; a hook used from a second loop (a
+        test's second ``asyncio.run``) gets a client of its own there.
+        """
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:
+            self._aclient = async_client()
+            self._aclient_loop = loop
+        return self._aclient
+
+    async def _acall(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         settings = await self._asettings()
         url = f"{settings.base_url}{path}"
-        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+        client = self._async_client()
+        gate = rate_gate()
 
-            async def send() -> Any:
-                headers = await self._aauth_header(client, settings)
-                return await send_async(
-                    client,
-                    method,
-                    url,
-                    params=params,
-                    body=body,
-                    headers=headers,
-                    timeout=self.timeout_seconds,
-                )
+        async def send_once() -> tuple[dict[str, str], Any]:
+            headers = await self._aauth_header(client, settings)
+            await gate.turn()
+            attempt = await send_async(
+                client, method, url, params=params, body=body, headers=headers,
+                timeout=self.timeout_seconds,
+            )  # fmt: skip
+            gate.answered(attempt)
+            return headers, attempt
 
-            return await call_async(send, self.policy, method=method, path=path)
+        async def send() -> Any:
+            headers, attempt = await send_once()
+            if self._refused_token(settings, headers, attempt):
+                _, attempt = await send_once()
+            return attempt
+
+        return await call_async(send, self.policy, method=method, path=path)
+
+    def close(self) -> None:
+        """Close the pooled sync session (the async client closes with ``aclose``)."""
+        session = self.__dict__.pop("_session", None)
+        if session is not None:
+            session.close()
+
+    async def aclose(self) -> None:
+        """Close the pooled async client, if this loop opened one."""
+        client, self._aclient = self._aclient, None
+        if client is not None and self._aclient_loop is asyncio.get_running_loop():
+            await client.aclose()
+        self._aclient_loop = None
+
+    async def __aenter__(self) -> DatabricksClustersHook:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     # -- clusters ------------------------------------------------------------------------------------------
 
@@ -273,16 +328,25 @@ class DatabricksClustersHook(BaseHook):
     async def alist_clusters(
         self, *, states: Iterable[str] | None = None, tags: Mapping[str, str] | None = None
     ) -> list[dict[str, Any]]:
-        states = list(states or ())
         clusters: list[dict[str, Any]] = []
+        async for page in self.alist_cluster_pages(states=states):
+            clusters += page
+        return self._selected(clusters, tags)
+
+    async def alist_cluster_pages(
+        self, *, states: Iterable[str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """The clusters of each ``clusters/list`` page in turn, optionally only in ``states``. A cluster
+        that changes state between two pages may be on both (``_selected`` keeps its latest read)."""
+        states = list(states or ())
         token = ""
         while True:
             body = await self._acall("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
             page = answers.cluster_page(body, "GET", f"{CLUSTERS}/list")
-            clusters += page.clusters
+            yield page.clusters
             token = page.next_page_token
             if not token:
-                return self._selected(clusters, tags)
+                return
 
     def edit_cluster(self, spec: Mapping[str, Any]) -> None:
         self._call("POST", f"{CLUSTERS}/edit", body=dict(spec))

@@ -108,7 +108,7 @@ def error_for(status: int, body: Any, method: str, path: str) -> ApiError:
     return kind(message, status=status, error_code=code_text, method=method, path=path)
 
 
-def _retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     if value is None:
         return None
     try:
@@ -140,7 +140,7 @@ class RetryPolicy:
                     retry=False,
                     error=UnknownOutcome(f"HTTP {attempt.status}: {error}", method=method, path=path),
                 )
-            wait = _retry_after_seconds(attempt.retry_after)
+            wait = retry_after_seconds(attempt.retry_after)
         else:
             if attempt.untrusted_certificate:
                 # Before the idempotency rule: the handshake failed, so not even a create went out.

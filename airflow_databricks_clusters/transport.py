@@ -10,16 +10,26 @@ for the policy to stop at once. Log lines carry method, path, status and time; n
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
 import ssl
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_databricks_clusters import __version__
 from airflow_databricks_clusters.answers import decode_body
-from airflow_databricks_clusters.retry import Answer, Attempt, RetryPolicy, TransportFailure
+from airflow_databricks_clusters.rate_limit import RateLimit
+from airflow_databricks_clusters.retry import (
+    Answer,
+    Attempt,
+    RetryPolicy,
+    TransportFailure,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 USER_AGENT = f"airflow-databricks-clusters/{__version__}"
@@ -88,6 +98,63 @@ def _failure(url: str, err: Exception, message: str, *, sent: bool) -> Transport
                 host=urlsplit(url).netloc,
             )  # fmt: skip
     return TransportFailure(message, sent=sent)
+
+
+def async_client() -> Any:
+    """A pooled ``httpx.AsyncClient`` for one owner (a hook), to be closed by it.
+
+    The TLS context is built once per process and trust settings (``ssl_context``): building one loads
+    the CA bundle, some 40 ms of CPU that blocked a triggerer's event loop on every poll when each call
+    made its own client.
+    """
+    import httpx
+
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT},
+        verify=ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")),
+    )
+
+
+@functools.cache
+def ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """The context httpx would build for these trust settings (it reads the same two variables)."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
+class RateGate:
+    """The async driver of ``rate_limit.RateLimit``: one per event loop, so one per triggerer process.
+
+    ``await gate.turn()`` before each request; ``gate.answered(attempt)`` after it, so that a 429 holds
+    back every request of the process for its Retry-After.
+    """
+
+    def __init__(self, limit: RateLimit | None = None) -> None:
+        self.limit = limit or RateLimit()
+
+    async def turn(self) -> None:
+        delay = self.limit.reserve(time.monotonic())
+        while delay > 0:
+            await asyncio.sleep(delay)
+            # A 429 met by another request while this one slept holds it back too.
+            delay = self.limit.held_for(time.monotonic())
+
+    def answered(self, attempt: Attempt) -> None:
+        if isinstance(attempt, Answer) and attempt.status == 429:
+            self.limit.hold(time.monotonic(), retry_after_seconds(attempt.retry_after))
+
+
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RateGate] = weakref.WeakKeyDictionary()
+
+
+def rate_gate() -> RateGate:
+    """The rate gate of the running event loop."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = RateGate()
+    return gate
 
 
 async def send_async(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -15,14 +14,20 @@ from airflow_databricks_clusters.errors import ApiError, ClusterNotFound
 
 
 class DatabricksClusterStateTrigger(BaseTrigger):
-    """Poll a cluster with async HTTP until it reaches ``target_states``; fire one event with the outcome.
+    """Wait in the triggerer until a cluster reaches ``target_states``; fire one event with the outcome.
+
+    Every wait on one connection in a triggerer shares that workspace's poller (``cluster_poller.py``):
+    one pooled HTTP client, one OAuth token, and rounds that read all the watched clusters at once (a
+    ``clusters/get`` each while they are few, the paged ``clusters/list`` of live clusters when many), so
+    a thousand waits cost the workspace a few requests per interval and the triggerer almost nothing.
+    Alone, a wait reads its cluster with ``clusters/get`` every ``polling_interval``, as it always did.
 
     :param cluster_id: the cluster to watch.
     :param databricks_conn_id: the ``databricks`` connection (the official provider's connection type).
     :param target_states: states that end the wait with success (e.g. ``["RUNNING"]``).
     :param end_time: absolute deadline, seconds since the epoch. It is part of the serialised trigger, so a
         triggerer restart resumes the same deadline instead of starting a new one.
-    :param polling_interval: seconds between two ``clusters/get`` calls.
+    :param polling_interval: the longest the wait goes without a fresh read of the cluster, in seconds.
     :param failed_states: states that end the wait with failure; by default TERMINATING, TERMINATED and
         ERROR when waiting for a running state, ERROR only when waiting for TERMINATED.
     :param started_at: when the wait began (seconds since the epoch), for the elapsed times in the log.
@@ -82,7 +87,9 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         return DatabricksClustersHook(self.databricks_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self._hook()
+        # Imported here so that loading this module (the operators import it at DAG parse time) stays cheap.
+        from airflow_databricks_clusters.cluster_poller import watch
+
         engine = ClusterWait(
             self.cluster_id,
             self.target_states,
@@ -91,25 +98,29 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             polling_interval=self.polling_interval,
             failed_states=self.failed_states,
         )
-        while True:
-            try:
-                cluster = await hook.aget_cluster(self.cluster_id)
-            except ApiError as err:
-                decision = engine.read_failed(err, time.time())
-            else:
-                decision = engine.observe(cluster, time.time())
-            if decision.info:
-                self.log.info(decision.info)
-            if decision.warning:
-                self.log.warning(decision.warning)
-            if isinstance(decision.step, Poll):
-                await asyncio.sleep(decision.step.seconds)
-                continue
-            outcome = decision.step
-            if outcome.needs_events:
-                outcome = outcome.with_events(await self._last_events(hook))
-            yield TriggerEvent(outcome.to_event())
-            return
+        async with watch(
+            self.databricks_conn_id, self.cluster_id, self.polling_interval, self._hook
+        ) as reads:
+            within = 0.0
+            while True:
+                read = await reads.read(within)
+                now = time.time()
+                decision = (
+                    engine.read_failed(read, now) if isinstance(read, ApiError) else engine.observe(read, now)
+                )
+                if decision.info:
+                    self.log.info(decision.info)
+                if decision.warning:
+                    self.log.warning(decision.warning)
+                if isinstance(decision.step, Poll):
+                    within = decision.step.seconds
+                    continue
+                outcome = decision.step
+                if outcome.needs_events:
+                    outcome = outcome.with_events(await self._last_events(reads.hook))
+                break
+        # Yielded after leaving the poller: the triggerer may never resume this generator.
+        yield TriggerEvent(outcome.to_event())
 
     async def _last_events(self, hook: Any) -> list[dict[str, Any]]:
         try:
@@ -124,7 +135,8 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         if not self.terminate_on_kill:
             return
         self.log.info("Task killed while deferred: terminating cluster %s", self.cluster_id)
-        try:
-            await self._hook().aterminate_cluster(self.cluster_id)
-        except ClusterNotFound:
-            self.log.info("Cluster %s no longer exists", self.cluster_id)
+        async with self._hook() as hook:
+            try:
+                await hook.aterminate_cluster(self.cluster_id)
+            except ClusterNotFound:
+                self.log.info("Cluster %s no longer exists", self.cluster_id)

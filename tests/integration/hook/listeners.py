@@ -24,6 +24,7 @@ ACCEPT_BOUND_SECONDS = 60.0
 
 class _Handler(BaseHTTPRequestHandler):
     server: RecordingServer
+    answered = 0
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
@@ -36,6 +37,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         self.server.record(self.command, self.path, "Authorization" in self.headers)
+        if self.answered and self.server.drop_reused:
+            # As a server that closed an idle connection while the request was on its way.
+            self.close_connection = True
+            return
+        self.answered += 1
         body = json.dumps({"cluster_id": "0101-000000-listener", "state": "RUNNING"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -44,6 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     do_GET = do_POST = _answer
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -52,13 +59,16 @@ class _Handler(BaseHTTPRequestHandler):
 class RecordingServer(ThreadingHTTPServer):
     """HTTP on ``127.0.0.1`` (HTTPS given an ``ssl`` server context), answering every request with a
     RUNNING cluster. ``accepted``: the client port of every accepted connection, in order; ``requests``:
-    (method, path, whether an Authorization header came) of every request read."""
+    (method, path, whether an Authorization header came) of every request read. Connections are kept
+    alive (HTTP/1.1); with ``drop_reused`` the server closes a connection, unanswered, when a second
+    request comes on it."""
 
     daemon_threads = True
 
-    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, context: ssl.SSLContext | None = None, *, drop_reused: bool = False) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.context = context
+        self.drop_reused = drop_reused
         self.accepted: list[int] = []
         self.requests: list[tuple[str, str, bool]] = []
         self._changed = threading.Condition()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import ClusterNotFound, PermissionDenied
-from airflow_databricks_clusters.hooks import DatabricksClustersHook
+from airflow_databricks_clusters.hooks import TOKENS, DatabricksClustersHook
 from tests.integration.hook.conftest import SPEC
 
 
@@ -70,6 +71,41 @@ def test_a_minted_oauth_token_is_masked_in_every_log_line(
         hook.list_clusters()
     else:
         asyncio.run(hook.alist_clusters())
-    assert hook._oauth_token is not None
-    token = hook._oauth_token[0]
+    token = TOKENS.get(hook._token_key(hook.settings), time.monotonic())
+    assert token is not None
     assert redact(f"Authorization: Bearer {token}") == "Authorization: Bearer ***"
+
+
+def test_hooks_of_one_process_share_the_oauth_token(emu: Emulator, service_principal: dict) -> None:
+    DatabricksClustersHook().list_clusters()
+
+    async def three_hooks() -> None:
+        for _ in range(3):
+            async with DatabricksClustersHook() as hook:
+                await hook.alist_clusters()
+
+    asyncio.run(three_hooks())
+    assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1
+
+
+def test_a_429_holds_back_every_request_of_the_process_for_its_retry_after(
+    hook: DatabricksClustersHook, emu: Emulator
+) -> None:
+    cluster_id = hook.create_cluster(SPEC)
+    emu.add_fault("rate_limit", path="clusters/get", times=1, retry_after=1)
+
+    def limited() -> list[dict]:
+        return [r for r in emu.request_log if r["status"] == 429]
+
+    async def two_waits() -> None:
+        first = asyncio.ensure_future(hook.aget_cluster(cluster_id))
+        while not limited():
+            await asyncio.sleep(0.01)
+        # Another wait's call, on another hook, after the 429: it waits out the Retry-After as well.
+        async with DatabricksClustersHook() as other:
+            await other.alist_clusters()
+        await first
+
+    asyncio.run(two_waits())
+    listed = [r for r in emu.request_log if r["path"].endswith("clusters/list")]
+    assert listed[0]["time"] - limited()[0]["time"] >= 0.9
