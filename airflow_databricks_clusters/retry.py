@@ -2,7 +2,8 @@
 
 An attempt ends in an HTTP answer or a transport failure. ``RetryPolicy.decide`` says whether to try again
 and after how long, or which typed error to raise. Retryable: 429 (honouring Retry-After), 500/502/503/504,
-connection errors and timeouts, with exponential backoff, full jitter and an overall deadline. Never
+connection errors and timeouts, with exponential backoff, full jitter and an overall deadline; a
+connection the server closed unanswered is retried once at once (a kept-alive connection it dropped). Never
 retried: a TLS certificate that fails verification (``UntrustedCertificate`` at once: retrying cannot make
 it trusted, and waiting out the deadline would only hide why).
 
@@ -58,12 +59,15 @@ class Answer:
 class TransportFailure:
     """No HTTP answer. ``sent`` is False when the connection was never made (the request cannot have
     been handled), True when it may have reached the workspace (read timeout, dropped connection).
-    ``untrusted_certificate``: the TLS certificate of ``host`` failed verification, ``message`` says why."""
+    ``untrusted_certificate``: the TLS certificate of ``host`` failed verification, ``message`` says why.
+    ``closed_unanswered``: the server closed the connection without a byte of answer, as one does with a
+    kept-alive connection it dropped for idleness while the request was on its way."""
 
     message: str
     sent: bool
     untrusted_certificate: bool = False
     host: str = ""
+    closed_unanswered: bool = False
 
 
 Attempt = Answer | TransportFailure
@@ -148,6 +152,9 @@ class RetryPolicy:
                 return Decision(retry=False, error=error)
             if attempt.sent and not idempotent:
                 return Decision(retry=False, error=UnknownOutcome(attempt.message, method=method, path=path))
+            if attempt.closed_unanswered and number == 0:
+                # Most likely a pooled connection the server had just dropped: at once, on a new one.
+                return Decision(retry=True, wait=0.0)
             error = TransientApiError(attempt.message, method=method, path=path)
             wait = None
         if wait is None:

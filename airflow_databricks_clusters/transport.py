@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http.client
 import logging
 import os
 import ssl
@@ -56,6 +57,8 @@ def send_sync(
     except requests.exceptions.ConnectTimeout as err:
         return TransportFailure(f"connect timeout: {err}", sent=False)
     except requests.exceptions.ConnectionError as err:
+        if any(isinstance(cause, http.client.RemoteDisconnected) for cause in _causes(err)):
+            return TransportFailure(f"connection error: {err}", sent=True, closed_unanswered=True)
         return _failure(url, err, f"connection error: {err}", sent=not _never_connected(err))
     except requests.exceptions.Timeout as err:
         return TransportFailure(f"read timeout: {err}", sent=True)
@@ -177,6 +180,9 @@ async def send_async(
         )
     except (httpx.ConnectError, httpx.ConnectTimeout) as err:
         return _failure(url, err, f"connection error: {err!r}", sent=False)
+    except httpx.RemoteProtocolError as err:
+        unanswered = "without sending a response" in str(err)
+        return TransportFailure(f"{type(err).__name__}: {err!r}", sent=True, closed_unanswered=unanswered)
     except httpx.TransportError as err:
         return TransportFailure(f"{type(err).__name__}: {err!r}", sent=True)
     return Answer(response.status_code, decode_body(response.content), response.headers.get("Retry-After"))
@@ -239,7 +245,9 @@ async def call_async(
 
 def _log_attempt(method: str, path: str, attempt: Attempt, retry: bool, wait: float) -> None:
     outcome = f"HTTP {attempt.status}" if isinstance(attempt, Answer) else attempt.message
-    if retry:
+    if retry and wait == 0 and isinstance(attempt, TransportFailure) and attempt.closed_unanswered:
+        log.debug("%s %s: the server closed the connection unanswered; sending again", method, path)
+    elif retry:
         log.warning("%s %s: %s; retrying in %.1f s", method, path, outcome, wait)
     else:
         log.debug("%s %s: %s", method, path, outcome)

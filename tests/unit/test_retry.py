@@ -162,3 +162,14 @@ def test_an_error_message_that_echoes_a_secret_is_redacted() -> None:
         401, {"error": "invalid_client", "error_description": "bad token=abc123xyz"}, "POST", "t"
     )
     assert "abc123xyz" not in str(oauth)
+
+
+def test_a_connection_closed_unanswered_is_retried_once_at_once_then_backs_off() -> None:
+    dropped = TransportFailure(
+        "Server disconnected without sending a response", sent=True, closed_unanswered=True
+    )
+    first = decide(dropped)
+    assert first.retry and first.wait == 0
+    assert decide(dropped, number=1).wait == 2  # a second drop is no stale connection: the usual backoff
+    # Not even then is a create sent again: the server may have acted before it closed.
+    assert isinstance(decide(dropped, CREATE).error, UnknownOutcome)
