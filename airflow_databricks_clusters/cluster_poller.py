@@ -10,8 +10,8 @@ polling interval a trigger asks for is the longest it goes without a fresh state
 by one join the next round instead of each starting one (``poll_plan.round_gap``).
 
 Everything a wait decides stays its own (``cluster_wait.ClusterWait`` in the trigger): its deadline,
-its events, its messages, its ``on_kill``. The poller only reads. Its requests go through its hook, and
-so through the hook's retry policy, the process's rate gate and the process's OAuth token cache.
+its messages, the events it reads for a failure, its ``on_kill``. The poller only reads states, through
+its hook, and so through the hook's retry policy, the process's rate gate and OAuth token cache.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters.errors import ApiError
@@ -59,11 +59,6 @@ class Watch:
     def waiting(self) -> bool:
         return self._answer is not None and not self._answer.done()
 
-    @property
-    def hook(self) -> DatabricksClustersHook:
-        """The poller's hook, for the few calls a wait makes itself (the events of a failure)."""
-        return self.poller.hook()
-
     async def read(self, within: float) -> Read:
         """The cluster as a round reads it, starting no later than ``within`` seconds from now."""
         self._answer = asyncio.get_running_loop().create_future()
@@ -87,9 +82,8 @@ class Watch:
 class WorkspacePoller:
     """The rounds of one connection in one event loop; made and ended by ``watch``."""
 
-    def __init__(self, conn_id: str, hook_factory: Callable[[], DatabricksClustersHook]) -> None:
+    def __init__(self, conn_id: str) -> None:
         self.conn_id = conn_id
-        self._hook_factory = hook_factory
         self._hook: DatabricksClustersHook | None = None
         self._hook_made = 0.0
         self._watches: dict[Watch, float] = {}  # each wait and its polling interval
@@ -101,7 +95,9 @@ class WorkspacePoller:
 
     def hook(self) -> DatabricksClustersHook:
         if self._hook is None:
-            self._hook = self._hook_factory()
+            from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+            self._hook = DatabricksClustersHook(self.conn_id)
             self._hook_made = time.monotonic()
         return self._hook
 
@@ -212,15 +208,13 @@ def _pollers_of_loop() -> dict[str, WorkspacePoller]:
 
 
 @contextlib.asynccontextmanager
-async def watch(
-    conn_id: str, cluster_id: str, interval: float, hook_factory: Callable[[], DatabricksClustersHook]
-) -> AsyncIterator[Watch]:
-    """Register a wait for ``cluster_id`` with the poller of ``conn_id`` in this event loop (made for it
-    if there is none) for the ``async with`` block; ``hook_factory`` makes the poller's hook."""
+async def watch(conn_id: str, cluster_id: str, interval: float) -> AsyncIterator[Watch]:
+    """Register a wait for ``cluster_id``, polled at least every ``interval`` seconds, with the poller of
+    ``conn_id`` in this event loop (made for it if there is none) for the ``async with`` block."""
     pollers = _pollers_of_loop()
     poller = pollers.get(conn_id)
     if poller is None:
-        poller = pollers[conn_id] = WorkspacePoller(conn_id, hook_factory)
+        poller = pollers[conn_id] = WorkspacePoller(conn_id)
     registered = poller.add(cluster_id, interval)
     try:
         yield registered

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT
-from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll
+from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll, WaitOutcome
 from airflow_databricks_clusters.errors import ApiError, ClusterNotFound
 
 
@@ -87,6 +87,13 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         return DatabricksClustersHook(self.databricks_conn_id)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        outcome = await self._wait()
+        if outcome.needs_events:
+            outcome = outcome.with_events(await self._last_events())
+        yield TriggerEvent(outcome.to_event())
+
+    async def _wait(self) -> WaitOutcome:
+        """Feed the wait engine the reads of the workspace's shared poller until it gives an outcome."""
         # Imported here so that loading this module (the operators import it at DAG parse time) stays cheap.
         from airflow_databricks_clusters.cluster_poller import watch
 
@@ -98,33 +105,29 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             polling_interval=self.polling_interval,
             failed_states=self.failed_states,
         )
-        async with watch(
-            self.databricks_conn_id, self.cluster_id, self.polling_interval, self._hook
-        ) as reads:
+        async with watch(self.databricks_conn_id, self.cluster_id, self.polling_interval) as reads:
             within = 0.0
             while True:
                 read = await reads.read(within)
                 now = time.time()
-                decision = (
-                    engine.read_failed(read, now) if isinstance(read, ApiError) else engine.observe(read, now)
-                )
+                if isinstance(read, ApiError):
+                    decision = engine.read_failed(read, now)
+                else:
+                    decision = engine.observe(read, now)
                 if decision.info:
                     self.log.info(decision.info)
                 if decision.warning:
                     self.log.warning(decision.warning)
-                if isinstance(decision.step, Poll):
-                    within = decision.step.seconds
-                    continue
-                outcome = decision.step
-                if outcome.needs_events:
-                    outcome = outcome.with_events(await self._last_events(reads.hook))
-                break
-        # Yielded after leaving the poller: the triggerer may never resume this generator.
-        yield TriggerEvent(outcome.to_event())
+                if not isinstance(decision.step, Poll):
+                    return decision.step
+                within = decision.step.seconds
 
-    async def _last_events(self, hook: Any) -> list[dict[str, Any]]:
+    async def _last_events(self) -> list[dict[str, Any]]:
         try:
-            events: list[dict[str, Any]] = await hook.aget_events(self.cluster_id, limit=FAILURE_EVENT_COUNT)
+            async with self._hook() as hook:
+                events: list[dict[str, Any]] = await hook.aget_events(
+                    self.cluster_id, limit=FAILURE_EVENT_COUNT
+                )
         except ApiError as err:
             self.log.warning("Cluster %s: could not read its events: %s", self.cluster_id, err)
             return []
