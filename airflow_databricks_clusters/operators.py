@@ -5,9 +5,11 @@ creating the cluster from ``ensure.py``, the waits from the one engine in ``clus
 worker by ``lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from ``hooks.py``. What
 is left here is Airflow's part: parameters, XComs and the link, deferring, failing without retries, and
 cleaning up when a task dies.
-Importing this module at DAG parse time loads no HTTP client, no AWS code, no pre-flight checks and no
-emulator, nor the spec builder, the wait engine or ``ensure.py``: ``benchmarks/dag_parse_cost.py`` shows
-what each costs a DAG processor, so they are imported in the methods that run when a task runs.
+Importing this module at DAG parse time loads no HTTP client, no AWS code, no pre-flight checks (nor their
+names, unless a task skips some) and no emulator, nor the spec builder, the wait engine, the state tables,
+the error types or ``ensure.py``: ``benchmarks/dag_parse_cost.py`` shows what each costs a DAG processor,
+so they are imported in the methods that run when a task runs (``tests/unit/test_cheap_import.py`` lists
+the modules a parse does load).
 """
 
 from __future__ import annotations
@@ -22,27 +24,14 @@ from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from airflow_databricks_clusters.cluster_fields import OPERATOR_FIELDS
-from airflow_databricks_clusters.cluster_states import (
-    RUNNING,
-    TERMINATED,
-    cluster_summary,
-    lifetime_report,
-    lifetime_text,
-    spot_report,
-)
-from airflow_databricks_clusters.errors import (
-    ClusterFailed,
-    ClusterNotFound,
-    DatabricksClustersError,
-)
 from airflow_databricks_clusters.operator_base import ClusterOperatorBase
-from airflow_databricks_clusters.preflight_results import validate_check_names
 from airflow_databricks_clusters.spec_rendering import ClusterSpecOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_databricks_clusters.cluster_wait import WaitOutcome
+    from airflow_databricks_clusters.errors import DatabricksClustersError
 
 
 #: The key under which the create operator records its cluster id in ``task_state_store`` (Airflow 3.3+).
@@ -210,7 +199,13 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             raise ValueError("docker_auth: 'ecr' needs aws_conn_id (the AWS connection that reads ECR)")
         self.docker_auth = docker_auth
         self.preflight_checks = preflight_checks
-        self.skip_preflight_checks = validate_check_names(skip_preflight_checks)
+        self.skip_preflight_checks: tuple[str, ...] = ()
+        if skip_preflight_checks != ():
+            # Not templated, so checked at parse time; the default needs no check, so a DAG that skips
+            # nothing does not load the check names.
+            from airflow_databricks_clusters.preflight_results import validate_check_names
+
+            self.skip_preflight_checks = validate_check_names(skip_preflight_checks)
         self._cluster_id: str | None = None
         self._tags: dict[str, str] | None = None
         self._killed = False
@@ -241,6 +236,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     # -- execute ----------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> str:
+        from airflow_databricks_clusters.cluster_states import RUNNING
         from airflow_databricks_clusters.ensure import ensure_cluster
         from airflow_databricks_clusters.spec import redact_spec
 
@@ -311,6 +307,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
     def _complete(self, context: Context, outcome: WaitOutcome) -> str:
         """The end of the wait for RUNNING, sync or deferred: the summary XCom, or the outcome's error."""
+        from airflow_databricks_clusters.cluster_states import cluster_summary, spot_report
         from airflow_databricks_clusters.lifecycle import last_events
 
         error = outcome.exception()
@@ -323,6 +320,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         return outcome.cluster_id
 
     def _after_failure(self, cluster_id: str, err: BaseException) -> None:
+        from airflow_databricks_clusters.errors import ClusterFailed
         from airflow_databricks_clusters.lifecycle import log_failure, terminate_quietly
 
         if isinstance(err, TaskDeferred):
@@ -408,6 +406,9 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
         return None if cluster_id in {"", "None", "null"} else cluster_id
 
     def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_databricks_clusters.cluster_states import TERMINATED
+        from airflow_databricks_clusters.errors import ClusterNotFound
+
         cluster_id = self._target()
         if cluster_id is None:
             self.log.info("No cluster id given (the create task made none): nothing to terminate")
@@ -446,6 +447,8 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
         return self._report_and_delete(outcome.cluster_id)
 
     def _report_and_delete(self, cluster_id: str) -> dict[str, Any] | None:
+        from airflow_databricks_clusters.cluster_states import lifetime_report, lifetime_text
+        from airflow_databricks_clusters.errors import ClusterNotFound
         from airflow_databricks_clusters.lifecycle import last_events
 
         try:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_databricks_clusters.cluster_states import RUNNING, validate_target_states
 from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
 
 if TYPE_CHECKING:
@@ -50,7 +49,8 @@ class DatabricksClusterSensor(BaseSensorOperator):
         self,
         *,
         cluster_id: str,
-        target_states: Iterable[str] | str = (RUNNING,),
+        # cluster_states.RUNNING, spelled out so that a DAG file using the sensor does not load the states.
+        target_states: Iterable[str] | str = ("RUNNING",),
         failed_states: Iterable[str] | None = None,
         deferrable: bool | None = None,
         databricks_conn_id: str = "databricks_default",
@@ -78,6 +78,8 @@ class DatabricksClusterSensor(BaseSensorOperator):
         return DatabricksClustersHook(self.databricks_conn_id)
 
     def _targets(self) -> tuple[str, ...]:
+        from airflow_databricks_clusters.cluster_states import validate_target_states
+
         try:
             return validate_target_states(self.target_states)
         except ValueError as err:

@@ -5,7 +5,7 @@ the spec builder and the redaction rule are loaded only when a task runs.
 Airflow writes ``rendered_task_instance_fields`` right after ``render_template_fields``, through its secrets
 masker, and every log line goes through the same masker. So every secret a rendering reveals (a registry
 password from a Variable, inside JSON text, a file or a dict, under any secret-like key) is handed to the
-masker here, before that. Which values are secrets is ``answers``' one rule.
+masker here, before that. Which values are secrets is ``redaction``'s one rule.
 """
 
 from __future__ import annotations

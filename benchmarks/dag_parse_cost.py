@@ -9,6 +9,14 @@ Measured
       fallback, ECR image, init script, S3 logs, deferrable, ...) and
       ``DatabricksTerminateClusterOperator(cluster_id=create.output)``.
 
+    Our package is imported the way the processor imports an installed package: from byte-compiled code
+    (pip writes ``__pycache__`` on install), like every module of the baseline's. The parent copies the
+    package into its temporary directory, byte-compiles the copy and puts it first on the children's
+    ``PYTHONPATH``, so the figures do not depend on whether this checkout happens to hold ``__pycache__``
+    (``PYTHONDONTWRITEBYTECODE`` keeps it from ever having one). ``--no-bytecode`` copies it without
+    byte-compiling and forbids writing bytecode, so every child compiles our source: the worst case, a
+    fresh editable install on a machine that never writes bytecode.
+
     Every measurement is a fresh interpreter (this script re-run with ``--child``) that does what Airflow 3's
     DAG processor does for one file: it first loads what the processor has loaded before it parses
     (``airflow.sdk``, the DagBag, DAG serialization, and, like the processor's ``parsing_pre_import_modules``,
@@ -32,14 +40,18 @@ How to read it
     ratios across runs. The last lines list the modules in the child after parsing ours that are not there
     after parsing the baseline (everything in ``sys.modules`` at exit, so what the processor pre-imports for
     one file and not the other cancels out), grouped by package; the run fails (exit 1) if that set holds an
-    HTTP client, AWS code or the emulator, which must load only when a task runs.
+    HTTP client, AWS code, the emulator, or any of our modules that only a running task needs (the hook,
+    the pre-flight checks and their results, the spec builder, the wait engine, ...): ``FORBIDDEN``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -50,6 +62,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+PACKAGE = "airflow_databricks_clusters"
 #: Packages a parse of our DAG file must not load (they load when a task runs, if at all).
 FORBIDDEN = (
     "requests",
@@ -58,10 +71,25 @@ FORBIDDEN = (
     "boto3",
     "botocore",
     "airflow.providers.amazon",
-    "airflow_databricks_clusters.emulator",
-    "airflow_databricks_clusters.hooks",
     "fastapi",
     "uvicorn",
+    *(
+        f"{PACKAGE}.{module}"
+        for module in (
+            "emulator",
+            "hooks",
+            "transport",
+            "aws",
+            "preflight",
+            "preflight_results",
+            "ensure",
+            "lifecycle",
+            "cluster_wait",
+            "triggers",
+            "spec",
+            "spec_validation",
+        )
+    ),
 )
 #: Prefix DagBag gives the module of a DAG file (it differs per file, so it is left out of the comparison).
 DAG_MODULE_PREFIX = "unusual_prefix_"
@@ -199,6 +227,7 @@ def child(dag_file: Path) -> int:
         return 1
     loaded = sorted(name for name in set(sys.modules) - before if not name.startswith(DAG_MODULE_PREFIX))
     everything = sorted(name for name in sys.modules if not name.startswith(DAG_MODULE_PREFIX))
+    ours = sys.modules.get(PACKAGE)
     print(
         json.dumps(
             {
@@ -208,6 +237,7 @@ def child(dag_file: Path) -> int:
                 "peak_rss_kib": rss_after,
                 "parse_modules": loaded,
                 "modules": everything,
+                "package_file": getattr(ours, "__file__", None),
             }
         )
     )
@@ -217,7 +247,22 @@ def child(dag_file: Path) -> int:
 # -- the parent ---------------------------------------------------------------------------------------------
 
 
-def child_env(airflow_home: Path) -> dict[str, str]:
+def install_package(site: Path, *, bytecode: bool) -> Path:
+    """Copy our package (as this interpreter finds it) into ``site``, byte-compiled when ``bytecode``, as
+    pip installs it; the children import it from there. Returns the copy's folder."""
+    spec = importlib.util.find_spec(PACKAGE)  # finds it without importing it
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{PACKAGE} is not installed in this interpreter")
+    target = site / PACKAGE
+    shutil.copytree(
+        next(iter(spec.submodule_search_locations)), target, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    if bytecode and not compileall.compile_dir(str(target), quiet=1):
+        raise RuntimeError(f"could not byte-compile {target}")
+    return target
+
+
+def child_env(airflow_home: Path, site: Path, *, bytecode: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__") and k != "AIRFLOW_HOME"}
     env.update(
         {
@@ -226,8 +271,12 @@ def child_env(airflow_home: Path) -> dict[str, str]:
             "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
             "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            # Ahead of the editable install's finder, which Python consults after sys.path.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")])),
         }
     )
+    if not bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
 
 
@@ -293,6 +342,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="one pair of runs, no warm-up (a smoke run)")
     parser.add_argument("--runs", type=int, help="measured pairs (default 5, --quick 1)")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="import our package from source, compiled in every child (the worst case)",
+    )
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -300,19 +354,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     runs = args.runs or (1 if args.quick else 5)
     warmup = 0 if args.quick else 1
+    bytecode = not args.no_bytecode
     with tempfile.TemporaryDirectory(prefix="adc-bench-parse-") as tmp:
         home = Path(tmp) / "airflow-home"
         home.mkdir()
+        site = Path(tmp) / "site"
+        installed = install_package(site, bytecode=bytecode)
         files = write_dag_files(Path(tmp))
-        env = child_env(home)
+        env = child_env(home, site, bytecode=bytecode)
         results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
         for i in range(warmup + runs):
             for variant, path in files.items():
                 result = run_child(path, env)
                 if i >= warmup:
                     results[variant].append(result)
+        imported_from = {run["package_file"] for run in results["ours"]}
+        if imported_from != {str(installed / "__init__.py")}:
+            print(f"FAIL: the children imported {PACKAGE} from {sorted(imported_from)}, not {installed}")
+            return 1
 
+    how = "byte-compiled, as installed" if bytecode else "from source, compiled in every child"
     print(f"DAG parse cost: median of {runs} fresh interpreter(s) per variant ({warmup} warm-up pair)")
+    print(f"our package imported {how}")
     print(f"{'':12}{'baseline':>12}{'ours':>12}")
     for label, key, unit, scale in FIGURES:
         base, ours = median(results["baseline"], key), median(results["ours"], key)

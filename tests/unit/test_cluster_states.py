@@ -59,6 +59,18 @@ def test_validate_target_states_names_the_field_and_allowed_values() -> None:
         validate_target_states([])
 
 
+def test_the_sensor_waits_for_running_by_default() -> None:
+    # The sensor spells the state out (so a DAG file does not load this module): it must stay this one.
+    import inspect
+
+    from airflow_databricks_clusters.cluster_states import RUNNING
+    from airflow_databricks_clusters.sensors import DatabricksClusterSensor
+
+    default = inspect.signature(DatabricksClusterSensor.__init__).parameters["target_states"].default
+    assert default == (RUNNING,)
+    assert DatabricksClusterSensor(task_id="s", cluster_id="c")._targets() == (RUNNING,)
+
+
 def test_state_watch_logs_changes_only_with_elapsed_time() -> None:
     watch = StateWatch("c-1", ["RUNNING"], started_at=100.0)
     verdict, line = watch.observe({"state": "PENDING", "state_message": "Finding instances"}, 100.0)

@@ -45,3 +45,18 @@ def test_check_names_are_validated() -> None:
         validate_check_names(["ecr"])
     # The checks and the names a DAG file may skip (known without loading the checks) are one list.
     assert tuple(CHECKS) == CHECK_NAMES
+
+
+def test_the_create_operator_refuses_an_unknown_check_name_when_the_dag_is_parsed() -> None:
+    from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
+
+    assert DatabricksCreateClusterOperator(task_id="t").skip_preflight_checks == ()
+    given = DatabricksCreateClusterOperator(task_id="t", skip_preflight_checks=["zone", "policy"])
+    assert given.skip_preflight_checks == ("zone", "policy")
+    assert DatabricksCreateClusterOperator(
+        task_id="t", skip_preflight_checks="zone"
+    ).skip_preflight_checks == ("zone",)
+    with pytest.raises(ValueError, match=r"skip_preflight_checks: got \['ecr'\]; allowed: any of"):
+        DatabricksCreateClusterOperator(task_id="t", skip_preflight_checks=["ecr"])
+    with pytest.raises(ValueError, match=r"skip_preflight_checks: got \[''\]"):
+        DatabricksCreateClusterOperator(task_id="t", skip_preflight_checks="")
