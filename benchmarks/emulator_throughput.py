@@ -1,10 +1,13 @@
-"""Requests per second and latency of the emulator's ``GET /api/2.1/clusters/get`` as clusters accumulate.
+"""Requests per second and latency of the emulator's ``clusters/get`` and ``jobs/runs/get`` as clusters and
+runs accumulate.
 
 Measured
     One emulator (``python -m airflow_databricks_clusters.emulator``, its own process, so the client here
-    does not share a GIL with the server) on a loopback port. The workspace is filled through the API
-    (``POST /api/2.1/clusters/create``) up to N clusters for each N (normal: 1, 100, 1000, 3000; ``--quick``:
-    1, 20); the clusters start in 50 ms, so every one is RUNNING when the measurement begins. For each N, one
+    does not share a GIL with the server) on a loopback port. The workspace is filled through the API up to
+    N clusters (``POST /api/2.1/clusters/create``) and N job runs, one on each cluster
+    (``POST /api/2.1/jobs/runs/submit``), for each N (normal: 1, 100, 1000, 3000; ``--quick``: 1, 20); the
+    clusters start in 50 ms and a run lasts a day, so every cluster is RUNNING and every run RUNNING when
+    the measurement begins (``GET /emulator/stats`` confirms the counts). For each N, one
     ``requests.Session`` sends sequential requests, in alternating timed phases (normal: 3 rounds of 1.5 s
     each; ``--quick``: 1 round of 0.25 s) of:
 
@@ -12,7 +15,9 @@ Measured
       the workspace (no auth, no lock, no per-cluster work): the fixed cost of HTTP, uvicorn, the app and
       the client;
     * get: ``GET /api/2.1/clusters/get?cluster_id=<the first cluster>`` with the bearer token, which takes
-      the workspace lock and (``Workspace._advance``) brings every cluster up to date before answering.
+      the workspace lock and (``Workspace._advance``) brings the workspace up to date before answering;
+    * runs-get: ``GET /api/2.1/jobs/runs/get?run_id=<the first run>``, which also reads the run's cluster
+      (as a run in progress does on every look).
 
 Figures (per N and endpoint)
     req/s                requests completed per second (sequential, one connection)
@@ -21,9 +26,11 @@ Figures (per N and endpoint)
 
 How to read it
     ``ratio get/baseline N=<n>: time per request = X.XXx`` is the mean latency of ``clusters/get`` over that
-    of the baseline measured in the same rounds; 1.00x would mean the workspace costs nothing per request.
-    If the ratio grows with N, the per-request work grows with the number of clusters; the last line turns
-    the growth into microseconds per existing cluster per request (between the smallest and largest N).
+    of the baseline measured in the same rounds (``ratio runs-get/baseline``: of ``jobs/runs/get``); 1.00x
+    would mean the workspace costs nothing per request. If a ratio grows with N, the per-request work grows
+    with the number of clusters (or runs); the ``growth`` lines turn it into microseconds per existing
+    cluster per request (between the smallest and largest N): about 0 when a request's cost does not
+    depend on N, within the noise of a shared machine (a few tenths of a microsecond either way).
     Absolute figures depend on the machine; compare ratios.
 """
 
@@ -52,6 +59,10 @@ SPEC: dict[str, Any] = {
 }
 BASELINE_PATH = "/.well-known/databricks-config"
 GET_PATH = "/api/2.1/clusters/get"
+RUNS_GET_PATH = "/api/2.1/jobs/runs/get"
+STATS_PATH = "/emulator/stats"
+#: The endpoints timed, in the order of each round's phases: the baseline first.
+ENDPOINTS = ("baseline", "get", "runs-get")
 LISTENING = re.compile(r"listening on (http://\S+)")
 
 
@@ -92,6 +103,8 @@ class Server:
             "0.05",
             "--terminate-seconds",
             "0.05",
+            "--run-seconds",
+            "86400",
         ]
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
@@ -140,38 +153,64 @@ def phase(send: Callable[[], None], seconds: float, latencies: list[float]) -> f
     return now - start
 
 
+def call(session: requests.Session, method: str, url: str, **kwargs: Any) -> Any:
+    """The JSON answer; RuntimeError for anything but a 200."""
+    response = session.request(method, url, **kwargs)
+    if response.status_code != 200:
+        raise RuntimeError(f"{method} {url}: {response.status_code} {response.text}")
+    return response.json()
+
+
 def measure(
-    session: requests.Session, url: str, cluster_id: str, rounds: int, seconds: float
-) -> tuple[Sample, Sample]:
-    def baseline() -> None:
-        response = session.get(url + BASELINE_PATH)
-        if response.status_code != 200:
-            raise RuntimeError(f"{BASELINE_PATH}: {response.status_code} {response.text}")
-
-    def get() -> None:
-        response = session.get(url + GET_PATH, params={"cluster_id": cluster_id})
-        if response.status_code != 200:
-            raise RuntimeError(f"{GET_PATH}: {response.status_code} {response.text}")
-
+    session: requests.Session, url: str, cluster_id: str, run_id: int, rounds: int, seconds: float
+) -> dict[str, Sample]:
+    senders: dict[str, Callable[[], None]] = {
+        "baseline": lambda: call(session, "GET", url + BASELINE_PATH),
+        "get": lambda: call(session, "GET", url + GET_PATH, params={"cluster_id": cluster_id}),
+        "runs-get": lambda: call(session, "GET", url + RUNS_GET_PATH, params={"run_id": run_id}),
+    }
     # A few of each first: connection set up, caches warm, every cluster's start applied.
     for _ in range(20):
-        baseline()
-        get()
-    base, ours = Sample([], 0.0), Sample([], 0.0)
+        for send in senders.values():
+            send()
+    samples = {name: Sample([], 0.0) for name in ENDPOINTS}
     for _ in range(rounds):
-        base.elapsed += phase(baseline, seconds, base.latencies)
-        ours.elapsed += phase(get, seconds, ours.latencies)
-    return base, ours
+        for name in ENDPOINTS:
+            samples[name].elapsed += phase(senders[name], seconds, samples[name].latencies)
+    return samples
 
 
 def fill(session: requests.Session, url: str, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        response = session.post(url + "/api/2.1/clusters/create", json=SPEC)
-        if response.status_code != 200:
-            raise RuntimeError(f"clusters/create: {response.status_code} {response.text}")
-        ids.append(str(response.json()["cluster_id"]))
-    return ids
+    return [
+        str(call(session, "POST", url + "/api/2.1/clusters/create", json=SPEC)["cluster_id"])
+        for _ in range(count)
+    ]
+
+
+def submit(session: requests.Session, url: str, cluster_ids: Sequence[str]) -> list[int]:
+    """One run on each cluster."""
+    runs = []
+    for cluster_id in cluster_ids:
+        task = {
+            "task_key": "t",
+            "existing_cluster_id": cluster_id,
+            "spark_python_task": {"python_file": "x.py"},
+        }
+        runs.append(
+            int(call(session, "POST", url + "/api/2.1/jobs/runs/submit", json={"tasks": [task]})["run_id"])
+        )
+    return runs
+
+
+def growth_us(
+    results: dict[int, dict[str, Sample]], name: str, low: int, high: int, figure: Callable[[Sample], float]
+) -> float:
+    """How much more an endpoint's ``figure`` (ms) exceeds the baseline's at ``high`` than at ``low``, in
+    microseconds per cluster between them."""
+    extra_ms = (figure(results[high][name]) - figure(results[high]["baseline"])) - (
+        figure(results[low][name]) - figure(results[low]["baseline"])
+    )
+    return extra_ms * 1000 / (high - low)
 
 
 def row(label: str, sample: Sample) -> str:
@@ -198,40 +237,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Emulator throughput: sequential requests on one connection, {rounds} round(s) x {seconds:g} s"
         " per endpoint and N"
     )
-    results: dict[int, tuple[Sample, Sample]] = {}
+    results: dict[int, dict[str, Sample]] = {}
     with Server() as server, requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {TOKEN}"
         ids: list[str] = []
+        runs: list[int] = []
         for n in sizes:
             start = time.perf_counter()
             ids += fill(session, server.url, n - len(ids))
-            filled = time.perf_counter() - start
             time.sleep(0.1)  # past start_seconds: every cluster is due to be RUNNING
-            base, ours = measure(session, server.url, ids[0], rounds, seconds)
-            results[n] = (base, ours)
-            print(f"N={n} clusters (filled in {filled:.1f} s)")
+            runs += submit(session, server.url, ids[len(runs) :])
+            filled = time.perf_counter() - start
+            held = call(session, "GET", server.url + STATS_PATH)
+            if (held["clusters"], held["runs"]) != (n, n):
+                raise RuntimeError(f"{STATS_PATH}: expected {n} clusters and runs, got {held}")
+            results[n] = measure(session, server.url, ids[0], runs[0], rounds, seconds)
+            print(f"N={n} clusters and runs (filled in {filled:.1f} s)")
             print(
                 f"  {'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
                 f"{'mean ms':>9}{'count':>9}"
             )
-            print(row("baseline", base))
-            print(row("get", ours))
+            for name in ENDPOINTS:
+                print(row(name, results[n][name]))
 
-    for n, (base, ours) in results.items():
-        print(
-            f"ratio get/baseline N={n}: time per request = {ours.mean_ms / base.mean_ms:.2f}x"
-            f" (p50 {ours.percentile_ms(50) / base.percentile_ms(50):.2f}x,"
-            f" req/s {ours.rps / base.rps:.2f}x)"
-        )
+    for name in ENDPOINTS[1:]:
+        for n, samples in results.items():
+            base, ours = samples["baseline"], samples[name]
+            print(
+                f"ratio {name}/baseline N={n}: time per request = {ours.mean_ms / base.mean_ms:.2f}x"
+                f" (p50 {ours.percentile_ms(50) / base.percentile_ms(50):.2f}x,"
+                f" req/s {ours.rps / base.rps:.2f}x)"
+            )
     if len(sizes) > 1:
         low, high = sizes[0], sizes[-1]
-        extra_ms = (results[high][1].mean_ms - results[high][0].mean_ms) - (
-            results[low][1].mean_ms - results[low][0].mean_ms
-        )
-        print(
-            f"growth: clusters/get costs {extra_ms * 1000 / (high - low):.2f} us more per existing cluster"
-            f" per request (over the baseline, N={low} -> N={high})"
-        )
+        for name, what in (("get", "clusters/get"), ("runs-get", "jobs/runs/get")):
+            mean_us = growth_us(results, name, low, high, lambda sample: sample.mean_ms)
+            p50_us = growth_us(results, name, low, high, lambda sample: sample.percentile_ms(50))
+            print(
+                f"growth: {what} costs {mean_us:.2f} us more per existing cluster (and run) per request"
+                f" (over the baseline, N={low} -> N={high}; by the medians {p50_us:.2f} us)"
+            )
     return 0
 
 

@@ -57,6 +57,8 @@ class EmulatorApp:
         self.auth = auth
         self.faults = faults
         self.clock = clock
+        #: Requests served since start, every path but the admin ones (``/emulator/stats``).
+        self.requests_served = 0
         ws = workspace
         clusters: dict[tuple[str, str], Handler] = {
             ("POST", "clusters/create"): lambda b, c: ws.clusters_create(b, user=c.user),
@@ -118,7 +120,11 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
-        fault = None if path.startswith("/emulator/") else self.faults.pick(method, path)
+        admin = path.startswith("/emulator/")
+        if not admin:
+            # Served on the event loop's one thread, so counting needs no lock.
+            self.requests_served += 1
+        fault = None if admin else self.faults.pick(method, path)
         if fault is not None and fault.kind == "drop_before":
             self.faults.log(method, path, None, fault.kind)
             await _drop(send)
@@ -213,11 +219,22 @@ class EmulatorApp:
             return {"clusters": self.workspace.all_clusters()}
         if (method, action) == ("GET", "runs"):
             return {"runs": self.runs.all_runs(base_url)}
+        if (method, action) == ("GET", "stats"):
+            return self.stats()
         if (method, action) == ("GET", "clock"):
             return self._clock_reading()
         if (method, action) == ("POST", "clock"):
             return self._set_clock(body)
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No admin endpoint '{method} {path}'")
+
+    def stats(self) -> dict[str, int]:
+        """``GET /emulator/stats``: requests served since start (API, OAuth and discovery requests, whatever
+        their answer, faults included; never admin requests), and the clusters and runs held now."""
+        return {
+            "requests": self.requests_served,
+            "clusters": self.workspace.cluster_count(),
+            "runs": self.runs.count(),
+        }
 
     def _clock_reading(self) -> dict[str, Any]:
         return {"now": self.clock.now(), "time_scale": self.clock.time_scale}

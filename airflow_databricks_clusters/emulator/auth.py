@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError
@@ -47,6 +48,8 @@ class Auth:
         self.oauth_clients = dict(oauth_clients or {})
         self.clock = clock
         self._minted: dict[str, tuple[str, float]] = {}
+        #: (expiry, token) in the order minted: on a clock that only moves forward, oldest expiry first
+        self._expiries: deque[tuple[float, str]] = deque()
         self._lock = threading.Lock()
 
     def user_for(self, authorization: str | None) -> str:
@@ -77,9 +80,12 @@ class Auth:
         token = "eyJemu." + secrets.token_urlsafe(24)
         now = self.clock()
         with self._lock:
-            # Expired tokens go as new ones come: a client minting in a loop keeps only the live ones.
-            self._minted = {key: minted for key, minted in self._minted.items() if minted[1] > now}
+            # Expired tokens go as new ones come: a client minting in a loop keeps only the live ones, and
+            # a mint costs the same however many are live.
+            while self._expiries and self._expiries[0][0] <= now:
+                self._minted.pop(self._expiries.popleft()[1], None)
             self._minted[token] = (client_id, now + TOKEN_LIFETIME_SECONDS)
+            self._expiries.append((now + TOKEN_LIFETIME_SECONDS, token))
         return {
             "access_token": token,
             "token_type": "Bearer",

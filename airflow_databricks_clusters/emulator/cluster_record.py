@@ -100,11 +100,12 @@ def _size_totals(cluster: dict[str, Any]) -> None:
 
 def public(cluster: Mapping[str, Any], *, with_spec: bool = True) -> dict[str, Any]:
     """The record as ``clusters/get`` answers it; ``clusters/list`` leaves out the ``spec``."""
-    answer = {key: copy.deepcopy(value) for key, value in cluster.items() if not key.startswith("_")}
-    if not with_spec:
-        for key in _LIST_HIDDEN:
-            answer.pop(key, None)
-    return answer
+    hidden = () if with_spec else _LIST_HIDDEN
+    return {
+        key: copy.deepcopy(value)
+        for key, value in cluster.items()
+        if not key.startswith("_") and key not in hidden
+    }
 
 
 def event_attributes(spec: Mapping[str, Any]) -> dict[str, Any]:

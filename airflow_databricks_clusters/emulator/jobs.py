@@ -335,6 +335,11 @@ class Runs:
             base = self.base_url if base_url is None else base_url
             return [self._view(run, base, "2.1") for run in self._runs.values()]
 
+    def count(self) -> int:
+        """How many runs the workspace holds."""
+        with self.workspace.lock:
+            return len(self._runs)
+
     def to_json(self) -> dict[str, Any]:
         with self.workspace.lock:
             return {str(key): copy.deepcopy(run) for key, run in self._runs.items()}

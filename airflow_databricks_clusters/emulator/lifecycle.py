@@ -1,9 +1,10 @@
 """A cluster's life: its states, the steps planned between them, and the lazy time that runs them.
 
 Time is lazy: each public method of the workspace first brings every cluster up to ``now()``
-(``Lifecycle.advance``). A transition whose time has come happens then, stamped with the moment it was due,
-so what a client sees is what it would have seen polling a real workspace at any rate. Planned transitions
-are plain data (the record's ``_steps``), so a workspace can be saved to JSON and resumed.
+(``Lifecycle.advance``, on the clusters that ``next_due`` says have something due: see ``schedule.py``).
+A transition whose time has come happens then, stamped with the moment it was due, so what a client sees
+is what it would have seen polling a real workspace at any rate. Planned transitions are plain data (the
+record's ``_steps``), so a workspace can be saved to JSON and resumed.
 
 A start is PENDING, then what the scenarios say (``scenarios.py``): RUNNING, or a failure ending
 TERMINATED; a RUNNING cluster that stays idle past its ``autotermination_minutes`` terminates itself.
@@ -85,6 +86,12 @@ class Lifecycle:
             if due is None or due > now:
                 return
             self._apply(cluster, steps.pop(0))
+
+    def next_due(self, cluster: Mapping[str, Any]) -> float | None:
+        """When ``advance`` next has something to do for this cluster (its next step, or else its
+        autotermination); None while nothing is planned."""
+        steps = cluster["_steps"]
+        return float(steps[0]["at"]) if steps else self._idle_deadline(cluster)
 
     def _idle_deadline(self, cluster: Mapping[str, Any]) -> float | None:
         minutes = cluster.get("autotermination_minutes") or 0

@@ -2,12 +2,14 @@
 
 ``one`` and ``many`` take either form; ``field`` finds a nested parameter sent either way (the query's
 ``filter_by.cluster_states=...`` or a JSON body's ``{"filter_by": {"cluster_states": [...]}}``);
-``integer`` answers a bad number as the API does; ``paged`` cuts a list into pages behind opaque tokens.
+``integer`` answers a bad number as the API does; ``paged`` cuts a list into pages behind opaque tokens,
+and ``select_page`` cuts the same page out of items in any order, sorting only what the page holds.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import math
 import re
@@ -99,6 +101,50 @@ def paged(
     following = _token(list_name, after=keys[end - 1]) if page and end < len(keys) else ""
     preceding = _token(list_name, before=keys[start]) if page and start > 0 else ""
     return page, following, preceding
+
+
+def select_page(
+    items: Sequence[T],
+    key: Callable[[T], tuple[Any, ...]],
+    token: Any,
+    size: int,
+    *,
+    descending: bool,
+    list_name: str,
+) -> tuple[list[T], str, str]:
+    """What ``paged`` answers for ``items`` sorted by ``key`` (reversed if ``descending``), from items in
+    any order: the page is picked out (O(n log size)) rather than the whole list sorted. Same tokens, same
+    errors."""
+    cursor = _cursor(token, list_name)
+    keyed = [(list(key(item)), item) for item in items]
+
+    def before(a: list[Any], b: list[Any]) -> bool:
+        return a > b if descending else a < b
+
+    def first(
+        count: int, pairs: list[tuple[list[Any], T]], *, from_end: bool = False
+    ) -> list[tuple[list[Any], T]]:
+        """The first ``count`` of ``pairs`` in the list's order (the last ``count``, ``from_end``), in
+        the list's order."""
+        largest = descending != from_end
+        chosen = (heapq.nlargest if largest else heapq.nsmallest)(count, pairs, key=_first)
+        return chosen[::-1] if from_end else chosen
+
+    if cursor is None or "after" in cursor:
+        candidates = keyed if cursor is None else [p for p in keyed if before(cursor["after"], p[0])]
+        chosen = first(size, candidates)
+        more_before, more_after = len(candidates) < len(keyed), len(candidates) > len(chosen)
+    else:
+        candidates = [p for p in keyed if before(p[0], cursor["before"])]
+        chosen = first(size, candidates, from_end=True)
+        more_before, more_after = len(candidates) > len(chosen), len(candidates) < len(keyed)
+    following = _token(list_name, after=chosen[-1][0]) if chosen and more_after else ""
+    preceding = _token(list_name, before=chosen[0][0]) if chosen and more_before else ""
+    return [item for _, item in chosen], following, preceding
+
+
+def _first(pair: tuple[list[Any], Any]) -> list[Any]:
+    return pair[0]
 
 
 def _token(list_name: str, **cursor: list[Any]) -> str:

@@ -58,7 +58,7 @@ class Emulator:
 
     Use as ``with Emulator() as emu:``; then ``emu.url``, ``emu.token``, ``emu.clusters`` (id -> the
     ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``,
-    ``emu.clock`` (``now()``, a settable ``time_scale``) and ``emu.advance(seconds)``.
+    ``emu.clock`` (``now()``, a settable ``time_scale``), ``emu.advance(seconds)`` and ``emu.stats()``.
     """
 
     def __init__(
@@ -214,6 +214,11 @@ class Emulator:
     @property
     def request_log(self) -> list[dict[str, Any]]:
         return list(self.faults.request_log)
+
+    def stats(self) -> dict[str, int]:
+        """What ``GET /emulator/stats`` answers: ``requests`` served since start (every path but the
+        ``/emulator/`` ones), and how many ``clusters`` and ``runs`` the workspace holds."""
+        return self.app.stats()
 
     def add_oauth_client(self, client_id: str, secret: str) -> None:
         self.auth.add_oauth_client(client_id, secret)

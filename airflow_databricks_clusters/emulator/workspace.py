@@ -2,9 +2,11 @@
 saved state. No HTTP here (``app.py`` serves it).
 
 Every API method holds the workspace's lock and first brings every cluster up to ``now()``: time is
-lazy, and how a cluster moves from state to state is ``lifecycle.py``. The rest is elsewhere too: the
-cluster record (spec and defaults) in ``cluster_record.py``, its events in ``cluster_events.py``, its
-machines in ``nodes.py``, the scenarios in ``scenarios.py``.
+lazy, and how a cluster moves from state to state is ``lifecycle.py``. Only the clusters with something
+due are touched (``schedule.py``), so a request costs the same however many clusters the workspace holds.
+The rest is elsewhere too: the cluster record (spec and defaults) in ``cluster_record.py``, its events
+(and the ``clusters/events`` answer) in ``cluster_events.py``, its machines in ``nodes.py``, the
+scenarios in ``scenarios.py``.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ from airflow_databricks_clusters.emulator.request_params import (
     integer,
     many,
     one,
-    paged,
+    select_page,
 )
 from airflow_databricks_clusters.emulator.scenarios import SCENARIOS, Scenarios
+from airflow_databricks_clusters.emulator.schedule import DueSchedule
 from airflow_databricks_clusters.emulator.validation import validate_create
 
 if TYPE_CHECKING:
@@ -66,9 +69,6 @@ STATE_ORDER = (
 )
 #: ``clusters/list``: the page size of a request without one (or 0), and the most one page holds.
 LIST_PAGE_SIZE = 100
-#: ``clusters/events``: the page size of a request without one, and the most one page holds.
-EVENTS_PAGE_SIZE = 50
-EVENTS_MAX_PAGE_SIZE = 500
 
 
 class Workspace:
@@ -97,6 +97,7 @@ class Workspace:
         self.lock = threading.RLock()
         self._random = random.Random(seed)
         self._clusters: dict[str, dict[str, Any]] = {}
+        self._due = DueSchedule()
         self._scenarios = Scenarios()
         self.lifecycle = Lifecycle(
             start_seconds=start_seconds,
@@ -126,8 +127,15 @@ class Workspace:
 
     def _advance(self) -> None:
         now = self.now()
-        for cluster in self._clusters.values():
+        for cluster_id in self._due.take_due(now):
+            cluster = self._clusters[cluster_id]
             self.lifecycle.advance(cluster, now)
+            self._plan(cluster)
+
+    def _plan(self, cluster: Mapping[str, Any]) -> None:
+        """Schedule the cluster's next due moment: after anything that may have changed its steps, its
+        state or its autotermination."""
+        self._due.plan(cluster["cluster_id"], self.lifecycle.next_due(cluster))
 
     # -- scenarios -----------------------------------------------------------------------------------------
 
@@ -214,7 +222,9 @@ class Workspace:
             spec.pop("idempotency_token", None)
             fill(cluster, spec, self.catalog)
             self._clusters[cluster_id] = cluster
+            self._due.add(cluster_id)
             self.lifecycle.begin_start(cluster, at, first=True)
+            self._plan(cluster)
             self._changed()
             return {"cluster_id": cluster_id}
 
@@ -238,6 +248,7 @@ class Workspace:
             )
             if cluster["state"] == "RUNNING":
                 self.lifecycle.begin_restart(cluster, at, user)
+            self._plan(cluster)
             self._changed()
             return {}
 
@@ -248,6 +259,7 @@ class Workspace:
             _expect_state(cluster, "TERMINATED")
             cluster["_started_by"] = user
             self.lifecycle.begin_start(cluster, self.now(), first=False)
+            self._plan(cluster)
             self._changed()
             return {}
 
@@ -257,6 +269,7 @@ class Workspace:
             cluster = self._cluster(body.get("cluster_id"))
             _expect_state(cluster, "RUNNING")
             self.lifecycle.begin_restart(cluster, self.now(), user)
+            self._plan(cluster)
             self._changed()
             return {}
 
@@ -283,6 +296,7 @@ class Workspace:
             )
             resize(cluster, size)
             self.lifecycle.begin_resize(cluster, at, user, previous)
+            self._plan(cluster)
             self._changed()
             return {}
 
@@ -294,6 +308,7 @@ class Workspace:
                 self.lifecycle.begin_termination(
                     cluster, self.now(), cluster_events.reason("USER_REQUEST", "SUCCESS", username=user)
                 )
+                self._plan(cluster)
                 self._changed()
             return {}
 
@@ -304,6 +319,7 @@ class Workspace:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
             del self._clusters[cluster["cluster_id"]]
+            self._due.remove(cluster["cluster_id"])
             self._changed()
             return {}
 
@@ -330,6 +346,12 @@ class Workspace:
             cluster = self._cluster(cluster_id)
             at = self.now() if at is None else at
             cluster["_last_activity"] = max(float(cluster["_last_activity"]), at)
+            self._plan(cluster)
+
+    def cluster_count(self) -> int:
+        """How many clusters the workspace holds (permanently deleted ones gone)."""
+        with self.lock:
+            return len(self._clusters)
 
     def clusters_get(self, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
@@ -353,13 +375,12 @@ class Workspace:
             if policy:
                 clusters = [c for c in clusters if c.get("policy_id") == policy]
             key, descending = _sort_key(params), _descending(params)
-            clusters.sort(key=key, reverse=descending)
             size = integer(one(params.get("page_size")), "page_size", default=0)
             if not 0 <= size <= LIST_PAGE_SIZE:
                 raise invalid_parameter(
                     f"Invalid page_size {size}: must be from 0 (the server's default) to {LIST_PAGE_SIZE}."
                 )
-            page, following, preceding = paged(
+            page, following, preceding = select_page(
                 clusters,
                 key,
                 params.get("page_token"),
@@ -376,42 +397,7 @@ class Workspace:
     def clusters_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             self._advance()
-            cluster = self._cluster(body.get("cluster_id"))
-            # Each event's place in the log breaks timestamp ties: the paging cursor needs distinct keys.
-            events = [{**event, "_seq": seq} for seq, event in enumerate(cluster["_events"])]
-            kinds = many(body.get("event_types"))
-            unknown = sorted(
-                str(kind)
-                for kind in kinds
-                if not isinstance(kind, str) or kind not in cluster_events.EVENT_TYPES
-            )
-            if unknown:
-                raise invalid_parameter(f"Invalid event_types {', '.join(unknown)}: not a cluster event type")
-            if kinds:
-                events = [e for e in events if e["type"] in kinds]
-            if body.get("start_time") is not None:
-                since = integer(body["start_time"], "start_time", default=0)
-                events = [e for e in events if e["timestamp"] >= since]
-            if body.get("end_time") is not None:
-                until = integer(body["end_time"], "end_time", default=0)
-                events = [e for e in events if e["timestamp"] <= until]
-            order = body.get("order") or "DESC"
-            if order not in ("ASC", "DESC"):
-                raise invalid_parameter(f"Invalid order {order}: must be ASC or DESC.")
-            events.sort(key=_event_key, reverse=order == "DESC")
-            if "page_size" in body or "page_token" in body:
-                return _events_by_token(body, events, descending=order == "DESC")
-            limit = integer(body.get("limit"), "limit", default=EVENTS_PAGE_SIZE)
-            if not 1 <= limit <= EVENTS_MAX_PAGE_SIZE:
-                raise invalid_parameter(f"limit must be between 1 and {EVENTS_MAX_PAGE_SIZE}, got {limit}.")
-            offset = integer(body.get("offset"), "offset", default=0)
-            if offset < 0:
-                raise invalid_parameter(f"Invalid offset {offset}: must be 0 or more.")
-            page = [_shown(event) for event in events[offset : offset + limit]]
-            answer: dict[str, Any] = {"events": page, "total_count": len(events)}
-            if offset + limit < len(events):
-                answer["next_page"] = {**body, "offset": offset + limit, "limit": limit}
-            return answer
+            return cluster_events.events_answer(self._cluster(body.get("cluster_id")), body)
 
     def spark_versions(self) -> dict[str, Any]:
         return self.catalog.spark_versions_answer()
@@ -454,9 +440,11 @@ class Workspace:
     def from_json(cls, data: Mapping[str, Any], **kwargs: Any) -> Workspace:
         workspace = cls(**kwargs)
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
-        for cluster in workspace._clusters.values():
+        for cluster_id, cluster in workspace._clusters.items():
             if "_node_memory_mb" not in cluster:  # a file saved before the record kept a node's size
                 node_sizes(cluster, workspace.catalog)
+            workspace._due.add(cluster_id)
+            workspace._plan(cluster)
         workspace._scenarios.load_json(data.get("scenarios", {}))
         return workspace
 
@@ -485,37 +473,6 @@ def _descending(params: Mapping[str, Any]) -> bool:
     if direction not in ("ASC", "DESC"):
         raise invalid_parameter(f"Invalid sort_by.direction {direction}: must be ASC or DESC.")
     return direction == "DESC"
-
-
-def _event_key(event: Mapping[str, Any]) -> tuple[int, int]:
-    return int(event["timestamp"]), int(event["_seq"])
-
-
-def _shown(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: copy.deepcopy(value) for key, value in event.items() if not key.startswith("_")}
-
-
-def _events_by_token(
-    body: Mapping[str, Any], events: list[dict[str, Any]], *, descending: bool
-) -> dict[str, Any]:
-    """A page of events in the ``page_size`` / ``page_token`` style: both tokens, and ``next_page`` too (the
-    request for the next page, which is what databricks-sdk follows)."""
-    size = integer(body.get("page_size"), "page_size", default=0)
-    # Out of [0, 500] the server enforces 0 (its default) or 500, as the API reference says.
-    size = min(max(size, 0), EVENTS_MAX_PAGE_SIZE) or EVENTS_PAGE_SIZE
-    page, following, preceding = paged(
-        events, _event_key, body.get("page_token"), size, descending=descending, list_name="events"
-    )
-    answer: dict[str, Any] = {
-        "events": [_shown(event) for event in page],
-        "next_page_token": following,
-        "prev_page_token": preceding,
-        "total_count": 0,  # deprecated, and 0 when a request pages by token
-    }
-    if following:
-        request = {k: v for k, v in body.items() if k not in ("offset", "limit")}
-        answer["next_page"] = {**request, "page_token": following}
-    return answer
 
 
 def _expect_state(cluster: Mapping[str, Any], *states: str) -> None:
