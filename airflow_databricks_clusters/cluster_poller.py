@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.errors import ApiError
+from airflow_databricks_clusters import answers
+from airflow_databricks_clusters.errors import ApiError, MalformedAnswer, PermissionDenied
 from airflow_databricks_clusters.poll_plan import (
     LISTED_STATES,
     next_round_at,
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 Read = dict[str, Any] | ApiError
 #: A long-lived poller reads its connection again after this long (a rotated token, a moved host).
 CONNECTION_TTL_SECONDS = 300.0
-#: Clusters read alone at once in one round; the process's rate gate spaces them further.
+LIST_PATH = "/api/2.1/clusters/list"
+#: Clusters read alone at once; the process's rate gate spaces them further.
 CONCURRENT_GETS = 8
 
 
@@ -61,6 +64,8 @@ class Watch:
 
     async def read(self, within: float) -> Read:
         """The cluster as a round reads it, starting no later than ``within`` seconds from now."""
+        if not self.poller.running:
+            raise RuntimeError(f"the poller of connection {self.poller.conn_id} has stopped")
         self._answer = asyncio.get_running_loop().create_future()
         self.due = time.monotonic() + max(0.0, within)
         self.poller.wake()
@@ -86,20 +91,20 @@ class WorkspacePoller:
         self.conn_id = conn_id
         self._hook: DatabricksClustersHook | None = None
         self._hook_made = 0.0
+        self._renew_hook = False
         self._watches: dict[Watch, float] = {}  # each wait and its polling interval
+        self._by_cluster: dict[str, set[Watch]] = {}
+        self._reading_alone: dict[str, asyncio.Task[None]] = {}  # clusters with a get under way
+        self._gets = asyncio.Semaphore(CONCURRENT_GETS)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._list_pages = 1
         self._last_started: float | None = None
         self.rounds = 0
 
-    def hook(self) -> DatabricksClustersHook:
-        if self._hook is None:
-            from airflow_databricks_clusters.hooks import DatabricksClustersHook
-
-            self._hook = DatabricksClustersHook(self.conn_id)
-            self._hook_made = time.monotonic()
-        return self._hook
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def wake(self) -> None:
         self._wake.set()
@@ -107,32 +112,46 @@ class WorkspacePoller:
     def add(self, cluster_id: str, interval: float) -> Watch:
         watch = Watch(self, cluster_id)
         self._watches[watch] = interval
+        self._by_cluster.setdefault(cluster_id, set()).add(watch)
         if self._task is None:
             log.info("Polling workspace of connection %s for cluster waits", self.conn_id)
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"poller:{self.conn_id}")
+            # In a context of its own: the first trigger's (its log routing, its task ids) is not the
+            # poller's, which reads for every trigger.
+            self._task = contextvars.Context().run(
+                asyncio.get_running_loop().create_task, self._run(), name=f"poller:{self.conn_id}"
+            )
         return watch
 
     def remove(self, watch: Watch) -> None:
         self._watches.pop(watch, None)
+        others = self._by_cluster.get(watch.cluster_id, set())
+        others.discard(watch)
+        if not others:
+            self._by_cluster.pop(watch.cluster_id, None)
         self.wake()
+
+    def _deliver(self, cluster_id: str, read: Read | BaseException) -> None:
+        for watch in list(self._by_cluster.get(cluster_id, ())):
+            watch.deliver(read)
 
     # -- rounds --------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         try:
             while self._watches:
-                waiting = [w for w in self._watches if w.waiting and w.due is not None]
+                due = [w for w in self._watches if w.waiting and w.cluster_id not in self._reading_alone]
                 start = next_round_at(
-                    [w.due for w in waiting if w.due is not None],
+                    [w.due for w in due if w.due is not None],
                     self._last_started,
-                    round_gap(self._watches.values()),
+                    # One wait alone polls exactly at its interval and its deadline, as it always did.
+                    round_gap(self._watches.values()) if len(self._watches) > 1 else 0.0,
                 )
                 delay = None if start is None else start - time.monotonic()
                 if delay is not None and delay <= 0:
-                    await self._round([w for w in self._watches if w.waiting])
+                    await self._round({w.cluster_id for w in due})
                     continue
                 self._wake.clear()
-                with contextlib.suppress(TimeoutError):
+                with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
         finally:
             await self._stop()
@@ -141,6 +160,8 @@ class WorkspacePoller:
         # Before the first await: a wait registering from now on makes a new poller.
         if _pollers_of_loop().get(self.conn_id) is self:
             del _pollers_of_loop()[self.conn_id]
+        for task in self._reading_alone.values():
+            task.cancel()
         for watch in self._watches:  # only when this task was cancelled with waits still registered
             watch.deliver(RuntimeError(f"the poller of connection {self.conn_id} was stopped"))
         hook, self._hook = self._hook, None
@@ -148,54 +169,95 @@ class WorkspacePoller:
             await hook.aclose()
         log.info("Stopped polling workspace of connection %s after %d round(s)", self.conn_id, self.rounds)
 
-    async def _fresh_hook(self) -> DatabricksClustersHook:
-        if self._hook is not None and time.monotonic() - self._hook_made > CONNECTION_TTL_SECONDS:
-            old, self._hook = self._hook, None
-            await old.aclose()
-        return self.hook()
+    async def _current_hook(self) -> DatabricksClustersHook:
+        """The poller's hook; made again from the connection every ``CONNECTION_TTL_SECONDS`` and after a
+        refusal (a rotated token), keeping the one it has when the connection cannot be read just now."""
+        from airflow_databricks_clusters.hooks import DatabricksClustersHook
 
-    async def _round(self, waiting: list[Watch]) -> None:
+        stale = time.monotonic() - self._hook_made > CONNECTION_TTL_SECONDS or self._renew_hook
+        if self._hook is not None and not stale:
+            return self._hook
+        fresh = DatabricksClustersHook(self.conn_id)
+        try:
+            await fresh.aconnect()
+        except Exception as err:
+            if self._hook is None:
+                raise
+            log.warning("Connection %s could not be read again (%s); polling with the one read before",
+                        self.conn_id, err)  # fmt: skip
+            self._hook_made = time.monotonic()
+            return self._hook
+        old, self._hook, self._hook_made, self._renew_hook = self._hook, fresh, time.monotonic(), False
+        if old is not None:
+            await old.aclose()
+        return fresh
+
+    async def _round(self, watched: set[str]) -> None:
+        """Read ``watched``: the live list first when it is the cheaper way, handed out as soon as it is
+        read; then each cluster it did not show on its own, each handed out as it comes, so that one slow
+        read holds back no other wait."""
         self._last_started = time.monotonic()
         self.rounds += 1
-        watched = {w.cluster_id for w in waiting}
         try:
-            reads = await self._read(await self._fresh_hook(), watched)
-        except Exception as err:  # handed to each waiting trigger, which raises it
-            for watch in waiting:
-                watch.deliver(err)
+            hook = await self._current_hook()
+        except Exception as err:
+            for cluster_id in watched:
+                self._deliver(cluster_id, err)
             return
-        for watch in waiting:
-            watch.deliver(reads[watch.cluster_id])
-
-    async def _read(self, hook: DatabricksClustersHook, watched: set[str]) -> dict[str, Read]:
-        reads: dict[str, Read] = {}
         alone: Iterable[str] = watched
         if reads_by_list(len(watched), self._list_pages):
-            listed: dict[str, dict[str, Any]] = {}
-            pages = 0
             try:
-                async for page in hook.alist_cluster_pages(states=LISTED_STATES):
-                    pages += 1
-                    listed.update((str(c.get("cluster_id")), c) for c in page)
-            except ApiError as err:
-                return dict.fromkeys(watched, err)
-            self._list_pages = max(1, pages)
-            reads.update((cluster_id, listed[cluster_id]) for cluster_id in watched if cluster_id in listed)
-            alone = unlisted(watched, listed)
-        reads.update(await self._get_each(hook, alone))
-        return reads
+                listed = await self._list(hook)
+            except MalformedAnswer as err:
+                log.warning("Connection %s: the cluster list was unreadable (%s); reading each cluster alone",
+                            self.conn_id, err)  # fmt: skip
+            except Exception as err:
+                self._renew_hook = isinstance(err, PermissionDenied)
+                for cluster_id in watched:
+                    self._deliver(cluster_id, err)
+                return
+            else:
+                for cluster_id in watched:
+                    if cluster_id in listed:
+                        self._deliver(cluster_id, _checked(listed[cluster_id]))
+                alone = unlisted(watched, listed)
+        for cluster_id in alone:
+            self._reading_alone[cluster_id] = asyncio.get_running_loop().create_task(
+                self._read_alone(hook, cluster_id)
+            )
 
-    async def _get_each(self, hook: DatabricksClustersHook, cluster_ids: Iterable[str]) -> dict[str, Read]:
-        limit = asyncio.Semaphore(CONCURRENT_GETS)
+    async def _list(self, hook: DatabricksClustersHook) -> dict[str, dict[str, Any]]:
+        listed: dict[str, dict[str, Any]] = {}
+        pages = 0
+        async for page in hook.alist_cluster_pages(states=LISTED_STATES):
+            pages += 1
+            # A cluster that changed state between two pages keeps its later read.
+            listed.update((str(c.get("cluster_id")), c) for c in page)
+        self._list_pages = max(1, pages)
+        return listed
 
-        async def get(cluster_id: str) -> tuple[str, Read]:
-            async with limit:
-                try:
-                    return cluster_id, await hook.aget_cluster(cluster_id)
-                except ApiError as err:
-                    return cluster_id, err
+    async def _read_alone(self, hook: DatabricksClustersHook, cluster_id: str) -> None:
+        read: Read | BaseException
+        try:
+            async with self._gets:
+                read = await hook.aget_cluster(cluster_id)
+        except PermissionDenied as err:
+            self._renew_hook = True
+            read = err
+        except Exception as err:  # handed to this cluster's waits only
+            read = err
+        finally:
+            self._reading_alone.pop(cluster_id, None)
+        self._deliver(cluster_id, read)
+        self.wake()
 
-        return dict(await asyncio.gather(*(get(c) for c in cluster_ids)))
+
+def _checked(listed: dict[str, Any]) -> Read:
+    """A list entry, held to what a ``clusters/get`` answer must be before a wait decides on it."""
+    try:
+        return answers.cluster(listed, "GET", LIST_PATH)
+    except MalformedAnswer as err:
+        return err
 
 
 _pollers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WorkspacePoller]] = (
@@ -213,7 +275,7 @@ async def watch(conn_id: str, cluster_id: str, interval: float) -> AsyncIterator
     ``conn_id`` in this event loop (made for it if there is none) for the ``async with`` block."""
     pollers = _pollers_of_loop()
     poller = pollers.get(conn_id)
-    if poller is None:
+    if poller is None or (poller._task is not None and poller._task.done()):
         poller = pollers[conn_id] = WorkspacePoller(conn_id)
     registered = poller.add(cluster_id, interval)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from functools import cached_property
 from typing import Any
@@ -33,6 +34,15 @@ LIST_PAGE_SIZE = 100
 EVENTS_PAGE_SIZE = 500
 #: OAuth tokens of every hook in this process, by workspace and client.
 TOKENS = TokenCache()
+_mint_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _minting(key: TokenKey) -> asyncio.Lock:
+    """The lock of one client's token requests in the running event loop."""
+    locks = _mint_locks.setdefault(asyncio.get_running_loop(), {})
+    return locks.setdefault(key, asyncio.Lock())
 
 
 class DatabricksClustersHook(BaseHook):
@@ -49,6 +59,11 @@ class DatabricksClustersHook(BaseHook):
     :param timeout_seconds: HTTP timeout of one request.
     :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
         dropped connections and timeouts. A TLS certificate that fails verification is not retried.
+    :param paced: whether the async calls keep to the process's request rate and its 429 pauses
+        (``transport.RateGate``); off only for what must not wait behind a fleet's polling (``on_kill``).
+
+    Each hook keeps one pooled HTTP client per kind (a ``requests`` session, an ``httpx`` client in its
+    event loop): ``close()`` and ``aclose()`` (or ``async with hook``) end them.
 
     Calls return plain dicts as the API answers them, each checked against the shape the API documents
     (``answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are typed
@@ -70,9 +85,11 @@ class DatabricksClustersHook(BaseHook):
         retry_deadline_seconds: float = 300.0,
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        paced: bool = True,
     ) -> None:
         super().__init__()
         self.databricks_conn_id = databricks_conn_id
+        self.paced = paced
         self.timeout_seconds = timeout_seconds
         self.policy = retry_policy or RetryPolicy(deadline_seconds=retry_deadline_seconds)
         self._sleep = sleep
@@ -160,32 +177,51 @@ class DatabricksClustersHook(BaseHook):
     async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
         if not settings.uses_oauth:
             return {"Authorization": f"Bearer {settings.token}"}
-        token = TOKENS.get(self._token_key(settings), time.monotonic())
+        key = self._token_key(settings)
+        token = TOKENS.get(key, time.monotonic())
         if token is None:
-            url, form, headers = self._token_request(settings)
-
-            async def send() -> Any:
-                await rate_gate().turn()
-                attempt = await send_async(
-                    client, "POST", url, params=None, body=None, form=form, headers=headers,
-                    timeout=self.timeout_seconds,
-                )  # fmt: skip
-                rate_gate().answered(attempt)
-                return attempt
-
-            from airflow.sdk.log import amask_secret
-
-            answer = await call_async(send, self.policy, method="POST", path=TOKEN_PATH)
-            token = self._remember_token(settings, answer)
-            # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
-            await amask_secret(token)
+            # One token request at a time per client: the waits that start together share its answer.
+            async with _minting(key):
+                token = TOKENS.get(key, time.monotonic()) or await self._amint(client, settings)
         return {"Authorization": f"Bearer {token}"}
+
+    async def _amint(self, client: Any, settings: ConnectionSettings) -> str:
+        url, form, headers = self._token_request(settings)
+
+        async def send() -> Any:
+            await self._aturn()
+            attempt = await send_async(
+                client, "POST", url, params=None, body=None, form=form, headers=headers,
+                timeout=self.timeout_seconds,
+            )  # fmt: skip
+            self._aanswered(attempt)
+            return attempt
+
+        from airflow.sdk.log import amask_secret
+
+        token = self._remember_token(
+            settings, await call_async(send, self.policy, method="POST", path=TOKEN_PATH)
+        )
+        # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
+        await amask_secret(token)
+        return token
+
+    async def _aturn(self) -> None:
+        if self.paced:
+            await rate_gate().turn()
+
+    def _aanswered(self, attempt: Any) -> None:
+        if self.paced:
+            rate_gate().answered(attempt)
 
     def _refused_token(self, settings: ConnectionSettings, headers: Mapping[str, str], attempt: Any) -> bool:
         """Whether the workspace refused a cached OAuth token (revoked, or minted by another workspace on
         the same address); it is then forgotten, and the request is sent once more with a new one."""
         if not settings.uses_oauth or not isinstance(attempt, Answer) or attempt.status not in (401, 403):
             return False
+        body = attempt.body if isinstance(attempt.body, dict) else {}
+        if body.get("error_code") == "PERMISSION_DENIED":
+            return False  # the token is good; its principal may not do this
         TOKENS.forget(self._token_key(settings), headers["Authorization"].removeprefix("Bearer "))
         return True
 
@@ -226,16 +262,15 @@ class DatabricksClustersHook(BaseHook):
         settings = await self._asettings()
         url = f"{settings.base_url}{path}"
         client = self._async_client()
-        gate = rate_gate()
 
         async def send_once() -> tuple[dict[str, str], Any]:
             headers = await self._aauth_header(client, settings)
-            await gate.turn()
+            await self._aturn()
             attempt = await send_async(
                 client, method, url, params=params, body=body, headers=headers,
                 timeout=self.timeout_seconds,
             )  # fmt: skip
-            gate.answered(attempt)
+            self._aanswered(attempt)
             return headers, attempt
 
         async def send() -> Any:
@@ -245,6 +280,10 @@ class DatabricksClustersHook(BaseHook):
             return attempt
 
         return await call_async(send, self.policy, method=method, path=path)
+
+    async def aconnect(self) -> None:
+        """Read the connection now (the async calls otherwise read it on first use)."""
+        await self._asettings()
 
     def close(self) -> None:
         """Close the pooled sync session (the async client closes with ``aclose``)."""

@@ -16,6 +16,9 @@ DEFAULT_RATE = 15.0
 DEFAULT_BURST = 15
 #: How long a 429 without a usable Retry-After holds the process back.
 DEFAULT_HOLD_SECONDS = 1.0
+#: The longest one 429 holds the process back, whatever its Retry-After says: the call that met it gives
+#: up by then (the retry policy's deadline), and the other waits keep their own deadlines.
+MAX_HOLD_SECONDS = 60.0
 
 
 class RateLimit:
@@ -37,6 +40,10 @@ class RateLimit:
         self._theoretical = theoretical + self.interval
         return send_at - now
 
+    def release(self) -> None:
+        """Give back a slot reserved and not used (its request was cancelled, or a 429 came first)."""
+        self._theoretical = max(self._hold_until, self._theoretical - self.interval)
+
     def held_for(self, now: float) -> float:
         """Seconds the last 429 still holds requests back (a request reserved before it waits them out)."""
         return max(0.0, self._hold_until - now)
@@ -44,6 +51,6 @@ class RateLimit:
     def hold(self, now: float, retry_after: float | None) -> None:
         """The workspace answered 429: no request before ``retry_after`` seconds from ``now``."""
         seconds = DEFAULT_HOLD_SECONDS if retry_after is None or retry_after < 0 else retry_after
-        self._hold_until = max(self._hold_until, now + seconds)
+        self._hold_until = max(self._hold_until, now + min(seconds, MAX_HOLD_SECONDS))
         # The slots reserved before the 429 start again after the pause, a burst at most.
         self._theoretical = max(self._theoretical, self._hold_until)

@@ -137,11 +137,19 @@ class RateGate:
         self.limit = limit or RateLimit()
 
     async def turn(self) -> None:
-        delay = self.limit.reserve(time.monotonic())
-        while delay > 0:
-            await asyncio.sleep(delay)
-            # A 429 met by another request while this one slept holds it back too.
-            delay = self.limit.held_for(time.monotonic())
+        while True:
+            delay = self.limit.reserve(time.monotonic())
+            try:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self.limit.release()
+                raise
+            if self.limit.held_for(time.monotonic()) <= 0:
+                return
+            # A 429 met by another request while this one waited: queue again behind the pause, spaced
+            # as before, rather than all at once when it ends.
+            self.limit.release()
 
     def answered(self, attempt: Attempt) -> None:
         if isinstance(attempt, Answer) and attempt.status == 429:

@@ -80,11 +80,11 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             },
         )
 
-    def _hook(self) -> Any:
+    def _hook(self, *, paced: bool = True) -> Any:
         # Imported here so that loading this module (the operators import it at DAG parse time) stays cheap.
         from airflow_databricks_clusters.hooks import DatabricksClustersHook
 
-        return DatabricksClustersHook(self.databricks_conn_id)
+        return DatabricksClustersHook(self.databricks_conn_id, paced=paced)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         outcome = await self._wait()
@@ -138,7 +138,9 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         if not self.terminate_on_kill:
             return
         self.log.info("Task killed while deferred: terminating cluster %s", self.cluster_id)
-        async with self._hook() as hook:
+        # Not paced: a kill of many tasks at once must not queue its terminations behind the fleet's polling
+        # (Airflow gives on_kill 30 s).
+        async with self._hook(paced=False) as hook:
             try:
                 await hook.aterminate_cluster(self.cluster_id)
             except ClusterNotFound:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters.rate_limit import DEFAULT_HOLD_SECONDS, RateLimit
+from airflow_databricks_clusters.rate_limit import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, RateLimit
 
 
 def test_a_burst_goes_at_once_then_requests_are_spaced_by_the_rate() -> None:
@@ -47,3 +47,17 @@ def test_a_shorter_hold_never_shortens_a_longer_one() -> None:
 def test_a_limit_that_allows_nothing_is_refused(rate: float, burst: int) -> None:
     with pytest.raises(ValueError, match="rate must be > 0 and burst >= 1"):
         RateLimit(rate=rate, burst=burst)
+
+
+def test_a_slot_given_back_goes_to_the_next_request() -> None:
+    limit = RateLimit(rate=10, burst=1)
+    assert limit.reserve(0.0) == 0.0
+    assert limit.reserve(0.0) == pytest.approx(0.1)
+    limit.release()  # that request was cancelled while it waited
+    assert limit.reserve(0.0) == pytest.approx(0.1)
+
+
+def test_a_retry_after_longer_than_the_cap_holds_for_the_cap() -> None:
+    limit = RateLimit()
+    limit.hold(0.0, 600.0)
+    assert limit.held_for(0.0) == MAX_HOLD_SECONDS

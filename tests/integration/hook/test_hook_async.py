@@ -109,3 +109,14 @@ def test_a_429_holds_back_every_request_of_the_process_for_its_retry_after(
     asyncio.run(two_waits())
     listed = [r for r in emu.request_log if r["path"].endswith("clusters/list")]
     assert listed[0]["time"] - limited()[0]["time"] >= 0.9
+
+
+def test_waits_that_start_together_share_one_token_request(emu: Emulator, service_principal: dict) -> None:
+    async def eight_at_once() -> None:
+        hooks = [DatabricksClustersHook() for _ in range(8)]
+        await asyncio.gather(*(h.alist_clusters() for h in hooks))
+        for h in hooks:
+            await h.aclose()
+
+    asyncio.run(eight_at_once())
+    assert [r["path"] for r in emu.request_log].count("/oidc/v1/token") == 1

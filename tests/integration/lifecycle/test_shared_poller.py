@@ -147,3 +147,75 @@ def test_one_wait_alone_polls_its_cluster_with_a_get_as_before(emu: Emulator) ->
 
     assert asyncio.run(scenario())["status"] == "success"
     assert reads(emu, "clusters/list") == 0
+
+
+def test_a_slow_read_of_one_cluster_holds_back_no_other_wait(emu: Emulator) -> None:
+    ids = create(3)
+    DatabricksClustersHook().terminate_cluster(ids[2])
+    emu.advance(2)  # ids[2] is TERMINATED: off the live list, read with a get of its own
+
+    async def scenario() -> tuple[list[dict[str, Any]], int]:
+        # A wait that TERMINATED does not end: it stays, read alone every round.
+        alone = trigger(ids[2])
+        alone.failed_states = ["ERROR"]
+        tasks = [asyncio.ensure_future(first_event(t)) for t in (trigger(ids[0]), trigger(ids[1]), alone)]
+        await until(lambda: reads(emu, "clusters/get") >= 2, "two reads of the terminated cluster")
+        # From now on every get is answered only after 30 s: the terminated cluster's reads crawl.
+        emu.add_fault("delay", path="clusters/get", delay=30)
+        await asyncio.to_thread(emu.advance, 10)
+        events = await asyncio.wait_for(asyncio.gather(*tasks[:2]), PATIENCE)
+        slow_reads_answered = [r for r in emu.request_log if r["fault"] == "delay"]
+        tasks[2].cancel()
+        await asyncio.gather(tasks[2], return_exceptions=True)
+        return events, len(slow_reads_answered)
+
+    events, slow_reads_answered = asyncio.run(scenario())
+    assert [e["status"] for e in events] == ["success", "success"]
+    # The other two waits had their events before any slow read was answered.
+    assert slow_reads_answered == 0
+
+
+def test_an_unreadable_list_is_read_around_with_gets(emu: Emulator) -> None:
+    ids = create(3)
+
+    def unreadable_then_start() -> None:
+        emu.add_fault("malformed", path="clusters/list", body="<html>proxy error</html>", times=1)
+        emu.advance(10)
+
+    events = run_waits(emu, [trigger(c) for c in ids], unreadable_then_start)
+    assert [e["status"] for e in events] == ["success"] * 3
+    assert reads(emu, "clusters/get") >= 3
+
+
+def test_the_poller_reads_its_connection_again_and_keeps_the_old_one_if_it_cannot(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster_poller, "CONNECTION_TTL_SECONDS", 0.0)
+    ids = create(3)
+
+    def connection_gone_then_start() -> None:
+        monkeypatch.delenv("AIRFLOW_CONN_DATABRICKS_DEFAULT")
+        emu.advance(10)
+
+    events = run_waits(emu, [trigger(c) for c in ids], connection_gone_then_start)
+    assert [e["status"] for e in events] == ["success"] * 3
+
+
+def test_a_wait_on_a_stopped_poller_fails_at_once_and_the_next_wait_gets_a_new_one(emu: Emulator) -> None:
+    (cluster_id,) = create(1)
+
+    async def scenario() -> tuple[str, str]:
+        async with cluster_poller.watch("databricks_default", cluster_id, POLL) as stranded:
+            first = await stranded.read(0)
+            poller = cluster_poller._pollers_of_loop()["databricks_default"]
+            assert poller._task is not None
+            poller._task.cancel()
+            await asyncio.gather(poller._task, return_exceptions=True)
+            with pytest.raises(RuntimeError, match="poller of connection databricks_default has stopped"):
+                await asyncio.wait_for(stranded.read(0), PATIENCE)
+        async with cluster_poller.watch("databricks_default", cluster_id, POLL) as fresh:
+            second = await asyncio.wait_for(fresh.read(0), PATIENCE)
+        assert isinstance(first, dict) and isinstance(second, dict)
+        return first["state"], second["state"]
+
+    assert asyncio.run(scenario()) == ("PENDING", "PENDING")
