@@ -32,6 +32,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/dag_parse_cost.py
 	$(PY) benchmarks/emulator_throughput.py
+	$(PY) benchmarks/trigger_fleet.py
+	$(PY) benchmarks/worker_seconds.py
 
 # A local Airflow (on the machine's PostgreSQL) with the example DAGs and the emulator, until Ctrl-C.
 airflow: $(STAMP)

@@ -17,7 +17,9 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 RATIO_LINE = re.compile(r"^ratio .+ = \d+\.\d+x", re.MULTILINE)
 
 
-@pytest.mark.parametrize("script", ["dag_parse_cost.py", "emulator_throughput.py"])
+@pytest.mark.parametrize(
+    "script", ["dag_parse_cost.py", "emulator_throughput.py", "trigger_fleet.py", "worker_seconds.py"]
+)
 def test_quick_run_exits_0_and_prints_ratios(script: str) -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), "--quick"],
