@@ -22,10 +22,11 @@ import contextvars
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters import answers
+from airflow_databricks_clusters.cluster_wait import wait_view
 from airflow_databricks_clusters.errors import ApiError, MalformedAnswer, PermissionDenied
 from airflow_databricks_clusters.poll_plan import (
     LISTED_STATES,
@@ -45,6 +46,8 @@ Read = dict[str, Any] | ApiError
 #: A long-lived poller reads its connection again after this long (a rotated token, a moved host).
 CONNECTION_TTL_SECONDS = 300.0
 LIST_PATH = "/api/2.1/clusters/list"
+#: List reads at most in one round, before the clusters still unseen are read alone.
+LIST_PASSES = 2
 #: Clusters read alone at once; the process's rate gate spaces them further.
 CONCURRENT_GETS = 8
 
@@ -204,35 +207,46 @@ class WorkspacePoller:
             for cluster_id in watched:
                 self._deliver(cluster_id, err)
             return
-        alone: Iterable[str] = watched
-        if reads_by_list(len(watched), self._list_pages):
+        alone: frozenset[str] = frozenset(watched)
+        # A second pass when many clusters were not on the list: most likely they changed while it was
+        # read (a name edited, a state the filter was about to include), and one more list costs less
+        # than reading each of them alone.
+        for _ in range(LIST_PASSES):
+            if not reads_by_list(len(alone), self._list_pages):
+                break
             try:
-                listed = await self._list(hook)
+                listed = await self._list(hook, alone)
             except MalformedAnswer as err:
                 log.warning("Connection %s: the cluster list was unreadable (%s); reading each cluster alone",
                             self.conn_id, err)  # fmt: skip
+                break
             except Exception as err:
                 self._renew_hook = isinstance(err, PermissionDenied)
-                for cluster_id in watched:
+                for cluster_id in alone:
                     self._deliver(cluster_id, err)
                 return
-            else:
-                for cluster_id in watched:
-                    if cluster_id in listed:
-                        self._deliver(cluster_id, _checked(listed[cluster_id]))
-                alone = unlisted(watched, listed)
+            alone = unlisted(alone, listed)
         for cluster_id in alone:
             self._reading_alone[cluster_id] = asyncio.get_running_loop().create_task(
                 self._read_alone(hook, cluster_id)
             )
 
-    async def _list(self, hook: DatabricksClustersHook) -> dict[str, dict[str, Any]]:
-        listed: dict[str, dict[str, Any]] = {}
+    async def _list(self, hook: DatabricksClustersHook, watched: frozenset[str]) -> set[str]:
+        """Read the live list, handing each watched cluster to its waits as its page comes; the ids shown.
+
+        Sorted by name, which a state change does not move, so no cluster slips between two pages as it
+        turns RUNNING. Only what a wait reads of each entry is kept (``wait_view``): a thousand full
+        records per round would only feed the garbage collector, whose full passes stall the event loop.
+        """
+        listed: set[str] = set()
         pages = 0
-        async for page in hook.alist_cluster_pages(states=LISTED_STATES):
+        async for page in hook.alist_cluster_pages(states=LISTED_STATES, sort_by="CLUSTER_NAME"):
             pages += 1
-            # A cluster that changed state between two pages keeps its later read.
-            listed.update((str(c.get("cluster_id")), c) for c in page)
+            for cluster in page:
+                cluster_id = str(cluster.get("cluster_id"))
+                if cluster_id in watched:
+                    listed.add(cluster_id)
+                    self._deliver(cluster_id, _checked(cluster))
         self._list_pages = max(1, pages)
         return listed
 
@@ -240,7 +254,7 @@ class WorkspacePoller:
         read: Read | BaseException
         try:
             async with self._gets:
-                read = await hook.aget_cluster(cluster_id)
+                read = wait_view(await hook.aget_cluster(cluster_id))
         except PermissionDenied as err:
             self._renew_hook = True
             read = err
@@ -255,7 +269,7 @@ class WorkspacePoller:
 def _checked(listed: dict[str, Any]) -> Read:
     """A list entry, held to what a ``clusters/get`` answer must be before a wait decides on it."""
     try:
-        return answers.cluster(listed, "GET", LIST_PATH)
+        return wait_view(answers.cluster(listed, "GET", LIST_PATH))
     except MalformedAnswer as err:
         return err
 

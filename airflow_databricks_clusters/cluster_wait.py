@@ -29,6 +29,9 @@ from airflow_databricks_clusters.errors import (
     TransientApiError,
 )
 
+#: The fields of a cluster that a wait reads and its outcome carries to a trigger event.
+WAIT_FIELDS = ("cluster_id", "state", "state_message", "termination_reason")
+
 #: Unreadable answers in a row that a wait polls through (a proxy's error page now and then) before it
 #: ends, naming the endpoint: a healthy cluster is not terminated for one bad answer, nor is a broken
 #: endpoint polled until the deadline.
@@ -127,6 +130,12 @@ class WaitOutcome:
             waited_seconds=float(event.get("waited_seconds") or 0.0),
             message=str(event.get("message") or ""),
         )
+
+
+def wait_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what a wait reads of ``cluster``: a driver that holds a thousand waits keeps no more of each
+    answer than this, so the garbage collector has little to walk."""
+    return {key: cluster[key] for key in WAIT_FIELDS if key in cluster}
 
 
 @dataclass(frozen=True)

@@ -329,9 +329,13 @@ class DatabricksClustersHook(BaseHook):
         return answers.cluster(body, "GET", path)
 
     @staticmethod
-    def _list_params(states: Iterable[str] | None, token: str) -> list[tuple[str, str]]:
+    def _list_params(
+        states: Iterable[str] | None, token: str, sort_by: str | None = None
+    ) -> list[tuple[str, str]]:
         params = [("page_size", str(LIST_PAGE_SIZE))]
         params += [("filter_by.cluster_states", state) for state in states or ()]
+        if sort_by:
+            params.append(("sort_by.field", sort_by))
         if token:
             params.append(("page_token", token))
         return params
@@ -373,14 +377,17 @@ class DatabricksClustersHook(BaseHook):
         return self._selected(clusters, tags)
 
     async def alist_cluster_pages(
-        self, *, states: Iterable[str] | None = None
+        self, *, states: Iterable[str] | None = None, sort_by: str | None = None
     ) -> AsyncIterator[list[dict[str, Any]]]:
-        """The clusters of each ``clusters/list`` page in turn, optionally only in ``states``. A cluster
-        that changes state between two pages may be on both (``_selected`` keeps its latest read)."""
+        """The clusters of each ``clusters/list`` page in turn, optionally only in ``states``, in the
+        workspace's default order or by ``sort_by`` (``CLUSTER_NAME``). In the default order (state first) a
+        cluster that changes state between two pages can move across the page boundary: on both pages
+        (``_selected`` keeps its latest read), or on neither."""
         states = list(states or ())
         token = ""
         while True:
-            body = await self._acall("GET", f"{CLUSTERS}/list", params=self._list_params(states, token))
+            params = self._list_params(states, token, sort_by)
+            body = await self._acall("GET", f"{CLUSTERS}/list", params=params)
             page = answers.cluster_page(body, "GET", f"{CLUSTERS}/list")
             yield page.clusters
             token = page.next_page_token

@@ -8,8 +8,7 @@ a watched cluster the list does not show: terminated, or gone). ``cluster_poller
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Set
-from typing import Any
+from collections.abc import Iterable, Set
 
 from airflow_databricks_clusters.cluster_states import KNOWN_STATES, TERMINATED
 
@@ -27,8 +26,8 @@ def reads_by_list(watched: int, list_pages: int) -> bool:
     return watched > max(1, list_pages)
 
 
-def unlisted(watched: Set[str], listed: Mapping[str, Any]) -> frozenset[str]:
-    """The watched clusters a list round did not show, each to be read alone."""
+def unlisted(watched: Set[str], listed: Set[str]) -> frozenset[str]:
+    """The watched clusters a list round did not show."""
     return frozenset(cluster_id for cluster_id in watched if cluster_id not in listed)
 
 

@@ -156,3 +156,17 @@ def test_an_older_triggers_error_for_a_vanished_cluster_reads_as_gone() -> None:
         {"status": "error", "cluster_id": "c-1", "message": "GET x: HTTP 400: Cluster c-1 does not exist"}
     )
     assert outcome.kind is OutcomeKind.GONE
+
+
+def test_a_wait_keeps_only_the_fields_it_reads_of_a_cluster() -> None:
+    from airflow_databricks_clusters.cluster_wait import wait_view
+
+    cluster = {
+        "cluster_id": "c1", "state": "TERMINATED", "state_message": "gone",
+        "termination_reason": {"code": "USER_REQUEST"}, "executors": [{"node_id": "n"}], "spec": {},
+    }  # fmt: skip
+    assert wait_view(cluster) == {
+        "cluster_id": "c1", "state": "TERMINATED", "state_message": "gone",
+        "termination_reason": {"code": "USER_REQUEST"},
+    }  # fmt: skip
+    assert wait_view({"cluster_id": "c1", "state": "PENDING"}) == {"cluster_id": "c1", "state": "PENDING"}
