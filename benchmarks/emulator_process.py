@@ -1,8 +1,8 @@
 """The emulator as a separate process for the benchmarks, and plain HTTP calls to it.
 
-Not a benchmark itself: ``trigger_fleet.py`` and ``worker_seconds.py`` import it (both are run as scripts,
-so this folder is on ``sys.path``). The emulator runs in its own process so that its CPU is not the
-measured process's, and neither shares a GIL with the other.
+Not a benchmark itself: ``trigger_fleet.py``, ``worker_seconds.py`` and ``emulator_throughput.py``
+import it (run as scripts, so this folder is on ``sys.path``). The emulator runs in its own process so
+that its CPU is not the measured process's, and neither shares a GIL with the other.
 """
 
 from __future__ import annotations

@@ -37,10 +37,7 @@ How to read it
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,22 +45,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from emulator_process import SPEC, TOKEN, EmulatorProcess
 
-TOKEN = "dapi-benchmark-token"
-SPEC: dict[str, Any] = {
-    "cluster_name": "bench",
-    "spark_version": "15.4.x-scala2.12",
-    "node_type_id": "i3.xlarge",
-    "num_workers": 2,
-    "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
-}
 BASELINE_PATH = "/.well-known/databricks-config"
 GET_PATH = "/api/2.1/clusters/get"
 RUNS_GET_PATH = "/api/2.1/jobs/runs/get"
 STATS_PATH = "/emulator/stats"
 #: The endpoints timed, in the order of each round's phases: the baseline first.
 ENDPOINTS = ("baseline", "get", "runs-get")
-LISTENING = re.compile(r"listening on (http://\S+)")
+#: Clusters RUNNING at once, runs that never end while measured.
+EMULATOR_OPTIONS = ("--start-seconds", "0.05", "--terminate-seconds", "0.05", "--run-seconds", "86400")
 
 
 @dataclass
@@ -85,59 +76,6 @@ class Sample:
         ordered = sorted(self.latencies)
         index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))
         return ordered[index] * 1000
-
-
-class Server:
-    """The emulator command in a child process; stopped with SIGTERM, killed if it does not stop."""
-
-    def __init__(self) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "airflow_databricks_clusters.emulator",
-            "--port",
-            "0",
-            "--token",
-            TOKEN,
-            "--start-seconds",
-            "0.05",
-            "--terminate-seconds",
-            "0.05",
-            "--run-seconds",
-            "86400",
-        ]
-        self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy()
-        )
-        self.url = ""
-
-    def __enter__(self) -> Server:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            match = LISTENING.search(line)
-            if match:
-                self.url = match.group(1)
-                return self
-        self.stop()
-        raise RuntimeError("the emulator did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def phase(send: Callable[[], None], seconds: float, latencies: list[float]) -> float:
@@ -238,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         " per endpoint and N"
     )
     results: dict[int, dict[str, Sample]] = {}
-    with Server() as server, requests.Session() as session:
+    with EmulatorProcess(EMULATOR_OPTIONS) as server, requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {TOKEN}"
         ids: list[str] = []
         runs: list[int] = []
