@@ -22,7 +22,7 @@ Measured
     starts the N waits, spread evenly over one polling interval (deferred tasks reach a
     triggerer over time), lets them run for a warm-up (normal 10 s, ``--quick`` 2 s), and measures
     ``--repeats`` consecutive windows (normal 3 x 40 s, ``--quick`` 1 x 3 s), then one more with the lag
-    monitor stopped (the quiet CPU). With nothing moving in the workspace, every request in a window is
+    monitor stopped (the bare CPU). With nothing moving in the workspace, every request in a window is
     polling. Then, at a random moment of the polling cycle (seeded
     by ``--seed`` and N), it advances the emulator's clock (``POST /emulator/clock``): every cluster turns
     RUNNING (ours) or every run finishes (baseline) at that moment, and the child waits for every trigger's
@@ -39,7 +39,7 @@ Figures (per variant and N; rates are the median over the windows)
     idle CPU    the same with only the lag monitor running (the idle window): the instrument's own cost,
                 100 trips a second through the event loop, often most of ours at N=1000
     net CPU     CPU minus idle CPU: what the waits cost beside the instrument
-    quiet CPU   CPU seconds per second over one more window after the lag monitor is stopped: what the
+    bare CPU    CPU seconds per second over one more window after the lag monitor is stopped: what the
                 waits alone cost, as a triggerer would spend it (the CPU target is checked on it)
     emu CPU     CPU seconds per second of the emulator process (is it the bottleneck?)
     RSS/wait    (child RSS with the N waits running, at the end of the last window, minus its RSS after
@@ -417,7 +417,7 @@ COLUMNS = (
     ("CPU", "s/s", "cpu_per_s", "CPU s/s", 3),
     ("idle CPU", "s/s", "idle_cpu_per_s", "idle-loop CPU s/s", 3),
     ("net CPU", "s/s", "net_cpu_per_s", "net CPU s/s", 3),
-    ("quiet CPU", "s/s", "quiet_cpu_per_s", "CPU s/s without the lag monitor", 3),
+    ("bare CPU", "s/s", "quiet_cpu_per_s", "CPU s/s without the lag monitor", 3),
     ("emu CPU", "s/s", "emulator_cpu_per_s", "emulator CPU s/s", 3),
     ("RSS/wait", "KiB", "rss_per_wait_kib", "RSS per wait", 1),
     ("lag p50", "ms", "lag_p50_ms", "lag p50", 1),
