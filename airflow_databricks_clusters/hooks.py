@@ -189,13 +189,7 @@ class DatabricksClustersHook(BaseHook):
         url, form, headers = self._token_request(settings)
 
         async def send() -> Any:
-            await self._aturn()
-            attempt = await send_async(
-                client, "POST", url, params=None, body=None, form=form, headers=headers,
-                timeout=self.timeout_seconds,
-            )  # fmt: skip
-            self._aanswered(attempt)
-            return attempt
+            return await self._asend(client, "POST", url, headers=headers, form=form)
 
         from airflow.sdk.log import amask_secret
 
@@ -206,13 +200,28 @@ class DatabricksClustersHook(BaseHook):
         await amask_secret(token)
         return token
 
-    async def _aturn(self) -> None:
-        if self.paced:
-            await rate_gate().turn()
-
-    def _aanswered(self, attempt: Any) -> None:
-        if self.paced:
-            rate_gate().answered(attempt)
+    async def _asend(
+        self,
+        client: Any,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        params: Any = None,
+        body: Any = None,
+        form: Mapping[str, str] | None = None,
+    ) -> Any:
+        """One async attempt, in its turn of the process's request rate when this hook is paced."""
+        gate = rate_gate() if self.paced else None
+        if gate is not None:
+            await gate.turn()
+        attempt = await send_async(
+            client, method, url, params=params, body=body, form=form, headers=headers,
+            timeout=self.timeout_seconds,
+        )  # fmt: skip
+        if gate is not None:
+            gate.answered(attempt)
+        return attempt
 
     def _refused_token(self, settings: ConnectionSettings, headers: Mapping[str, str], attempt: Any) -> bool:
         """Whether the workspace refused a cached OAuth token (revoked, or minted by another workspace on
@@ -265,13 +274,7 @@ class DatabricksClustersHook(BaseHook):
 
         async def send_once() -> tuple[dict[str, str], Any]:
             headers = await self._aauth_header(client, settings)
-            await self._aturn()
-            attempt = await send_async(
-                client, method, url, params=params, body=body, headers=headers,
-                timeout=self.timeout_seconds,
-            )  # fmt: skip
-            self._aanswered(attempt)
-            return headers, attempt
+            return headers, await self._asend(client, method, url, headers=headers, params=params, body=body)
 
         async def send() -> Any:
             headers, attempt = await send_once()
