@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import math
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 
+from airflow_databricks_clusters.emulator import console_data, console_page
 from airflow_databricks_clusters.emulator.api_errors import (
     ApiError,
     OAuthError,
@@ -32,6 +35,9 @@ from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
 
 _API = re.compile(r"^/api/(?P<version>2\.[012])/(?P<tail>.+?)/?$")
+#: The console page's data, read-only and for loopback clients only (``console_data.py``).
+_CONSOLE = console_page.DATA_PATH
+_PAGE = console_page.PAGE.encode()
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,8 @@ Handler = Callable[[dict[str, Any], Caller], dict[str, Any]]
 
 
 class EmulatorApp:
-    """ASGI app serving the Clusters API, the Jobs runs API, SCIM Me, OAuth and the admin endpoints."""
+    """ASGI app serving the Clusters API, the Jobs runs API, SCIM Me, OAuth, the admin endpoints, and the
+    console page at ``/`` that the operators' "Databricks Cluster" link opens (``console_page.py``)."""
 
     def __init__(
         self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults, clock: EmulatedClock
@@ -57,7 +64,7 @@ class EmulatorApp:
         self.auth = auth
         self.faults = faults
         self.clock = clock
-        #: Requests served since start, every path but the admin ones (``/emulator/stats``).
+        #: Requests served since start, every path but the admin ones and the console (``/emulator/stats``).
         self.requests_served = 0
         ws = workspace
         clusters: dict[tuple[str, str], Handler] = {
@@ -120,6 +127,10 @@ class EmulatorApp:
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
+        if method == "GET" and (path == "/" or path == _CONSOLE or path.startswith(_CONSOLE + "/")):
+            # The console is not the API: no token, no fault, not counted, not in the request log.
+            await self._console(scope, path, send)
+            return
         admin = path.startswith("/emulator/")
         if not admin:
             # Served on the event loop's one thread, so counting needs no lock.
@@ -152,6 +163,24 @@ class EmulatorApp:
             return
         self.faults.log(method, path, status, fault.kind if fault else None)
         await _respond(send, status, payload, headers)
+
+    async def _console(self, scope: dict[str, Any], path: str, send: Any) -> None:
+        """``GET /`` (the page, with any query such as ``?o=<workspace id>``) and its data. The page holds
+        no data and is served to anyone; the data only to a loopback client that named a loopback host."""
+        if path == "/":
+            await _respond_raw(send, 200, _PAGE, console_page.HEADERS)
+            return
+        headers = {"cache-control": "no-store"}
+        try:
+            _check_loopback(scope)
+            if path == _CONSOLE:
+                payload = console_data.cluster_list(self.workspace)
+            else:
+                payload = console_data.cluster_view(self.workspace, path[len(_CONSOLE) + 1 :])
+        except ApiError as err:
+            await _respond(send, err.status, err.body(), headers)
+            return
+        await _respond(send, 200, payload, headers)
 
     def _handle(self, request: Request, method: str, path: str, raw: bytes) -> dict[str, Any]:
         if path == "/.well-known/databricks-config":
@@ -229,7 +258,8 @@ class EmulatorApp:
 
     def stats(self) -> dict[str, int]:
         """``GET /emulator/stats``: requests served since start (API, OAuth and discovery requests, whatever
-        their answer, faults included; never admin requests), and the clusters and runs held now."""
+        their answer, faults included; never admin requests nor the console page's), and the clusters and runs
+        held now."""
         return {
             "requests": self.requests_served,
             "clusters": self.workspace.cluster_count(),
@@ -305,6 +335,48 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def _check_loopback(scope: dict[str, Any]) -> None:
+    """403 unless the client is on loopback (127.0.0.0/8, ::1) and named a loopback host.
+
+    The host check stops DNS rebinding: a web page whose own name the browser was made to resolve to
+    127.0.0.1 would otherwise read the console's data from a loopback client.
+    """
+    client = scope.get("client")
+    host = next((value for key, value in scope.get("headers", []) if key == b"host"), b"")
+    if not (client and _is_loopback(str(client[0])) and _is_loopback_host(host.decode("latin-1"))):
+        raise ApiError(
+            403,
+            "PERMISSION_DENIED",
+            "The emulator's console page is served on loopback only: open it from the emulator's own "
+            "machine at a loopback address (127.0.0.1, [::1] or localhost).",
+        )
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1, from a dual-stack socket
+    return ip.is_loopback
+
+
+def _is_loopback_host(host: str) -> bool:
+    """Whether a Host header names this machine's loopback: an address, ``localhost`` (and its
+    subdomains, which resolve to loopback by RFC 6761), or the machine's own name (Debian maps it to
+    127.0.1.1)."""
+    try:
+        name = urlsplit("//" + host).hostname
+    except ValueError:
+        return False
+    if not name:
+        return False
+    if name == "localhost" or name.endswith(".localhost") or name == socket.gethostname().lower():
+        return True
+    return _is_loopback(name)
+
+
 def _fault_error(fault: Fault) -> ApiError:
     if fault.kind == "rate_limit":
         return ApiError(
@@ -335,8 +407,10 @@ async def _respond(send: Any, status: int, payload: Any, headers: dict[str, str]
 
 
 async def _respond_raw(send: Any, status: int, body: bytes, headers: dict[str, str]) -> None:
-    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    raw_headers += [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+    """Answer ``body``: JSON unless ``headers`` name another content type."""
+    fields = {"content-type": "application/json", "content-length": str(len(body))}
+    fields.update({key.lower(): value for key, value in headers.items()})
+    raw_headers = [(key.encode(), value.encode()) for key, value in fields.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -217,7 +217,8 @@ class Emulator:
 
     def stats(self) -> dict[str, int]:
         """What ``GET /emulator/stats`` answers: ``requests`` served since start (every path but the
-        ``/emulator/`` ones), and how many ``clusters`` and ``runs`` the workspace holds."""
+        ``/emulator/`` ones and the console page ``/``), and how many ``clusters`` and ``runs`` the
+        workspace holds."""
         return self.app.stats()
 
     def add_oauth_client(self, client_id: str, secret: str) -> None:
