@@ -1,12 +1,27 @@
-"""Fixtures every integration test may use: an AWS API on loopback (moto's server)."""
+"""Fixtures every integration test may use: an AWS API on loopback (moto's server), a migrated Airflow
+metadata database."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.aws_server import AwsServer
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database in the session's throw-away AIRFLOW_HOME (for dag.test())."""
+    subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 PURE = {
     "answers",
     "cluster_fields",
+    "cluster_fleet",
     "cluster_states",
     "cluster_wait",
+    "clusters_page_html",
     "errors",
     "oauth_tokens",
     "poll_plan",

@@ -1,27 +1,14 @@
-"""Fixtures that join the plugin and the emulator: a live emulator and a migrated Airflow database."""
+"""Fixtures that join the plugin and the emulator: a live emulator (the migrated Airflow database is
+``tests/integration/conftest.py``'s ``airflow_db``)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated SQLite metadata database in the session's throw-away AIRFLOW_HOME (for dag.test())."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.fixture

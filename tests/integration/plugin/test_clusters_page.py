@@ -1,0 +1,241 @@
+"""The Clusters page's API in process, against a real emulator over HTTP and a real auth manager.
+
+The app is ``clusters_page.create_app`` as the plugin mounts it; callers authenticate with JWTs the auth
+manager minted, as the UI's session does. The task instance states come from a table given to the app
+(``lookups``): the metadata-database query that the API server uses instead is exercised end to end by
+``tests/system/test_browser.py``, against a real Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from fastapi.testclient import TestClient
+
+from airflow_databricks_clusters.emulator import Emulator
+from airflow_databricks_clusters.fleet_reader import FleetReader
+from airflow_databricks_clusters.sweep_policy import Lookup, RunStatus, TaskInstanceRef
+
+SECRET = "s3cr3t-registry-password"
+
+
+class Clock:
+    """The page cache's clock, moved by the test (no test here waits on real time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def auth_manager(airflow_db: None) -> Iterator[Any]:
+    """The test auth manager; token checks read the metadata database (revoked tokens)."""
+    env = {
+        "AIRFLOW__CORE__AUTH_MANAGER": "tests.integration.plugin.dag_scoped_auth.DagScopedAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "reader:viewer,editor:user,stranger:user",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "a-test-secret-of-at-least-thirty-two-bytes-long-000",
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    from airflow.api_fastapi.app import create_auth_manager
+
+    manager = create_auth_manager()
+    yield manager
+    from airflow.api_fastapi.app import _AuthManagerState
+
+    _AuthManagerState.instance = None
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def bearer(manager: Any, name: str) -> dict[str, str]:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    role = {"reader": "viewer", "editor": "user", "stranger": "user"}[name]
+    return {
+        "Authorization": f"Bearer {manager.generate_jwt(SimpleAuthManagerUser(username=name, role=role))}"
+    }
+
+
+@pytest.fixture
+def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with Emulator(start_seconds=2, time_scale=0) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
+        yield emu
+
+
+def create(emu: Emulator, dag_id: str | None, run_id: str = "manual__1", **extra: Any) -> str:
+    tags = {"team": "data"}
+    if dag_id:
+        tags |= {"airflow_dag_id": dag_id, "airflow_task_id": "create_cluster", "airflow_run_id": run_id,
+                 "airflow_map_index": "-1"}  # fmt: skip
+    spec = {"cluster_name": f"c-{dag_id}-{run_id}", "spark_version": "15.4.x-scala2.12",
+            "node_type_id": "r5d.xlarge", "num_workers": 1, "custom_tags": tags, **extra}  # fmt: skip
+    answer = requests.post(
+        f"{emu.url}/api/2.0/clusters/create", headers={"Authorization": f"Bearer {emu.token}"}, json=spec
+    )
+    answer.raise_for_status()
+    return str(answer.json()["cluster_id"])
+
+
+def page(
+    lookups: dict[TaskInstanceRef, Lookup] | None = None, clock: Clock | None = None
+) -> tuple[Any, FleetReader]:
+    from airflow_databricks_clusters.clusters_page import create_app
+
+    reader = FleetReader(["databricks_default"], max_age_seconds=15, clock=clock or Clock())
+    table = lookups or {}
+    app = create_app(reader, lambda refs: {ref: table[ref] for ref in refs if ref in table})
+    return TestClient(app), reader
+
+
+def rows(client: Any, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    answer = client.get("/api/clusters", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return {row["cluster_id"]: row for row in answer.json()["clusters"]}
+
+
+def test_a_user_sees_only_the_clusters_of_dags_they_may_read(auth_manager: Any, emulator: Emulator) -> None:
+    a = create(emulator, "dag_a")
+    b = create(emulator, "dag_b")
+    create(emulator, None)  # no task instance tags: not this plugin's
+    client, _ = page()
+    seen = rows(client, bearer(auth_manager, "reader"))
+    assert set(seen) == {a}
+    assert seen[a]["dag_id"] == "dag_a" and seen[a]["run_id"] == "manual__1"
+    assert seen[a]["task_id"] == "create_cluster" and seen[a]["state"] == "PENDING"
+    assert seen[a]["can_terminate"] is False
+    assert rows(client, bearer(auth_manager, "editor"))[a]["can_terminate"] is True
+    assert set(rows(client, bearer(auth_manager, "stranger"))) == {b}
+
+
+def test_without_a_token_nothing_is_shown(auth_manager: Any, emulator: Emulator) -> None:
+    create(emulator, "dag_a")
+    client, _ = page()
+    assert client.get("/api/clusters").status_code == 401
+    assert client.post("/api/clusters/databricks_default/x/terminate", json={}).status_code == 401
+
+
+def test_terminate_needs_edit_permission_on_the_dag(auth_manager: Any, emulator: Emulator) -> None:
+    a = create(emulator, "dag_a")
+    client, _ = page()
+    url = f"/api/clusters/databricks_default/{a}/terminate"
+    refused = client.post(url, json={}, headers=bearer(auth_manager, "reader"))
+    assert refused.status_code == 403 and "dag_a" in refused.json()["detail"]
+    hidden = client.post(url, json={}, headers=bearer(auth_manager, "stranger"))
+    assert hidden.status_code == 404
+    assert emulator.clusters[a]["state"] == "PENDING"
+    done = client.post(url, json={}, headers=bearer(auth_manager, "editor"))
+    assert done.status_code == 200 and done.json() == {"cluster_id": a, "state": "TERMINATING"}
+    assert emulator.clusters[a]["state"] in ("TERMINATING", "TERMINATED")
+    # The page reads the workspace again after a terminate, whatever its cache says.
+    assert rows(client, bearer(auth_manager, "editor"))[a]["state"] in ("TERMINATING", "TERMINATED")
+
+
+def test_terminate_refuses_what_a_cross_site_form_could_send(auth_manager: Any, emulator: Emulator) -> None:
+    a = create(emulator, "dag_a")
+    client, _ = page()
+    answer = client.post(
+        f"/api/clusters/databricks_default/{a}/terminate",
+        content="x=1",
+        headers={**bearer(auth_manager, "editor"), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 415
+    assert emulator.clusters[a]["state"] == "PENDING"
+
+
+def test_terminate_refuses_a_cluster_that_is_not_the_plugins(auth_manager: Any, emulator: Emulator) -> None:
+    untagged = create(emulator, None)
+    client, _ = page()
+    headers = bearer(auth_manager, "editor")
+    assert (
+        client.post(
+            f"/api/clusters/databricks_default/{untagged}/terminate", json={}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert client.post("/api/clusters/other_conn/x/terminate", json={}, headers=headers).status_code == 404
+    assert (
+        client.post(
+            "/api/clusters/databricks_default/0000-nope/terminate", json={}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert emulator.clusters[untagged]["state"] == "PENDING"
+
+
+def test_many_page_loads_share_one_workspace_read(auth_manager: Any, emulator: Emulator) -> None:
+    create(emulator, "dag_a")
+    clock = Clock()
+    client, reader = page(clock=clock)
+    headers = bearer(auth_manager, "reader")
+    rows(client, headers)
+    served = emulator.stats()["requests"]
+    for _ in range(20):
+        rows(client, headers)
+    assert reader.reads == 1
+    assert emulator.stats()["requests"] == served
+    clock.now += 16  # past cache_seconds: the next load reads the workspace again
+    rows(client, headers)
+    assert reader.reads == 2
+
+
+def test_orphaned_clusters_are_the_ones_the_sweep_would_terminate(
+    auth_manager: Any, emulator: Emulator
+) -> None:
+    failed = create(emulator, "dag_a", "run_failed")
+    running = create(emulator, "dag_a", "run_running")
+    finished = create(emulator, "dag_a", "run_done")
+    lookups = {
+        TaskInstanceRef("dag_a", "create_cluster", "run_failed", -1): Lookup.of_task(
+            "failed", RunStatus.FINISHED
+        ),
+        TaskInstanceRef("dag_a", "create_cluster", "run_running", -1): Lookup.of_task(
+            "success", RunStatus.ACTIVE
+        ),
+        TaskInstanceRef("dag_a", "create_cluster", "run_done", -1): Lookup.of_task(
+            "success", RunStatus.FINISHED
+        ),
+    }
+    client, _ = page(lookups)
+    seen = rows(client, bearer(auth_manager, "reader"))
+    assert seen[failed]["orphaned"] is True and "failed" in seen[failed]["verdict"]
+    assert seen[running]["orphaned"] is False
+    assert seen[finished]["orphaned"] is True
+    assert seen[failed]["task_state"] == "failed"
+
+
+def test_no_secret_reaches_the_browser(auth_manager: Any, emulator: Emulator) -> None:
+    a = create(
+        emulator,
+        "dag_a",
+        docker_image={"url": "repo/img:1", "basic_auth": {"username": "u", "password": SECRET}},
+        spark_env_vars={"DB_PASSWORD": SECRET},
+    )
+    client, _ = page()
+    answer = client.get("/api/clusters", headers=bearer(auth_manager, "editor"))
+    assert a in answer.text
+    assert SECRET not in answer.text
+    assert emulator.token not in answer.text
+    assert SECRET not in client.get("/", headers=bearer(auth_manager, "editor")).text
+
+
+def test_a_workspace_that_cannot_be_read_is_shown_as_such(auth_manager: Any, emulator: Emulator) -> None:
+    create(emulator, "dag_a")
+    emulator.add_fault("status", path="clusters/list", status=403)
+    client, _ = page()
+    answer = client.get("/api/clusters", headers=bearer(auth_manager, "reader")).json()
+    assert answer["clusters"] == []
+    (workspace,) = answer["workspaces"]
+    assert workspace["conn_id"] == "databricks_default"
+    assert "PermissionDenied" in workspace["error"]
+    assert emulator.token not in workspace["error"]

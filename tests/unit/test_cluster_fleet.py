@@ -1,0 +1,90 @@
+"""What the Clusters page makes of a workspace's cluster list (``cluster_fleet``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_databricks_clusters.cluster_fleet import fleet_rows, task_instances
+from airflow_databricks_clusters.sweep_policy import Lookup, RunStatus, TaskInstanceRef
+
+OWNER = "airflow@example.com"
+URL = "https://ws.example.com/#setting/clusters/{cluster_id}/configuration"
+NOW = 1_800_000_000.0
+
+
+def cluster(cluster_id: str, state: str = "RUNNING", run_id: str = "r1", **extra: Any) -> dict[str, Any]:
+    return {
+        "cluster_id": cluster_id,
+        "cluster_name": f"name-{cluster_id}",
+        "state": state,
+        "creator_user_name": OWNER,
+        "start_time": int((NOW - 600) * 1000),
+        "custom_tags": {
+            "airflow_dag_id": "etl",
+            "airflow_task_id": "create",
+            "airflow_run_id": run_id,
+            "airflow_map_index": "-1",
+        },
+        "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
+        **extra,
+    }
+
+
+def rows(clusters: list[dict[str, Any]], lookups: Any = None, events: Any = None) -> list[Any]:
+    return fleet_rows(
+        "conn", clusters, owner=OWNER, lookups=lookups or {}, events=events or {}, now=NOW, cluster_url=URL
+    )
+
+
+def test_only_the_plugins_clusters_of_the_connections_user_are_rows() -> None:
+    mine = cluster("a")
+    untagged = {**cluster("b"), "custom_tags": {"team": "x"}}
+    someone_elses = {**cluster("c"), "creator_user_name": "person@example.com"}
+    assert [row.cluster_id for row in rows([mine, untagged, someone_elses])] == ["a"]
+    assert task_instances([mine, untagged, mine], OWNER) == [TaskInstanceRef("etl", "create", "r1", -1)]
+
+
+def test_a_live_rows_workers_uptime_and_link() -> None:
+    spot = {"node_aws_attributes": {"is_spot": True}}
+    on_demand = {"node_aws_attributes": {"is_spot": False}}
+    (row,) = rows([cluster("a", executors=[spot, spot, on_demand], driver=on_demand)])
+    assert (row.workers_on_spot, row.workers_on_demand, row.fell_back) == (2, 1, True)
+    assert row.uptime_seconds == 600
+    assert row.url == "https://ws.example.com/#setting/clusters/a/configuration"
+    assert row.nodes_lost is None  # events not read
+    assert row.as_json(can_terminate=True)["can_terminate"] is True
+
+
+def test_an_ended_rows_uptime_stops_at_its_termination_and_it_cannot_be_terminated() -> None:
+    ended = cluster(
+        "a",
+        "TERMINATED",
+        terminated_time=int((NOW - 300) * 1000),
+        termination_reason={"code": "USER_REQUEST", "type": "SUCCESS"},
+    )
+    (row,) = rows([ended], events={"a": [{"type": "NODES_LOST", "details": {"lost_node_count": 2}}]})
+    assert row.uptime_seconds == 300
+    assert row.workers_on_spot is None and row.fell_back is None
+    assert row.nodes_lost == 2
+    assert row.termination_reason == "USER_REQUEST (SUCCESS)"
+    assert row.as_json(can_terminate=True)["can_terminate"] is False
+
+
+def test_orphaned_is_the_sweeps_verdict_without_its_age_floor() -> None:
+    ref = TaskInstanceRef("etl", "create", "r1", -1)
+    young = cluster("a", start_time=int((NOW - 5) * 1000))
+    (failed,) = rows([young], {ref: Lookup.of_task("failed", RunStatus.FINISHED)})
+    assert failed.orphaned and failed.task_state == "failed"
+    (in_use,) = rows([young], {ref: Lookup.of_task("success", RunStatus.ACTIVE)})
+    assert not in_use.orphaned
+    (unknown,) = rows([young])
+    assert not unknown.orphaned and unknown.task_state is None
+    (ended,) = rows([{**young, "state": "TERMINATED"}], {ref: Lookup.of_task("failed", RunStatus.FINISHED)})
+    assert not ended.orphaned
+
+
+def test_live_rows_first_then_the_most_recently_started() -> None:
+    old = cluster("old", start_time=int((NOW - 900) * 1000), run_id="r1")
+    new = cluster("new", start_time=int((NOW - 60) * 1000), run_id="r2")
+    ended = cluster("ended", "TERMINATED", start_time=int((NOW - 30) * 1000), run_id="r3")
+    assert [row.cluster_id for row in rows([ended, old, new])] == ["new", "old", "ended"]
