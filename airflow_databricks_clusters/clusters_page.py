@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -66,14 +67,27 @@ def metadata_lookups(refs: Collection[TaskInstanceRef]) -> dict[TaskInstanceRef,
 
 
 def _authorized(user: BaseUser, dag_ids: Iterable[str], method: str) -> set[str]:
-    """The DAG ids among ``dag_ids`` the user may ``method`` (GET: read, PUT: edit)."""
+    """The DAG ids among ``dag_ids`` the user may ``method`` (GET: read, PUT: edit), asked of the auth
+    manager per team when the deployment runs teams, as Airflow's own DAG endpoints ask."""
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.configuration import conf
 
     wanted = set(dag_ids)
     if not wanted:
         return set()
-    found = get_auth_manager().filter_authorized_dag_ids(dag_ids=wanted, user=user, method=method)  # type: ignore[arg-type]
-    return set(found)
+    by_team: dict[str | None, set[str]] = {None: wanted}
+    if conf.getboolean("core", "multi_team", fallback=False):
+        from airflow.models.dag import DagModel
+
+        teams = DagModel.get_dag_id_to_team_name_mapping(sorted(wanted))
+        by_team = defaultdict(set)
+        for dag_id in wanted:
+            by_team[teams.get(dag_id)].add(dag_id)
+    manager = get_auth_manager()
+    found: set[str] = set()
+    for team, ids in by_team.items():
+        found |= manager.filter_authorized_dag_ids(dag_ids=ids, user=user, method=method, team_name=team)  # type: ignore[arg-type]
+    return found
 
 
 def create_app(reader: FleetReader | None = None, lookups: Lookups | None = None) -> FastAPI:
@@ -125,8 +139,9 @@ def create_app(reader: FleetReader | None = None, lookups: Lookups | None = None
 
     @app.post("/api/clusters/{conn_id}/{cluster_id}/terminate")
     def terminate(conn_id: str, cluster_id: str, request: Request, user: GetUserDep) -> dict[str, Any]:
-        # A cross-site form cannot send JSON without a CORS preflight, which this app never answers: the
-        # session cookie alone cannot make a page elsewhere terminate a cluster.
+        # A cross-site form cannot send JSON without a CORS preflight, which only the origins the
+        # deployment allows (``[api] access_control_allow_origins``) pass: the session cookie alone cannot
+        # make a page elsewhere terminate a cluster.
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             raise HTTPException(415, "Send the terminate request as application/json.")
         if conn_id not in fleet.conn_ids:

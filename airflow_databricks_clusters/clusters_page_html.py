@@ -96,6 +96,8 @@ function render() {
       action.append(button);
     }
     const task = row.map_index >= 0 ? `${row.task_id}[${row.map_index}]` : row.task_id;
+    const taskPath = ["dags", row.dag_id, "runs", row.run_id, "tasks", row.task_id];
+    if (row.map_index >= 0) taskPath.push("mapped", String(row.map_index));
     return el("tr", {"data-cluster-id": row.cluster_id, "data-conn-id": row.conn_id,
                      class: row.orphaned ? "orphaned" : ""},
       el("td", {"data-col": "cluster"}, el("a", {href: row.url, target: "_blank", rel: "noopener"},
@@ -104,7 +106,7 @@ function render() {
       el("td", {"data-col": "dag"}, airflowLink(["dags", row.dag_id], row.dag_id)),
       el("td", {"data-col": "run"}, airflowLink(["dags", row.dag_id, "runs", row.run_id], row.run_id)),
       el("td", {"data-col": "task"},
-        airflowLink(["dags", row.dag_id, "runs", row.run_id, "tasks", row.task_id], task),
+        airflowLink(taskPath, task),
         el("div", {class: "muted"}, row.task_state || "")),
       el("td", {"data-col": "uptime"}, uptime(row.uptime_seconds)),
       el("td", {"data-col": "workers"}, workers(row)),
@@ -149,15 +151,21 @@ async function load() {
 async function terminate(row, button) {
   const what = `cluster ${row.cluster_name || row.cluster_id} (${row.cluster_id}) of ${row.dag_id} / ` +
     `${row.run_id}`;
-  if (!window.confirm(`Terminate ${what}?`)) return;
+  const warning = row.orphaned ? "" :
+    `\n\nIts task instance is ${row.task_state || "unknown"}: a task may still be using it.`;
+  if (!window.confirm(`Terminate ${what}?${warning}`)) return;
   button.disabled = true;
   const url = `api/clusters/${encodeURIComponent(row.conn_id)}/` +
     `${encodeURIComponent(row.cluster_id)}/terminate`;
-  const answer = await fetch(url, {method: "POST", credentials: "same-origin",
-                                   headers: {"Content-Type": "application/json"}, body: "{}"});
-  if (!answer.ok) {
-    const detail = await answer.json().catch(() => ({}));
-    showErrors([`Could not terminate ${row.cluster_id}: ${detail.detail || answer.status}`]);
+  try {
+    const answer = await fetch(url, {method: "POST", credentials: "same-origin",
+                                     headers: {"Content-Type": "application/json"}, body: "{}"});
+    if (!answer.ok) {
+      const detail = await answer.json().catch(() => ({}));
+      throw new Error(detail.detail || answer.status);
+    }
+  } catch (err) {
+    showErrors([`Could not terminate ${row.cluster_id}: ${err.message}`]);
     button.disabled = false;
     return;
   }

@@ -1,13 +1,16 @@
 """Reading each connected workspace's clusters for the Clusters page, at most once per ``max_age_seconds``.
 
-Many open pages, each refreshing, must not multiply API calls: every page reads the same snapshot of a
-workspace, and a snapshot older than ``max_age_seconds`` is read again by the first request that needs it
-while the others wait for that one read (never a second one in parallel). A terminated cluster's events
-do not change, so they are read once and kept (the newest ``ENDED_EVENTS_KEPT`` clusters' worth).
+Many open pages, each refreshing, must not multiply API calls: every page of an API server process reads
+the same snapshot of a workspace, and a snapshot older than ``max_age_seconds`` is read again by the first
+request that needs it. Never two reads of one workspace at once: while one runs, the others answer the
+snapshot before it (or, when there is none yet, wait for that read), so a slow workspace holds one
+request, not every one. A terminated cluster's events do not change, so they are read once and kept (the
+newest ``ENDED_EVENTS_KEPT`` clusters' worth).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +22,8 @@ from airflow_databricks_clusters.cluster_states import LIVE_STATES
 from airflow_databricks_clusters.errors import DatabricksClustersError
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.sweep_policy import TaskInstanceRef, identify
+
+log = logging.getLogger(__name__)
 
 #: Events read per cluster: enough for its nodes lost and a spot fallback, bounded for a long-lived one.
 EVENTS_PER_CLUSTER = 200
@@ -62,7 +67,10 @@ class FleetReader:
         self._hook_factory = hook_factory or _page_hook
         self._snapshots: dict[str, WorkspaceSnapshot] = {}
         self._locks = {conn_id: threading.Lock() for conn_id in self.conn_ids}
+        # Bumped by ``invalidate``: a read that began before a terminate must not be kept as fresh.
+        self._generations = dict.fromkeys(self.conn_ids, 0)
         self._ended_events: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+        self._ended_events_lock = threading.Lock()
         #: Workspace reads made (a snapshot each), for a test or a person to see the cache at work.
         self.reads = 0
 
@@ -75,16 +83,29 @@ class FleetReader:
         current = self._fresh(conn_id)
         if current is not None:
             return current
-        with self._locks[conn_id]:
+        lock = self._locks[conn_id]
+        if not lock.acquire(blocking=False):
+            previous = self._snapshots.get(conn_id)
+            if previous is not None:
+                return previous  # another request is reading it: the one before serves meanwhile
+            lock.acquire()
+        try:
             # Whoever held the lock may have just read it: then this request uses that read.
             current = self._fresh(conn_id)
-            if current is None:
-                current = self._read(conn_id)
-                self._snapshots[conn_id] = current
+            while current is None:
+                generation = self._generations[conn_id]
+                self.reads += 1
+                read = self._read(conn_id)
+                if generation == self._generations[conn_id]:
+                    self._snapshots[conn_id] = current = read
             return current
+        finally:
+            lock.release()
 
     def invalidate(self, conn_id: str) -> None:
-        """Forget a workspace's snapshot (after a terminate), so the next request reads it again."""
+        """Forget a workspace's snapshot (after a terminate), so the next request reads it again, and a
+        read that is under way now is read again rather than kept."""
+        self._generations[conn_id] += 1
         self._snapshots.pop(conn_id, None)
 
     def _fresh(self, conn_id: str) -> WorkspaceSnapshot | None:
@@ -94,7 +115,6 @@ class FleetReader:
         return None
 
     def _read(self, conn_id: str) -> WorkspaceSnapshot:
-        self.reads += 1
         read_at, read_at_epoch = self._clock(), time.time()
         hook = self.hook(conn_id)
         try:
@@ -111,7 +131,8 @@ class FleetReader:
             url = hook.cluster_url("{cluster_id}")
         except Exception as err:
             # The page shows the workspace as unreadable, with what went wrong; the other workspaces
-            # still show. Errors of this plugin carry no secret (redaction happens where they are made).
+            # still show.
+            log.warning("Clusters page: could not read the clusters of %s: %s", conn_id, err)
             return WorkspaceSnapshot(
                 conn_id, read_at=read_at, read_at_epoch=read_at_epoch, error=_describe(err)
             )
@@ -125,17 +146,21 @@ class FleetReader:
         cluster_id = str(cluster["cluster_id"])
         ended = cluster.get("state") not in LIVE_STATES
         key = (conn_id, f"{cluster_id}@{cluster.get('terminated_time')}")
-        if ended and key in self._ended_events:
-            self._ended_events.move_to_end(key)
-            return self._ended_events[key]
+        if ended:
+            with self._ended_events_lock:
+                kept = self._ended_events.get(key)
+                if kept is not None:
+                    self._ended_events.move_to_end(key)
+                    return kept
         try:
             events = hook.get_events(cluster_id, limit=EVENTS_PER_CLUSTER)
         except DatabricksClustersError:
             return None  # its nodes lost show as unknown; the rest of the row is still right
         if ended:
-            self._ended_events[key] = events
-            while len(self._ended_events) > ENDED_EVENTS_KEPT:
-                self._ended_events.popitem(last=False)
+            with self._ended_events_lock:
+                self._ended_events[key] = events
+                while len(self._ended_events) > ENDED_EVENTS_KEPT:
+                    self._ended_events.popitem(last=False)
         return events
 
 
@@ -145,4 +170,8 @@ def _page_hook(conn_id: str) -> DatabricksClustersHook:
 
 
 def _describe(err: BaseException) -> str:
+    # This plugin's errors are written to be shown (no secret: redaction happens where they are made);
+    # anything else, from a library, is named by its type only.
+    if not isinstance(err, DatabricksClustersError):
+        return f"{type(err).__name__} (see the API server's log)"
     return f"{type(err).__name__}: {err}".splitlines()[0][:500]

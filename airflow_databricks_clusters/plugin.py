@@ -35,8 +35,9 @@ class _AppOnFirstRequest:
 
 class DatabricksClustersPlugin(AirflowPlugin):
     """The Clusters page: every cluster this plugin made in the connected workspace(s), with its task
-    instance, state, uptime, spot and on-demand workers, nodes lost and termination reason; orphaned
-    ones (live, and no task will terminate them) can be filtered and terminated. See ``clusters_page``
+    instance, state, uptime, spot and on-demand workers, nodes lost and termination reason; the orphaned
+    ones (live, and no task will terminate them) can be filtered, and any live one terminated by a user
+    who may edit its DAG. See ``clusters_page``
     for its settings and its permissions (read a DAG to see its clusters, edit it to terminate them)."""
 
     name = "databricks_clusters"

@@ -163,6 +163,13 @@ class Verdict:
         return f"Cluster {self.cluster_id}{name} [{self.cluster_state}], {who}: {done}: {self.reason}"
 
 
+def state_name(state: Any) -> str | None:
+    """A task instance's or DAG run's state as its plain name: the Task SDK answers strings, the ORM and
+    in-process execution answer str enums (read by their value)."""
+    value = getattr(state, "value", state)
+    return None if value is None else str(value)
+
+
 def could_be_rewritten(value: str) -> bool:
     """Whether a tag value may be ``spec._tag_value``'s rewrite of an id rather than the id itself."""
     return bool(_REWRITE_SUFFIX.search(value))

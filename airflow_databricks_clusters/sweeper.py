@@ -204,7 +204,13 @@ def read_task_instances(
 def _read_dag(
     reader: TaskInstanceReader, dag_id: str, refs: Sequence[TaskInstanceRef]
 ) -> dict[TaskInstanceRef, Lookup]:
-    from airflow_databricks_clusters.sweep_policy import ACTIVE_RUN_STATES, SUCCESS, Lookup, RunStatus
+    from airflow_databricks_clusters.sweep_policy import (
+        ACTIVE_RUN_STATES,
+        SUCCESS,
+        Lookup,
+        RunStatus,
+        state_name,
+    )
 
     states: dict[TaskInstanceRef, str | None] = {}
     by_map_index: dict[int, list[TaskInstanceRef]] = defaultdict(list)
@@ -220,7 +226,7 @@ def _read_dag(
         for ref in members:
             in_run = answer.get(ref.run_id) or {}
             if ref.state_key in in_run:
-                states[ref] = _state_text(in_run[ref.state_key])
+                states[ref] = state_name(in_run[ref.state_key])
     unseen = sorted({r.run_id for r in refs} - {r.run_id for r in states})
     existing = _matching(lambda ids: reader.get_dr_count(dag_id=dag_id, run_ids=ids), unseen)
     succeeded = sorted({r.run_id for r, state in states.items() if state == SUCCESS})
@@ -240,12 +246,6 @@ def _read_dag(
         else:
             lookups[ref] = Lookup.run_gone()
     return lookups
-
-
-def _state_text(state: Any) -> str | None:
-    # The SDK answers plain strings; an enum (in-process execution) is read by its value.
-    value = getattr(state, "value", state)
-    return None if value is None else str(value)
 
 
 def _matching(count: Callable[[list[str]], int], run_ids: list[str]) -> set[str]:

@@ -11,7 +11,13 @@ from collections.abc import Collection, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.sweep_policy import ACTIVE_RUN_STATES, Lookup, RunStatus, TaskInstanceRef
+from airflow_databricks_clusters.sweep_policy import (
+    ACTIVE_RUN_STATES,
+    Lookup,
+    RunStatus,
+    TaskInstanceRef,
+    state_name,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,6 +39,7 @@ def read_lookups(refs: Collection[TaskInstanceRef], session: Session) -> dict[Ta
     from sqlalchemy import select, tuple_
 
     runs = sorted({(ref.dag_id, ref.run_id) for ref in refs})
+    task_ids = TaskInstance.task_id.in_(sorted({ref.task_id for ref in refs}))
     run_states: dict[tuple[str, str], str | None] = {}
     ti_states: dict[tuple[str, str, str, int], str | None] = {}
     for batch in _batches(runs, BATCH):
@@ -48,7 +55,7 @@ def read_lookups(refs: Collection[TaskInstanceRef], session: Session) -> dict[Ta
             TaskInstance.task_id,
             TaskInstance.map_index,
             TaskInstance.state,
-        ).where(ti_pairs)
+        ).where(ti_pairs, task_ids)
         for dag_id, run_id, task_id, map_index, state in session.execute(query):
             ti_states[(dag_id, run_id, task_id, map_index)] = state
     found: dict[TaskInstanceRef, Lookup] = {}
@@ -57,12 +64,7 @@ def read_lookups(refs: Collection[TaskInstanceRef], session: Session) -> dict[Ta
             found[ref] = Lookup.run_gone()
             continue
         run_state = run_states[(ref.dag_id, ref.run_id)]
-        run = RunStatus.ACTIVE if _text(run_state) in ACTIVE_RUN_STATES else RunStatus.FINISHED
+        run = RunStatus.ACTIVE if state_name(run_state) in ACTIVE_RUN_STATES else RunStatus.FINISHED
         key = (ref.dag_id, ref.run_id, ref.task_id, ref.map_index)
-        found[ref] = Lookup.of_task(_text(ti_states[key]), run) if key in ti_states else Lookup.no_task()
+        found[ref] = Lookup.of_task(state_name(ti_states[key]), run) if key in ti_states else Lookup.no_task()
     return found
-
-
-def _text(state: Any) -> str | None:
-    # The ORM answers TaskInstanceState members (a str enum); the policy reads plain state names.
-    return None if state is None else str(getattr(state, "value", state))

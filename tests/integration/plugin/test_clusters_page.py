@@ -2,13 +2,15 @@
 
 The app is ``clusters_page.create_app`` as the plugin mounts it; callers authenticate with JWTs the auth
 manager minted, as the UI's session does. The task instance states come from a table given to the app
-(``lookups``): the metadata-database query that the API server uses instead is exercised end to end by
-``tests/system/test_browser.py``, against a real Airflow.
+(``lookups``), so that each test can say what Airflow knows; the metadata-database query the API server
+uses instead is ``test_task_instance_states.py``'s, and the system tests run the whole page in a real
+Airflow.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,7 +106,12 @@ def rows(client: Any, headers: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {row["cluster_id"]: row for row in answer.json()["clusters"]}
 
 
-def test_a_user_sees_only_the_clusters_of_dags_they_may_read(auth_manager: Any, emulator: Emulator) -> None:
+@pytest.mark.parametrize("multi_team", [False, True], ids=["one team", "multi-team"])
+def test_a_user_sees_only_the_clusters_of_dags_they_may_read(
+    auth_manager: Any, emulator: Emulator, multi_team: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With teams on, the page asks the auth manager per team (the DAGs' teams read from the database).
+    monkeypatch.setenv("AIRFLOW__CORE__MULTI_TEAM", str(multi_team))
     a = create(emulator, "dag_a")
     b = create(emulator, "dag_b")
     create(emulator, None)  # no task instance tags: not this plugin's
@@ -187,6 +194,39 @@ def test_many_page_loads_share_one_workspace_read(auth_manager: Any, emulator: E
     clock.now += 16  # past cache_seconds: the next load reads the workspace again
     rows(client, headers)
     assert reader.reads == 2
+
+
+def test_concurrent_page_loads_make_one_read_and_a_terminate_is_never_hidden_by_an_older_read(
+    auth_manager: Any, emulator: Emulator
+) -> None:
+    a = create(emulator, "dag_a")
+    # Each list call takes a real second, so the loads below overlap the read under way.
+    emulator.add_fault("delay", path="clusters/list", delay=1.0)
+    client, reader = page()
+    headers = bearer(auth_manager, "editor")
+    start = threading.Barrier(8)
+    answers: list[dict[str, dict[str, Any]]] = []
+
+    def load() -> None:
+        start.wait()
+        answers.append(rows(client, headers))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == 8 and all(a in answer for answer in answers)
+    assert reader.reads == 1
+
+    # A read that began before a terminate is read again, not kept: the page never shows it live.
+    reading = threading.Thread(target=lambda: reader.snapshot("databricks_default"))
+    reader.invalidate("databricks_default")
+    reading.start()
+    done = client.post(f"/api/clusters/databricks_default/{a}/terminate", json={}, headers=headers)
+    assert done.status_code == 200
+    reading.join(timeout=120)
+    assert rows(client, headers)[a]["state"] in ("TERMINATING", "TERMINATED")
 
 
 def test_orphaned_clusters_are_the_ones_the_sweep_would_terminate(
