@@ -3,12 +3,18 @@
 Used by the system tests (a fresh PostgreSQL database per run on 127.0.0.1:5432) and by `make airflow`
 (the same, kept running for a person to use the UI). Every process runs in its own process group and is
 stopped (SIGTERM, then SIGKILL) when the deployment stops, also after a failure.
+
+With ``executor="CeleryExecutor"`` tasks run in a separate ``airflow celery worker`` process instead of the
+scheduler's LocalExecutor: the machine's Redis (127.0.0.1:6379) is the broker, the deployment's own
+PostgreSQL database the result backend. Its queue and every Redis key it makes carry the deployment's
+database name, so two deployments on one machine share neither, and its keys are deleted at stop.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -24,7 +30,12 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/0"
 COMPONENTS = ("scheduler", "triggerer", "dag-processor", "api-server")
+CELERY_WORKER = "celery-worker"
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+#: The Celery worker's processes: one task at a time each (a deferred task gives its slot back).
+CELERY_WORKER_CONCURRENCY = 4
 
 
 def free_port() -> int:
@@ -47,6 +58,8 @@ class AirflowDeployment:
     :param connection: the ``AIRFLOW_CONN_DATABRICKS_DEFAULT`` value (the emulator's, or a real one).
     :param home: the AIRFLOW_HOME to use (a temporary one by default).
     :param database: the PostgreSQL database to create (and drop at stop); a fresh name by default.
+    :param executor: ``LocalExecutor`` (the scheduler runs the tasks) or ``CeleryExecutor`` (a separate
+        ``airflow celery worker`` runs them; ``broker_url`` names the Redis it uses as broker).
     """
 
     def __init__(
@@ -58,7 +71,11 @@ class AirflowDeployment:
         dags_folder: Path = REPO / "dags",
         port: int | None = None,
         extra_env: dict[str, str] | None = None,
+        executor: str = "LocalExecutor",
+        broker_url: str = REDIS,
     ) -> None:
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}, not {executor!r}")
         # A home of its own is removed at stop; one given (``make airflow``'s .airflow) is kept.
         self._own_home = home is None
         self.home = Path(home or tempfile.mkdtemp(prefix="adc-airflow-"))
@@ -66,12 +83,17 @@ class AirflowDeployment:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.executor = executor
+        self.broker_url = broker_url
+        # The Celery queue, and the prefix of every Redis key the deployment's Celery makes.
+        self.queue = self.database
+        self.broker_prefix = f"{self.database}:"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__PARALLELISM": "8",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -89,7 +111,31 @@ class AirflowDeployment:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": connection,
             "DATABRICKS_CLUSTER_POLL_SECONDS": "1",
+            **(self._celery_env() if executor == "CeleryExecutor" else {}),
             **(extra_env or {}),
+        }
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """The processes the deployment runs."""
+        return COMPONENTS + ((CELERY_WORKER,) if self.executor == "CeleryExecutor" else ())
+
+    def _celery_env(self) -> dict[str, str]:
+        return {
+            "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{POSTGRES}/{self.database}",
+            # Every key and pub/sub channel of kombu's Redis transport gets the prefix (queues, unacked
+            # messages, the workers' control channel): deployments on one Redis do not see each other.
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": self.broker_prefix,
+            # The provider's default, said explicitly: without it every process warns that it is unset.
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
+            # Tasks are routed to the deployment's own queue, the only one its worker consumes.
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
+            # Sending a task to Redis may take more than the default 1 s on a machine whose cores are busy.
+            "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
+            # The worker serves its task logs on a port of its own (another deployment may hold 8793).
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         }
 
     # -- lifecycle ------------------------------------------------------------------------------------------
@@ -108,30 +154,45 @@ class AirflowDeployment:
         _psql(f"CREATE DATABASE {self.database}")
         try:
             self.airflow("db", "migrate")
-            for component in COMPONENTS:
-                args = [component]
-                if component == "api-server":
-                    args += ["--port", str(self.port), "--workers", "1"]
+            if self.executor == "CeleryExecutor":
+                # Keys an earlier deployment of the same name left when it was killed: start clean.
+                self._clean_broker()
+            for component in self.components:
                 log = (self.home / f"{component}.log").open("wb")
                 self.processes[component] = subprocess.Popen(
-                    [sys.executable, "-m", "airflow", *args],
+                    [sys.executable, "-m", "airflow", *self._command(component)],
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             self._wait_healthy()
+            if self.executor == "CeleryExecutor":
+                self._wait_worker_ready()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _command(self, component: str) -> list[str]:
+        if component == "api-server":
+            return [component, "--port", str(self.port), "--workers", "1"]
+        if component == CELERY_WORKER:
+            concurrency = str(CELERY_WORKER_CONCURRENCY)
+            hostname = f"{self.queue}@%h"
+            return ["celery", "worker", "--queues", self.queue, "--concurrency", concurrency,
+                    "--celery-hostname", hostname]  # fmt: skip
+        return [component]
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"airflow {name} exited {process.returncode}:\n{self.log_tail(name)}")
+
     def _wait_healthy(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"airflow {name} exited {process.returncode}:\n{self.log_tail(name)}")
+            self._check_alive()
             try:
                 health = requests.get(f"{self.url}/api/v2/monitor/health", timeout=2).json()
             except (requests.RequestException, ValueError):
@@ -141,6 +202,32 @@ class AirflowDeployment:
                 return
             time.sleep(1)
         raise RuntimeError(f"Airflow did not become healthy within {timeout:.0f} s: {health}")
+
+    def _wait_worker_ready(self, timeout: float = 120) -> None:
+        # Celery's own line once the worker consumes its queue (the API's health does not cover workers).
+        ready = re.compile(rf"{re.escape(self.queue)}@\S+ ready\.")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive()
+            if ready.search(self.log(CELERY_WORKER)):
+                return
+            time.sleep(1)
+        raise RuntimeError(
+            f"the Celery worker was not ready within {timeout:.0f} s:\n{self.log_tail(CELERY_WORKER)}"
+        )
+
+    def _clean_broker(self) -> None:
+        """Delete the Redis keys of the deployment's Celery (its queue, unacked messages, bindings)."""
+        import redis  # only a Celery deployment needs it (celery[redis] brings it)
+
+        try:
+            client = redis.Redis.from_url(self.broker_url)
+            with client:
+                keys = list(client.scan_iter(match=f"{self.broker_prefix}*", count=500))
+                if keys:
+                    client.delete(*keys)
+        except redis.RedisError as err:
+            print(f"could not clean Redis keys {self.broker_prefix}*: {err}", file=sys.stderr)
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -154,6 +241,8 @@ class AirflowDeployment:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         self.processes.clear()
+        if self.executor == "CeleryExecutor":
+            self._clean_broker()
         try:
             _psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
         except subprocess.CalledProcessError as err:
@@ -174,7 +263,7 @@ class AirflowDeployment:
     # -- the public REST API (v2) ---------------------------------------------------------------------------
 
     def _headers(self) -> dict[str, str]:
-        token = requests.get(f"{self.url}/auth/token", timeout=10).json()["access_token"]
+        token = requests.get(f"{self.url}/auth/token", timeout=30).json()["access_token"]
         return {"Authorization": f"Bearer {token}"}
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
@@ -206,7 +295,11 @@ class AirflowDeployment:
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            try:
+                state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            except requests.RequestException:
+                # An API server slow to answer on a busy machine is no answer about the run: ask again.
+                state = None
             if state in ("success", "failed"):
                 return str(state)
             time.sleep(1)
@@ -234,6 +327,20 @@ class AirflowDeployment:
         return json.dumps(content) if not isinstance(content, str) else content
 
 
+def databricks_line(emulator_url: str, emulator_token: str, user_connection: str | None) -> str:
+    """What `make airflow` says of the workspace behind ``databricks_default``.
+
+    The emulator's token is a fixed local one, printed so a person can call the emulator themselves;
+    a connection the user set is never printed (its password is a real secret).
+    """
+    if user_connection:
+        return "Databricks: your AIRFLOW_CONN_DATABRICKS_DEFAULT (connection databricks_default)"
+    return (
+        f"Databricks emulator: {emulator_url}  token: {emulator_token}\n"
+        "  (a personal access token the emulator accepts; it is in connection databricks_default)"
+    )
+
+
 def main() -> int:
     """`make airflow`: the emulator, and an Airflow with the example DAGs, until Ctrl-C."""
     sys.path.insert(0, str(REPO))
@@ -241,19 +348,22 @@ def main() -> int:
 
     port = int(os.environ.get("AIRFLOW_PORT", "8080"))
     emulator_port = int(os.environ.get("EMULATOR_PORT", "8765"))
+    executor = os.environ.get("AIRFLOW_EXECUTOR", "LocalExecutor")
+    user_connection = os.environ.get("AIRFLOW_CONN_DATABRICKS_DEFAULT")
     with Emulator(start_seconds=10, terminate_seconds=2, run_seconds=5, port=emulator_port) as emu:
         deployment = AirflowDeployment(
-            os.environ.get("AIRFLOW_CONN_DATABRICKS_DEFAULT") or emu.connection_env(),
+            user_connection or emu.connection_env(),
             home=str(REPO / ".airflow"),
             database="adc_local_airflow",
             port=port,
+            executor=executor,
         )
         # A database left by an earlier `make airflow` that was killed: start clean.
         _psql("DROP DATABASE IF EXISTS adc_local_airflow WITH (FORCE)")
-        print("Starting Airflow (scheduler, triggerer, dag-processor, api-server) ...", flush=True)
+        print(f"Starting Airflow ({', '.join(deployment.components)}; {executor}) ...", flush=True)
         deployment.start()
         print(f"\nAirflow UI:  {deployment.url}  (login: none needed, every user is admin)")
-        print(f"Databricks emulator: {emu.url}  (connection databricks_default)")
+        print(databricks_line(emu.url, emu.token, user_connection))
         print(
             "Trigger `databricks_spot_cluster_pipeline` with your own parameters. Ctrl-C stops everything.\n"
         )

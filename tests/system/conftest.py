@@ -5,6 +5,11 @@ holds the example DAGs of ``dags/`` and the test DAGs of ``tests/system/dags/``,
 test reads the same files a user would. ``[operators] default_deferrable`` is on, as many deployments set
 it: every operator that can defer and is not told otherwise waits in the triggerer, the official
 provider's ``DatabricksSubmitRunOperator`` included.
+
+``celery_airflow`` is the same deployment with CeleryExecutor (Redis broker, a separate Celery worker
+process) and a workspace emulator of its own; only a module that asks for it starts it, and it stops at
+the end of that module: an idle deployment keeps parsing DAGs and heartbeating, CPU the later modules
+need on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from airflow_databricks_clusters.emulator import Emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from local_airflow import REPO, AirflowDeployment
+from local_airflow import CELERY_WORKER, COMPONENTS, REPO, AirflowDeployment
 
 #: How long the scheduler lets a running task go without a heartbeat before failing it (a killed worker).
 HEARTBEAT_TIMEOUT_SECONDS = 30
@@ -42,23 +48,53 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+def system_env() -> dict[str, str]:
+    """The settings every system-test deployment adds to ``AirflowDeployment``'s own."""
+    return {
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
+        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
+        "PYTHONPATH": str(REPO),
+    }
+
+
+def print_log_tails(deployment: AirflowDeployment, components: tuple[str, ...]) -> None:
+    for component in components:
+        print(f"\n===== {component} (last lines) =====\n{deployment.log_tail(component, 40)}")
+
+
 @pytest.fixture(scope="session")
 def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
     folder = dags_folder()
+    deployment = AirflowDeployment(emulator.connection_env(), dags_folder=folder, extra_env=system_env())
+    deployment.start()
+    try:
+        yield deployment
+    finally:
+        print_log_tails(deployment, COMPONENTS)
+        deployment.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def celery_emulator() -> Iterator[Emulator]:
+    """The Celery deployment's workspace: what it holds is that deployment's doing alone."""
+    with Emulator(start_seconds=3, terminate_seconds=1, run_seconds=2) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def celery_airflow(celery_emulator: Emulator) -> Iterator[AirflowDeployment]:
+    """The deployment with CeleryExecutor and a separate Celery worker; the example DAGs only."""
     deployment = AirflowDeployment(
-        emulator.connection_env(),
-        dags_folder=folder,
-        extra_env={
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
-            "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
-            "PYTHONPATH": str(REPO),
-        },
+        celery_emulator.connection_env(), executor="CeleryExecutor", extra_env=system_env()
     )
     deployment.start()
     try:
         yield deployment
     finally:
-        for component in ("scheduler", "triggerer", "dag-processor", "api-server"):
-            print(f"\n===== {component} (last lines) =====\n{deployment.log_tail(component, 40)}")
+        print_log_tails(deployment, (*COMPONENTS, CELERY_WORKER))
         deployment.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    # Stopping cleans the broker: no key of the deployment's Celery is left in the machine's Redis.
+    with redis.Redis.from_url(deployment.broker_url) as client:
+        left = list(client.scan_iter(match=f"{deployment.broker_prefix}*"))
+    assert not left, f"Redis keys left after stop: {left}"
