@@ -150,13 +150,19 @@ def _reports_spot_fallback(event: Mapping[str, Any]) -> bool:
     return True
 
 
+def counted(count: Any, noun: str) -> str:
+    """``1 worker``, ``2 workers``, ``0 workers``: a count and its noun, singular only for exactly one."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def spot_report(summary: Mapping[str, Any]) -> str:
     """The one-line spot/on-demand report the create operator logs once the cluster is RUNNING."""
     driver = summary.get("driver_on_spot")
     driver_text = "driver on spot" if driver else "driver on demand" if driver is not None else "driver ?"
+    workers = counted(summary.get("workers"), "worker")
     text = (
         f"Cluster {summary.get('cluster_id')} RUNNING ({summary.get('availability') or 'availability ?'}): "
-        f"{driver_text}, {summary.get('workers')} workers: {summary.get('workers_on_spot')} on spot, "
+        f"{driver_text}, {workers}: {summary.get('workers_on_spot')} on spot, "
         f"{summary.get('workers_on_demand')} on demand"
     )
     if summary.get("fell_back_to_on_demand"):

@@ -51,7 +51,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     Every field is templated, so DAG ``params`` from a manual trigger reach the spec; numbers and booleans
     that arrive as strings are coerced, dicts and lists that arrive as their JSON or Python text are read,
     and a field rendered as "None" counts as not given. An invalid spec fails the task before any API
-    call, without retries, naming each bad field and what it allows.
+    call, without retries, with one line (logged at ERROR, and the exception's message) naming each bad
+    field, its value and what it allows.
 
     Secrets (a registry password, a token in ``spark_env_vars``, ...) may be given in any field and any
     form: a dict, JSON text, a file, templated from a Variable or a secrets backend (``{{ var.value.pw

@@ -24,6 +24,7 @@ from airflow_databricks_clusters.preflight_results import (
     Outcome,
     PreflightFailed,
     raise_on_failure,
+    report_lines,
     validate_check_names,
 )
 from airflow_databricks_clusters.redaction import redact
@@ -282,14 +283,10 @@ def enforce_preflight(
     skip: Iterable[str],
     logger: Logger,
 ) -> None:
-    """Run the checks, log one line for the passed ones and one for each skipped or failed one, and raise
-    ``PreflightFailed`` listing every failure."""
+    """Run the checks, log one line naming those that passed in full and one for each part skipped or
+    failed (``report_lines``), and raise ``PreflightFailed`` listing every failure."""
     results = run_preflight(spec, hook, aws_conn_id=aws_conn_id, skip=skip)
-    passed = sorted({r.check for r in results if r.outcome is Outcome.PASSED})
-    logger.info("Pre-flight checks passed: %s", ", ".join(passed) or "none")
-    for result in results:
-        if result.outcome is Outcome.FAILED:
-            logger.error("Pre-flight %s", result)
-        elif result.outcome is Outcome.SKIPPED:
-            logger.warning("Pre-flight %s", result)
+    log_at = {Outcome.PASSED: logger.info, Outcome.SKIPPED: logger.warning, Outcome.FAILED: logger.error}
+    for outcome, line in report_lines(results):
+        log_at[outcome]("%s", line)
     raise_on_failure(results)

@@ -72,6 +72,32 @@ class PreflightFailed(DatabricksClustersError):
         super().__init__("\n".join(lines))
 
 
+def report_lines(results: Sequence[CheckResult]) -> list[tuple[Outcome, str]]:
+    """What the task log says about the checks, each line with the outcome it reports (its log level).
+
+    One line names every check that passed in full; then one line for each part that failed or could not
+    run. A check of several parts (the instance profile: registered in the workspace, and in IAM) that
+    passed in part is not named as passed: what did pass is said at the end of its first other line.
+    """
+    # Each check's parts that passed, in the order they ran.
+    passed_parts: dict[str, list[str]] = {}
+    for result in results:
+        if result.outcome is Outcome.PASSED:
+            passed_parts.setdefault(result.check, []).append(result.detail)
+    not_in_full = {r.check for r in results if r.outcome is not Outcome.PASSED}
+    in_full = sorted(set(passed_parts) - not_in_full)
+    lines = [(Outcome.PASSED, f"Pre-flight checks passed: {', '.join(in_full) or 'none'}")]
+    for result in results:
+        if result.outcome is Outcome.PASSED:
+            continue
+        line = f"Pre-flight {result}"
+        also = passed_parts.pop(result.check, None)
+        if also:
+            line += f" (passed: {'; '.join(also)})"
+        lines.append((result.outcome, line))
+    return lines
+
+
 def validate_check_names(names: Iterable[str], field: str = "skip_preflight_checks") -> tuple[str, ...]:
     """Refuse names that are not checks, naming the field and the allowed values."""
     given = (names,) if isinstance(names, str) else tuple(names)

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
+#: How the one line of a bad spec begins, in the task log and the task's exception.
+SPEC_ERROR_SUBJECT = "Invalid Databricks cluster spec"
+
+
 class ClusterSpecOperator(ClusterOperatorBase):
     """A base of ``DatabricksCreateClusterOperator``: rendering its fields and building its spec."""
 
@@ -45,7 +49,11 @@ class ClusterSpecOperator(ClusterOperatorBase):
             super().render_template_fields(context, jinja_env)
             path = cluster_json_path(self.cluster_json)
             if path is not None:
-                text = read_cluster_json(path, jinja_env)
+                try:
+                    text = read_cluster_json(path, jinja_env)
+                except AirflowFailException as err:
+                    self.log.error("%s", err)
+                    raise
                 self.cluster_json = self.render_template(text, context, jinja_env)
         finally:
             # Also after a failure half-way: what was rendered may still be logged.
@@ -59,9 +67,14 @@ class ClusterSpecOperator(ClusterOperatorBase):
         return task_instance_tags(self.dag_id, self.task_id, context["run_id"], map_index)
 
     def build_spec(self, context: Context) -> dict[str, Any]:
-        """The validated Clusters API JSON for this task instance (its tags included)."""
+        """The validated Clusters API JSON for this task instance (its tags included).
+
+        A bad spec fails the task without retries, before any API call, with one line naming every bad
+        field, its value and what is allowed: logged at ERROR here, and the exception's whole message.
+        """
         from airflow_databricks_clusters.errors import SpecError
         from airflow_databricks_clusters.spec import build_cluster_spec
+        from airflow_databricks_clusters.spec_validation import problems_line
 
         given = {name: getattr(self, name) for name in OPERATOR_FIELDS if getattr(self, name) is not None}
         try:
@@ -72,8 +85,11 @@ class ClusterSpecOperator(ClusterOperatorBase):
                 **given,
             )
         except SpecError as err:
-            # Retrying cannot fix a bad spec: fail without using up the task's retries.
-            raise AirflowFailException(str(err)) from err
+            line = problems_line(SPEC_ERROR_SUBJECT, err.problems)
+            self.log.error("%s", line)
+            # Retrying cannot fix a bad spec: fail without using up the task's retries. Not chained: the
+            # traceback Airflow logs would repeat the same problems in the SpecError's own form.
+            raise AirflowFailException(line) from None
 
 
 def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
@@ -87,6 +103,11 @@ def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
     import jinja2
 
     from airflow_databricks_clusters.spec import unreadable_cluster_json
+    from airflow_databricks_clusters.spec_validation import problems_line
+
+    def refused(reason: str) -> AirflowFailException:
+        error = unreadable_cluster_json(path, reason, where)
+        return AirflowFailException(problems_line(SPEC_ERROR_SUBJECT, error.problems))
 
     loader = jinja_env.loader
     folders = [str(folder) for folder in getattr(loader, "searchpath", None) or () if str(folder)]
@@ -99,10 +120,9 @@ def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
             raise jinja2.TemplateNotFound(path)
         return str(loader.get_source(jinja_env, path)[0])
     except jinja2.TemplateNotFound:
-        raise AirflowFailException(str(unreadable_cluster_json(path, "not found there", where))) from None
+        raise refused("not found there") from None
     except (OSError, ValueError) as err:  # ValueError: a NUL in the path, a file that is not text
-        reason = getattr(err, "strerror", None) or str(err)
-        raise AirflowFailException(str(unreadable_cluster_json(path, reason, where))) from None
+        raise refused(getattr(err, "strerror", None) or str(err)) from None
 
 
 def mask_secrets(values: Iterable[Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_databricks_clusters.cluster_fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
@@ -38,8 +38,11 @@ _ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@
 _IMAGE = re.compile(
     r"^(?:(?P<registry>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d+)?)/)?"
     r"(?P<repository>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
 )
+#: Docker's rule for a tag (ASCII word characters, as in Docker's reference grammar), said in words below.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+TAG_RULE = "1 to 128 letters (A-Z, a-z), digits, _ . or -, not starting with . or -"
 _TAG_KEY = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{1,127}$")
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9 +\-=._:/@]{0,255}$")
 _PLACEHOLDER = re.compile(r"<[^<>]+>")
@@ -57,6 +60,21 @@ def problem(field: str, value: Any, allowed: str) -> SpecProblem:
     """A problem as the user will read it (in the task log and the exception): the value of a field named
     like a secret, and every secret inside any other value, shown as ``***``; a long string cut short."""
     return SpecProblem(field, _short(redact_field(field, value)), allowed)
+
+
+def problems_line(subject: str, problems: Sequence[SpecProblem]) -> str:
+    """Every problem on one line, as the task log and the task's exception show it, so the line reads whole
+    on its own: ``<subject>: <field>: got <value>; allowed: <what>``, numbered ``[1] ... [2] ...`` when
+    there are several."""
+    shown = [str(item) for item in problems]
+    if len(shown) == 1:
+        text = f"{subject}: {shown[0]}"
+    else:
+        text = f"{subject} ({len(shown)} problems): " + " ".join(
+            f"[{number}] {item}" for number, item in enumerate(shown, start=1)
+        )
+    # A value's repr is one line already; an allowed text quoting an error might not be.
+    return " ".join(text.splitlines())
 
 
 def _short(value: Any) -> Any:
@@ -323,6 +341,8 @@ def _docker_image(check: _Checker, name: str, value: Any) -> Any:
     reference = _IMAGE.fullmatch(url)
     if _PLACEHOLDER.search(url):
         check.problem(f"{name}.url", url, "a real image: fill in the <...> placeholder (the AWS account id)")
+    elif _bad_tag(url):
+        check.problem(f"{name}.url", url, f"a tag (after the ':') of {TAG_RULE}")
     elif reference is None or reference.end("repository") > _IMAGE_NAME_MAX:
         check.problem(f"{name}.url", url, "an image reference such as 123456789012.dkr.ecr.<region>."
                       f"amazonaws.com/repo:tag or repo@sha256:<digest>, its name at most {_IMAGE_NAME_MAX} "
@@ -335,6 +355,14 @@ def _docker_image(check: _Checker, name: str, value: Any) -> Any:
         else:
             out["basic_auth"] = {"username": str(auth["username"]), "password": str(auth["password"])}
     return out
+
+
+def _bad_tag(url: str) -> bool:
+    """Whether an image reference has a tag that breaks Docker's rule, so the problem can say what is wrong
+    with it rather than only that the reference is bad."""
+    name = url.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]  # a registry's ":port" comes before the first "/"
+    return ":" in last and not _TAG.fullmatch(last.split(":", 1)[1])
 
 
 def _init_scripts(check: _Checker, name: str, value: Any) -> Any:

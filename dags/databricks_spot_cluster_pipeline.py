@@ -4,6 +4,8 @@ create_cluster (setup) -> transform, aggregate (one-time Spark runs on that clus
 (teardown). The cluster is the one of the source article: autoscale 1..2 r4.xlarge workers on spot with
 on-demand fallback (driver on demand), the team's ECR image, cluster logs to S3 and an init script.
 Triggered by hand, the form's parameters (workers, spot bid, image tag, node type) reach the cluster spec.
+Each field's description states its rule; a value that breaks one fails create_cluster at once, before any
+API call and without retries, with one line naming the field, the value and what is allowed.
 
 Polling intervals come from DATABRICKS_CLUSTER_POLL_SECONDS (default 30 s, the demo uses 1 s against
 the emulator); the connection is `databricks_default`.
@@ -13,14 +15,19 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from airflow.sdk import DAG, Param
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_databricks_clusters.operators import (
     DatabricksCreateClusterOperator,
     DatabricksTerminateClusterOperator,
 )
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 # The run's date: the logical date of a scheduled run, the trigger time of a manual one without a
 # logical date (Airflow 3 runs may have none, and then {{ ds }} is undefined).
@@ -29,6 +36,34 @@ RUN_DATE_NODASH = "{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}
 POLL_SECONDS = int(os.environ.get("DATABRICKS_CLUSTER_POLL_SECONDS", "30"))
 AWS_ACCOUNT_ID = os.environ.get("AWS_ACCOUNT_ID", "123456789012")
 IMAGE_REPOSITORY = f"{AWS_ACCOUNT_ID}.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
+
+# The form's own limits: a guard on what a hand-triggered run may cost, beyond the rules of the Clusters
+# API and Docker, which create_cluster checks itself (max_workers greater than min_workers, the image
+# tag's characters). Not given to the Params as minimum/maximum: the trigger form would silently clamp an
+# out-of-range number to them. (field: lowest, highest, the rule in words as the form and errors say it)
+FORM_LIMITS: dict[str, tuple[int, int, str]] = {
+    "min_workers": (1, 20, "1 to 20"),
+    "max_workers": (1, 50, "greater than min_workers, up to 50"),
+    "spot_bid_price_percent": (1, 100, "1 to 100 (% of the on-demand price)"),
+}
+
+
+def check_form_limits(context: Context) -> None:
+    """Run before create_cluster: fail it, before any API call and without retries, when a number of the
+    trigger form is outside FORM_LIMITS, with one line naming each such field (logged at ERROR too)."""
+    from airflow_databricks_clusters.spec_validation import problem, problems_line
+
+    problems = []
+    for name, (low, high, rule) in FORM_LIMITS.items():
+        value = context["params"].get(name)
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (is_number and low <= value <= high):
+            problems.append(problem(name, value, rule))
+    if problems:
+        line = problems_line("Trigger form value out of range", problems)
+        context["task"].log.error("%s", line)
+        raise AirflowFailException(line)
+
 
 with DAG(
     dag_id="databricks_spot_cluster_pipeline",
@@ -42,22 +77,20 @@ with DAG(
     default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
     tags=["databricks", "spot", "example"],
     params={
-        "min_workers": Param(1, type="integer", minimum=1, maximum=20, description="Fewest workers."),
+        "min_workers": Param(1, type="integer", description="Fewest workers: 1 to 20."),
         "max_workers": Param(
-            2, type="integer", minimum=1, maximum=50, description="Most workers (at least min_workers)."
+            2, type="integer", description="Most workers: greater than min_workers, up to 50."
         ),
         "spot_bid_price_percent": Param(
             80,
             type="integer",
-            minimum=1,
-            maximum=100,
-            description="Max spot price as a percentage of the on-demand price.",
+            description="Highest spot price to pay, 1 to 100 (% of the on-demand price).",
         ),
         "image_tag": Param(
             "latest",
             type="string",
-            pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
-            description=f"Tag of {IMAGE_REPOSITORY} the cluster runs.",
+            description=f"Tag of {IMAGE_REPOSITORY} the cluster runs: 1 to 128 letters (A-Z, a-z), "
+            "digits, _ . or -, not starting with . or -.",
         ),
         "node_type_id": Param(
             "r4.xlarge",
@@ -91,6 +124,7 @@ with DAG(
         deferrable=True,
         polling_interval=POLL_SECONDS,
         timeout=timedelta(minutes=30),
+        pre_execute=check_form_limits,
     )
 
     transform = DatabricksSubmitRunOperator(

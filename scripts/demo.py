@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from airflow_databricks_clusters.emulator import Emulator
@@ -22,10 +25,62 @@ from airflow_databricks_clusters.emulator import Emulator
 REPO = Path(__file__).resolve().parents[1]
 DAG_ID = "databricks_spot_cluster_pipeline"
 CONF = {"min_workers": 1, "max_workers": 3, "spot_bid_price_percent": 70, "image_tag": "2026.11.24"}
-# A task log line: `<time> [<level>] <message> [<logger>] loc=...`. Shown live: the plugin's own account
-# of the cluster, and the downstream runs the official provider submits.
-LOG_LINE = re.compile(r"^(?P<time>\S+)\s+\[(?P<level>\w+)\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[\w.]+)\]")
+# A task log record: `<time> [<level>] <message> [<logger>] loc=...`, its message on one line or several
+# (the logger tag then ends the last one). Shown live: the plugin's own account of the cluster, and the
+# downstream runs the official provider submits.
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\dT\S+\s+\[\w+\s*\]")
+LOG_RECORD = re.compile(
+    r"^(?P<time>\S+)\s+\[(?P<level>\w+)\s*\]\s+(?P<message>.*?)\s+\[(?P<logger>[\w.]+)\](?=\s+loc=|\s*$)",
+    re.DOTALL,
+)
 SHOWN_LOGGERS = ("airflow_databricks_clusters", "DatabricksSubmitRunOperator")
+#: The columns before a shown message: two spaces, the time, the task and a space each.
+TASK_WIDTH = 28
+MESSAGE_INDENT = " " * (2 + 8 + 1 + TASK_WIDTH + 1)
+#: How many characters of the log a failed run prints (the whole log is kept in a file).
+FAILED_LOG_TAIL = 6000
+
+
+def log_records(lines: Iterable[str]) -> Iterator[str]:
+    """The log's records, each with the lines that continue it (a message of several lines, a traceback)."""
+    record: list[str] = []
+    for line in lines:
+        if RECORD_START.match(line) and record:
+            yield "".join(record)
+            record = []
+        record.append(line)
+    if record:
+        yield "".join(record)
+
+
+def shown_lines(time_of_day: str, task: str, message: str, width: int) -> list[str]:
+    """A message as the demo shows it: time and task in their columns, then the whole message, wrapped at
+    ``width`` columns under its own column (a long word split), never cut."""
+    room = max(width - len(MESSAGE_INDENT), 40)
+    pieces: list[str] = []
+    for line in message.splitlines() or [""]:
+        pieces += textwrap.wrap(line, room, break_on_hyphens=False) or [""]
+    first = f"  {time_of_day:<8} {task:<{TASK_WIDTH}} {pieces[0]}"
+    return [first.rstrip()] + [f"{MESSAGE_INDENT}{piece}".rstrip() for piece in pieces[1:]]
+
+
+def shown_record(record: str, width: int) -> list[str]:
+    """The lines the demo prints for a log record: none for a logger it does not follow."""
+    match = LOG_RECORD.match(record)
+    if not match or not any(name in match["logger"] for name in SHOWN_LOGGERS):
+        return []
+    task = match["logger"].rsplit(".", 1)[-1].replace("Databricks", "")
+    return shown_lines(match["time"][11:19], task, match["message"], width)
+
+
+def log_tail(text: str, limit: int) -> str:
+    """The end of a log, from the start of a line, at most ``limit`` characters, saying how much of the whole
+    it is when it is not all of it."""
+    if len(text) <= limit:
+        return text
+    tail = text[-limit:]
+    tail = tail[tail.find("\n") + 1 :]
+    return f"Its last {len(tail)} of {len(text)} characters:\n{tail}"
 
 
 def airflow_env(home: str, emu: Emulator) -> dict[str, str]:
@@ -95,7 +150,11 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         print(f"Running {DAG_ID} with conf {json.dumps(CONF)}\n", flush=True)
-        log_path = Path(home) / "dags-test.log"
+        # Outside the Airflow home, which is deleted at the end: a failed run's log stays to be read.
+        log_fd, log_name = tempfile.mkstemp(prefix="adc-demo-", suffix=".log")
+        os.close(log_fd)
+        log_path = Path(log_name)
+        width = shutil.get_terminal_size((120, 24)).columns
         with log_path.open("w") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "airflow", "dags", "test", DAG_ID, "-c", json.dumps(CONF)],
@@ -105,16 +164,20 @@ def main() -> int:
                 text=True,
             )
             assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                match = LOG_LINE.match(line)
-                if match and any(name in match["logger"] for name in SHOWN_LOGGERS):
-                    task = match["logger"].rsplit(".", 1)[-1].replace("Databricks", "")
-                    print(f"  {match['time'][11:19]} {task:<28} {match['message'][:150]}", flush=True)
+
+            def logged(lines: Iterable[str]) -> Iterator[str]:
+                for line in lines:
+                    log.write(line)
+                    yield line
+
+            for record in log_records(logged(proc.stdout)):
+                for shown in shown_record(record, width):
+                    print(shown, flush=True)
             code = proc.wait()
         ok = report(emu)
         elapsed = time.monotonic() - started
         if code == 0 and ok:
+            log_path.unlink()
             print(
                 f"\nRESULT: OK: {DAG_ID} succeeded; its one cluster ran the Spark jobs and is TERMINATED "
                 f"({elapsed:.0f} s)"
@@ -122,9 +185,9 @@ def main() -> int:
             return 0
         print(
             f"\nRESULT: FAILED: airflow dags test exited {code}; cluster check {'ok' if ok else 'failed'}. "
-            f"Full log: see below"
+            f"Full log: {log_path}"
         )
-        print(log_path.read_text()[-6000:])
+        print(log_tail(log_path.read_text(), FAILED_LOG_TAIL))
         return 1
 
 

@@ -142,7 +142,7 @@ ROWS: list[Any] = [
         {"docker_image": "repo/im\nage:1"}, "docker_image.url", "image reference", id="docker-newline"
     ),
     pytest.param(
-        {"docker_image": "repo/image:1\x00"}, "docker_image.url", "image reference", id="docker-nul"
+        {"docker_image": "repo/image:1\x00"}, "docker_image.url", "a tag (after the ':')", id="docker-nul"
     ),
     pytest.param({"docker_image": "[1, 2]"}, "docker_image", "an image URL", id="docker-list-text"),
     pytest.param(

@@ -9,6 +9,7 @@ from airflow_databricks_clusters.cluster_states import (
     Verdict,
     assess,
     cluster_summary,
+    counted,
     failed_states_for,
     lifetime_report,
     lifetime_text,
@@ -123,6 +124,19 @@ def test_summary_counts_spot_and_on_demand_workers() -> None:
     assert summary["fell_back_to_on_demand"] is False
     assert summary["docker_image"] == "repo/image:1"
     assert "2 workers: 2 on spot, 0 on demand" in spot_report(summary)
+
+
+@pytest.mark.parametrize(("workers", "said"), [(0, "0 workers"), (1, "1 worker:"), (3, "3 workers")])
+def test_the_spot_report_counts_workers_in_good_english(workers: int, said: str) -> None:
+    cluster = {
+        "cluster_id": "c-1",
+        "aws_attributes": {"availability": "SPOT"},
+        "driver": _node(False),
+        "executors": [_node(True)] * workers,
+    }
+    report = spot_report(cluster_summary(cluster))
+    assert f"driver on demand, {said}" in report
+    assert counted(1, "node") == "1 node" and counted(2, "node") == "2 nodes"
 
 
 def test_summary_detects_fallback_from_on_demand_workers() -> None:

@@ -1,6 +1,9 @@
-"""How pre-flight results are named, refused and reported (no I/O)."""
+"""How pre-flight results are named, refused and reported (no I/O, but for one run of the checks against
+the emulator, as `make demo` runs them)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -11,7 +14,7 @@ from airflow_databricks_clusters.preflight import (
     raise_on_failure,
     validate_check_names,
 )
-from airflow_databricks_clusters.preflight_results import CHECK_NAMES
+from airflow_databricks_clusters.preflight_results import CHECK_NAMES, Outcome, report_lines
 
 
 def test_every_failure_and_every_skip_is_in_one_message() -> None:
@@ -30,6 +33,80 @@ def test_every_failure_and_every_skip_is_in_one_message() -> None:
         "Skipped (not checked):\n"
         "  - instance_profile: IAM not checked: no aws_conn_id given"
     )
+
+
+ARN = "arn:aws:iam::123456789012:instance-profile/etl"
+#: What the checks find for a spec with an instance profile and an image, without an aws_conn_id.
+WITHOUT_AWS = [
+    CheckResult.passed("spark_version", "spark_version 15.4.x-scala2.12 is offered by the workspace"),
+    CheckResult.passed("node_types", "node_type_id r4.xlarge is offered by the workspace"),
+    CheckResult.skipped("instance_profile", f"IAM instance profile of {ARN} not looked up: no aws_conn_id"),
+    CheckResult.passed("instance_profile", f"{ARN} is registered in the workspace"),
+    CheckResult.skipped("ecr_image", "repo:1 not looked up: no aws_conn_id given"),
+]
+
+
+def test_a_check_that_passed_only_in_part_is_not_reported_as_passed() -> None:
+    lines = report_lines(WITHOUT_AWS)
+    assert lines == [
+        (Outcome.PASSED, "Pre-flight checks passed: node_types, spark_version"),
+        (
+            Outcome.SKIPPED,
+            f"Pre-flight instance_profile skipped: IAM instance profile of {ARN} not looked up: "
+            f"no aws_conn_id (passed: {ARN} is registered in the workspace)",
+        ),
+        (Outcome.SKIPPED, "Pre-flight ecr_image skipped: repo:1 not looked up: no aws_conn_id given"),
+    ]
+
+
+@pytest.mark.parametrize("order", [WITHOUT_AWS, WITHOUT_AWS[::-1]])
+def test_no_check_is_named_both_passed_and_skipped_or_failed(order: list[CheckResult]) -> None:
+    failing = [*order, CheckResult.failed("node_types", "driver_node_type_id 'x1' is not offered")]
+    for results in (order, failing):
+        lines = report_lines(results)
+        (passed_line,) = [line for outcome, line in lines if outcome is Outcome.PASSED]
+        passed = set(passed_line.removeprefix("Pre-flight checks passed: ").split(", "))
+        others = {line.split()[1] for outcome, line in lines if outcome is not Outcome.PASSED}
+        assert passed & others == set(), lines
+        # Every part that did not pass has its own line.
+        assert len(lines) == 1 + sum(r.outcome is not Outcome.PASSED for r in results)
+
+
+def test_the_checks_run_without_aws_log_no_check_both_passed_and_skipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_databricks_clusters.emulator import Emulator
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.preflight import enforce_preflight
+
+    spec = {
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": "r4.xlarge",
+        "aws_attributes": {
+            "zone_id": "ap-southeast-1c",
+            # The profile the emulated workspace has registered: its workspace part passes.
+            "instance_profile_arn": "arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role",
+        },
+    }
+    logged: list[tuple[str, str]] = []
+
+    class Logger:
+        def __getattr__(self, level: str) -> Any:
+            return lambda message, *args: logged.append((level, message % args))
+
+    with Emulator() as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
+        enforce_preflight(spec, DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=Logger())
+    (passed,) = [line for level, line in logged if line.startswith("Pre-flight checks passed:")]
+    assert passed == "Pre-flight checks passed: node_types, spark_version, zone"
+    (skipped,) = [line for level, line in logged if level == "warning"]
+    assert skipped.startswith("Pre-flight instance_profile skipped: IAM instance profile of arn:")
+    assert skipped.endswith("(passed: arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role "
+                            "is registered in the workspace)")  # fmt: skip
+
+
+def test_nothing_passed_in_full_says_none() -> None:
+    assert report_lines([])[0] == (Outcome.PASSED, "Pre-flight checks passed: none")
 
 
 def test_skipped_checks_do_not_fail() -> None:

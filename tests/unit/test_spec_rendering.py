@@ -114,7 +114,8 @@ def test_a_cluster_json_path_that_cannot_be_read_fails_at_once_naming_the_field(
         render(op, "unused-password")
     message = str(caught.value)
     shown = given.replace("{{ env }}", "prod")
-    assert f"cluster_json: got {shown!r}" in message
+    assert message.startswith(f"Invalid Databricks cluster spec: cluster_json: got {shown!r}")
+    assert "\n" not in message
     assert "allowed: a dict, JSON text, or the path of a JSON file" in message
     assert reason in message
     if not given.startswith("/"):
@@ -137,3 +138,49 @@ def test_other_fields_ending_in_json_are_values_not_files(tmp_path: Path) -> Non
     op = operator(tmp_path, spark_conf={"spark.driver.extraJavaOptions": "-Dconf=/dbfs/conf/app.json"})
     render(op, "unused-password")
     assert op.spark_conf == {"spark.driver.extraJavaOptions": "-Dconf=/dbfs/conf/app.json"}
+
+
+class Recorder:
+    """A task's logger that keeps what it is told at ERROR."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, message: str, *args: Any) -> None:
+        self.errors.append(message % args)
+
+    def __getattr__(self, level: str) -> Any:
+        return lambda *_, **__: None
+
+
+def test_a_bad_spec_fails_with_one_line_naming_every_field_logged_at_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(tmp_path, **{**BASE, "autoscale": "3,3", "spot_bid_price_percent": "lots"})
+    log = Recorder()
+    monkeypatch.setattr(DatabricksCreateClusterOperator, "log", property(lambda self: log))
+    context: Any = {"ti": type("TI", (), {"map_index": -1})(), "run_id": "manual__1"}
+    render(op, "unused-password")
+    with pytest.raises(AirflowFailException) as caught:
+        op.build_spec(context)
+    line = (
+        "Invalid Databricks cluster spec (3 problems): "
+        "[1] autoscale.max_workers: got '3'; allowed: greater than min_workers (3) "
+        "[2] aws_attributes.spot_bid_price_percent: got 'lots'; allowed: an integer from 1 to 10000 "
+        "[3] num_workers: got 1; allowed: either num_workers or autoscale, not both"
+    )
+    assert str(caught.value) == line
+    assert log.errors == [line]
+    # Not chained to the SpecError: Airflow's traceback would repeat the problems in another form.
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_an_unreadable_cluster_json_is_logged_at_error_in_the_same_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    op = operator(tmp_path, cluster_json="missing/cluster.json")
+    log = Recorder()
+    monkeypatch.setattr(DatabricksCreateClusterOperator, "log", property(lambda self: log))
+    with pytest.raises(AirflowFailException) as caught:
+        render(op, "unused-password")
+    assert log.errors == [str(caught.value)]
