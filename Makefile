@@ -40,7 +40,7 @@ airflow: $(STAMP)
 	$(PY) scripts/local_airflow.py
 
 test: lint
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=25
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

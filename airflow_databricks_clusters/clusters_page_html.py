@@ -1,8 +1,10 @@
 """The Clusters page itself: one HTML document with its script, no external asset (the UI may be offline).
 
 Shown in the Airflow UI's frame (the plugin's external view), it reads ``api/clusters`` relative to its
-own URL as the logged-in user and refreshes every ``cache_seconds``. Links open Airflow's own pages in the
-top window. Every value is inserted as text, never as HTML.
+own URL as the logged-in user and refreshes every ``cache_seconds``. Every value is inserted as text,
+never as HTML. The UI's frame is sandboxed without ``allow-modals`` or ``allow-top-navigation``: so the
+terminate confirmation is a dialog of the page's own (``window.confirm`` is silently refused there), and a
+link to an Airflow page moves the UI's own router (same origin) instead of navigating the top window.
 """
 
 PAGE = """<!doctype html>
@@ -17,6 +19,10 @@ PAGE = """<!doctype html>
   .bar { display: flex; gap: 16px; align-items: center; margin: 8px 0 12px; flex-wrap: wrap; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
+  /* Run ids and reasons are long and unbroken: they wrap anywhere, so the table fits the frame. */
+  td[data-col="run"], td[data-col="dag"], td[data-col="reason"], td[data-col="cluster"] {
+    overflow-wrap: anywhere; }
+  td[data-col="task"], td[data-col="uptime"], button { white-space: nowrap; }
   th { background: #f7fafc; font-weight: 600; white-space: nowrap; }
   tr.orphaned td { background: #fff5f5; }
   .state { font-weight: 600; white-space: nowrap; }
@@ -24,9 +30,12 @@ PAGE = """<!doctype html>
   .state.TERMINATED, .state.TERMINATING { color: #5a6475; } .state.ERROR { color: #c53030; }
   .tag { display: inline-block; font-size: 12px; padding: 0 6px; border-radius: 8px; background: #fed7d7;
          color: #9b2c2c; margin-left: 4px; }
-  button.terminate { color: #fff; background: #c53030; border: 0; border-radius: 4px; padding: 3px 10px;
-                     cursor: pointer; }
+  button.terminate, button.danger { color: #fff; background: #c53030; border: 0; border-radius: 4px;
+                                    padding: 3px 10px; cursor: pointer; }
   button.terminate:disabled { background: #a0aec0; cursor: default; }
+  dialog { border: 1px solid #cbd5e0; border-radius: 6px; max-width: 560px; }
+  dialog .bar { justify-content: flex-end; }
+  #confirm-text { white-space: pre-line; }
   #errors div { color: #9b2c2c; margin: 4px 0; }
   a { color: #2b6cb0; }
 </style>
@@ -48,6 +57,13 @@ PAGE = """<!doctype html>
   </tr></thead>
   <tbody></tbody>
 </table>
+<dialog id="confirm-dialog" aria-labelledby="confirm-text">
+  <p id="confirm-text"></p>
+  <div class="bar">
+    <button type="button" id="cancel-terminate">Cancel</button>
+    <button type="button" id="confirm-terminate" class="danger">Terminate</button>
+  </div>
+</dialog>
 <script>
 "use strict";
 let rows = [];
@@ -62,9 +78,38 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+function openInAirflow(event) {
+  const href = new URL(event.currentTarget.getAttribute("href"), window.location.href).href;
+  if (window.top === window || event.ctrlKey || event.metaKey || event.shiftKey) return;
+  event.preventDefault();
+  try {
+    // The UI's router follows the top window's history: a new entry and a popstate move it there.
+    const history = window.top.history;
+    const index = ((history.state && history.state.idx) || 0) + 1;
+    history.pushState({usr: null, key: Math.random().toString(36).slice(2, 10), idx: index}, "", href);
+    window.top.dispatchEvent(new PopStateEvent("popstate", {state: history.state}));
+  } catch (err) {
+    window.location.href = href;  // not the UI's frame after all: open it here
+  }
+}
+
 function airflowLink(path, text) {
   // This page is served at <base>/databricks-clusters/: Airflow's pages are one level up.
-  return el("a", {href: "../" + path.map(encodeURIComponent).join("/"), target: "_top"}, text);
+  const link = el("a", {href: "../" + path.map(encodeURIComponent).join("/"), target: "_top"}, text);
+  link.addEventListener("click", openInAirflow);
+  return link;
+}
+
+function confirmOnPage(text) {
+  const dialog = document.getElementById("confirm-dialog");
+  document.getElementById("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    const answer = (yes) => { dialog.onclose = null; dialog.close(); resolve(yes); };
+    document.getElementById("confirm-terminate").onclick = () => answer(true);
+    document.getElementById("cancel-terminate").onclick = () => answer(false);
+    dialog.onclose = () => resolve(false);  // Escape
+    dialog.showModal();
+  });
 }
 
 function uptime(seconds) {
@@ -117,7 +162,7 @@ function render() {
   const live = rows.filter((row) => row.live).length;
   const orphaned = rows.filter((row) => row.orphaned).length;
   document.getElementById("counts").textContent =
-    `${rows.length} clusters, ${live} live, ${orphaned} orphaned`;
+    `${rows.length} cluster${rows.length === 1 ? "" : "s"}, ${live} live, ${orphaned} orphaned`;
 }
 
 function showErrors(messages) {
@@ -153,7 +198,7 @@ async function terminate(row, button) {
     `${row.run_id}`;
   const warning = row.orphaned ? "" :
     `\n\nIts task instance is ${row.task_state || "unknown"}: a task may still be using it.`;
-  if (!window.confirm(`Terminate ${what}?${warning}`)) return;
+  if (!await confirmOnPage(`Terminate ${what}?${warning}`)) return;
   button.disabled = true;
   const url = `api/clusters/${encodeURIComponent(row.conn_id)}/` +
     `${encodeURIComponent(row.cluster_id)}/terminate`;
