@@ -8,7 +8,8 @@ Each field's description states its rule; a value that breaks one fails create_c
 API call and without retries, with one line naming the field, the value and what is allowed.
 
 Polling intervals come from DATABRICKS_CLUSTER_POLL_SECONDS (default 30 s, the demo uses 1 s against
-the emulator); the connection is `databricks_default`.
+the emulator), the delay before a failed task's retry from DATABRICKS_RETRY_DELAY_SECONDS (default 60 s);
+the connection is `databricks_default`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 RUN_DATE = "{{ (dag_run.logical_date or dag_run.run_after) | ds }}"
 RUN_DATE_NODASH = "{{ (dag_run.logical_date or dag_run.run_after) | ds_nodash }}"
 POLL_SECONDS = int(os.environ.get("DATABRICKS_CLUSTER_POLL_SECONDS", "30"))
+RETRY_DELAY_SECONDS = int(os.environ.get("DATABRICKS_RETRY_DELAY_SECONDS", "60"))
 AWS_ACCOUNT_ID = os.environ.get("AWS_ACCOUNT_ID", "123456789012")
 IMAGE_REPOSITORY = f"{AWS_ACCOUNT_ID}.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
 
@@ -74,7 +76,7 @@ with DAG(
     max_active_runs=1,
     # Numbers from the trigger form stay numbers in the rendered cluster spec.
     render_template_as_native_obj=True,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=RETRY_DELAY_SECONDS)},
     tags=["databricks", "spot", "example"],
     params={
         "min_workers": Param(1, type="integer", description="Fewest workers: 1 to 20."),

@@ -54,6 +54,8 @@ def system_env() -> dict[str, str]:
         "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
         "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
         "PYTHONPATH": str(REPO),
+        # A failed Spark task is retried after 5 s, not the example's minute: the retry is what is tested.
+        "DATABRICKS_RETRY_DELAY_SECONDS": "5",
     }
 
 

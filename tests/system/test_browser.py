@@ -34,7 +34,7 @@ from playwright.sync_api import (
 
 from airflow_databricks_clusters.emulator import Emulator
 
-# Generous: Airflow's start, a run with a retry (retry_delay 1 min) and a browser on a busy 2-core machine.
+# Generous: Airflow's start, a run with a retry and a browser on a busy 2-core machine.
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
 
 CHROMIUM = Path("/usr/bin/chromium")

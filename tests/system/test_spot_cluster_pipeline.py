@@ -61,7 +61,7 @@ def test_a_failing_downstream_fails_the_run_and_still_terminates(
     airflow: AirflowDeployment, emulator: Emulator
 ) -> None:
     airflow.wait_for_dag(DAG_ID)
-    # Every Spark run fails, retries included (the DAG retries a task once, after a minute).
+    # Every Spark run fails, retries included (the DAG retries a task once, here after 5 s).
     emulator.set_scenario("run_failure", message=OOM)
     try:
         run_id = airflow.trigger(DAG_ID, {**CONF, "min_workers": 1, "max_workers": 2})
