@@ -1,11 +1,13 @@
 """A daily pipeline on its own spot-backed Databricks cluster that runs the team's Docker image.
 
-create_cluster (setup) -> transform, aggregate (one-time Spark runs on that cluster) -> terminate_cluster
-(teardown). The cluster is the one of the source article: autoscale 1..2 r4.xlarge workers on spot with
-on-demand fallback (driver on demand), the team's ECR image, cluster logs to S3 and an init script.
+check_form -> create_cluster (setup) -> transform, aggregate (one-time Spark runs on that cluster) ->
+terminate_cluster (teardown). The cluster is the one of the source article: autoscale 1..2 r4.xlarge
+workers on spot with on-demand fallback (driver on demand), the team's ECR image, cluster logs to S3 and an
+init script.
 Triggered by hand, the form's parameters (workers, spot bid, image tag, node type) reach the cluster spec.
-Each field's description states its rule; a value that breaks one fails create_cluster at once, before any
-API call and without retries, with one line naming the field, the value and what is allowed.
+Each field's description states its rule; a value that breaks one fails the run at once, before any API
+call and without retries (check_form: the form's own limits; create_cluster: the Clusters API's rules),
+with one line naming the field, the value and what is allowed.
 
 Polling intervals come from DATABRICKS_CLUSTER_POLL_SECONDS (default 30 s, the demo uses 1 s against
 the emulator), the delay before a failed task's retry from DATABRICKS_RETRY_DELAY_SECONDS (default 60 s);
@@ -16,10 +18,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
-from airflow.sdk import DAG, Param
+from airflow.sdk import DAG, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_databricks_clusters.operators import (
@@ -51,8 +53,10 @@ FORM_LIMITS: dict[str, tuple[int, int, str]] = {
 
 
 def check_form_limits(context: Context) -> None:
-    """Run before create_cluster: fail it, before any API call and without retries, when a number of the
-    trigger form is outside FORM_LIMITS, with one line naming each such field (logged at ERROR too)."""
+    """Fail, without retries, when a number of the trigger form is outside FORM_LIMITS, with one line
+    naming each such field (logged at ERROR too). A task of its own before create_cluster, not a hook of
+    it: a hook would run again when create_cluster resumes from its deferral, and fail it around the
+    operator's own cleanup, leaving the cluster it made running."""
     from airflow_databricks_clusters.spec_validation import problem, problems_line
 
     problems = []
@@ -126,7 +130,6 @@ with DAG(
         deferrable=True,
         polling_interval=POLL_SECONDS,
         timeout=timedelta(minutes=30),
-        pre_execute=check_form_limits,
     )
 
     transform = DatabricksSubmitRunOperator(
@@ -155,4 +158,9 @@ with DAG(
         polling_interval=POLL_SECONDS,
     )
 
+    @task(task_id="check_form", retries=0)
+    def check_form(**context: Any) -> None:
+        check_form_limits(context)
+
+    check_form() >> create_cluster
     create_cluster >> [transform, aggregate] >> terminate_cluster.as_teardown(setups=create_cluster)

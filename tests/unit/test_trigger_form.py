@@ -3,9 +3,10 @@
 Airflow 3.3's trigger form hands a number Param's ``minimum``/``maximum`` to a number input that clamps an
 out-of-range value on blur, without a word; a Param's ``pattern`` reaches a person as its raw regular
 expression. So the form's Params carry their rules as text, and ``create_cluster`` refuses a bad value
-before any API call, in one line naming the field, the value and what is allowed. The create task runs as
-the task runner runs it (its fields rendered, its ``pre_execute`` hook, ``execute``) against an emulator
-that must receive nothing.
+before any API call, in one line naming the field, the value and what is allowed: the DAG's own limits in
+its first task (``check_form``), the Clusters API's rules in ``create_cluster``. Both run as a run runs them
+(the form check, then the create task's fields rendered and ``execute``) against an emulator that must
+receive nothing.
 """
 
 from __future__ import annotations
@@ -73,8 +74,8 @@ def form(pipeline: Any, **given: Any) -> dict[str, Any]:
 
 
 def run_create(pipeline: Any, params: dict[str, Any]) -> Any:
-    """What the task runner does with create_cluster: render its fields, run its pre_execute hook, then
-    ``execute``."""
+    """What a run does: check the form (``check_form``), then render create_cluster's fields and
+    ``execute`` it."""
     create = pipeline.create
     when = datetime(2026, 11, 24, tzinfo=timezone.utc)
     context: Any = {
@@ -84,8 +85,8 @@ def run_create(pipeline: Any, params: dict[str, Any]) -> Any:
         "run_id": "manual__trigger_form",
         "task": create,
     }
+    pipeline.module.check_form_limits(context)
     create.render_template_fields(context)
-    create._pre_execute_hook(context)
     return create.execute(context)
 
 
@@ -141,8 +142,12 @@ def test_the_image_tag_rule_is_said_in_words(pipeline: Any) -> None:
     assert not any(syntax in description for syntax in REGEX_SYNTAX)
 
 
-def test_the_form_check_runs_before_create_cluster(pipeline: Any) -> None:
-    assert pipeline.create._pre_execute_hook is pipeline.module.check_form_limits
+def test_the_form_check_is_the_task_before_create_cluster_and_never_a_hook_of_it(pipeline: Any) -> None:
+    check = pipeline.dag.get_task("check_form")
+    assert check.downstream_task_ids == {"create_cluster"}
+    assert check.retries == 0
+    # A pre_execute hook would run again on the create task's resume from deferral, outside its cleanup.
+    assert pipeline.create._pre_execute_hook is None
 
 
 def test_the_defaults_and_the_limits_themselves_pass_the_form_check(pipeline: Any) -> None:
