@@ -241,14 +241,17 @@ class AirflowDeployment:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         self.processes.clear()
-        if self.executor == "CeleryExecutor":
-            self._clean_broker()
         try:
-            _psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
-        except subprocess.CalledProcessError as err:
-            print(f"could not drop database {self.database}: {err.stderr!r}", file=sys.stderr)
-        if self._own_home:
-            shutil.rmtree(self.home, ignore_errors=True)
+            if self.executor == "CeleryExecutor":
+                self._clean_broker()
+        finally:
+            # Whatever the broker said, the database and the home go.
+            try:
+                _psql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            except subprocess.CalledProcessError as err:
+                print(f"could not drop database {self.database}: {err.stderr!r}", file=sys.stderr)
+            if self._own_home:
+                shutil.rmtree(self.home, ignore_errors=True)
 
     def log_tail(self, component: str, lines: int = 60) -> str:
         path = self.home / f"{component}.log"

@@ -20,8 +20,11 @@ HIDDEN = "***"
 #: A key naming a secret, anywhere in its name and in any case (``DB_PASSWORD``, ``client_secret``,
 #: ``spark.hadoop.fs.s3a.secret.key``, ``api_token``). The emulator keeps its own rule: it imports nothing
 #: of the plugin, whose redaction it therefore cannot use.
+# The plugin's own words for a secret's key (redaction.py); the emulator imports nothing of the plugin, so
+# they are written here again, and tests/unit/emulator/test_console_secret_keys.py keeps the two the same.
 _SECRET_KEY = re.compile(
-    r"pass(?:word|wd|phrase)|secret|token|credential|authori[sz]ation|private[_.-]?key", re.IGNORECASE
+    r"pass(?:word|wd|phrase)|secret|token|credential|authori[sz]ation|(?:private|api|access)[_.-]?key",
+    re.IGNORECASE,
 )
 #: The newest events a cluster's view holds (the most one ``clusters/events`` page gives).
 EVENTS_SHOWN = 500

@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
 import pytest
@@ -33,6 +32,7 @@ from playwright.sync_api import (
 )
 
 from airflow_databricks_clusters.emulator import Emulator
+from tests.system.pipeline_checks import cluster_of_run
 
 # Generous: Airflow's start, a run with a retry and a browser on a busy 2-core machine.
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
@@ -138,12 +138,6 @@ def open_clusters_page(page: Page) -> FrameLocator:
     frame = page.locator("iframe[title='Databricks Clusters']").content_frame
     expect(frame.locator("table#clusters")).to_be_visible()
     return frame
-
-
-def cluster_of_run(emulator: Emulator, run_id: str) -> dict[str, Any]:
-    clusters = [c for c in emulator.clusters.values() if c["custom_tags"].get("airflow_run_id") == run_id]
-    assert len(clusters) == 1, clusters
-    return clusters[0]
 
 
 def eventually(what: str, check: Callable[[], bool], timeout: float = 60) -> None:
