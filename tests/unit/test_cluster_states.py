@@ -151,6 +151,29 @@ def test_summary_detects_fallback_from_on_demand_workers() -> None:
     assert "fell back to on-demand" in spot_report(summary)
 
 
+def test_the_spec_an_event_carries_is_no_report_of_a_fallback() -> None:
+    # A CREATING or EDITED event carries the cluster's spec, SPOT_WITH_FALLBACK in it: that is what was
+    # asked for, not a report that spot capacity was short.
+    cluster = {
+        "cluster_id": "c-1",
+        "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
+        "driver": _node(False),
+        "executors": [_node(True)],
+    }
+    spec = {"aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1}}
+    events = [
+        {"type": "CREATING", "details": {"user": "u", "attributes": spec}},
+        {"type": "EDITED", "details": {"attributes": spec, "previous_attributes": spec}},
+        {"type": "RUNNING", "details": {"current_num_workers": 1, "target_num_workers": 1}},
+    ]
+    summary = cluster_summary(cluster, events)
+    assert summary["fell_back_to_on_demand"] is False
+    assert "fell back" not in spot_report(summary)
+    # A detail that says so is still read as a fallback.
+    said = {"type": "NODES_LOST", "details": {"reason": "spot instances reclaimed; fell back to on-demand"}}
+    assert cluster_summary(cluster, [*events, said])["fell_back_to_on_demand"] is True
+
+
 def test_on_demand_workers_asked_for_are_no_fallback() -> None:
     cluster = {
         "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 3},
