@@ -1,10 +1,15 @@
-"""The design's direction of imports, read from the source (every import, also those inside functions).
+"""The design's layers and direction of imports, read from the source (every import, also inside functions).
 
-- Pure modules (spec, validation, fields, states, the wait engine, answers, errors, retry policy,
-  pre-flight results, the sweep policy) import nothing of Airflow, no HTTP client and only other pure modules.
-- Only the transport and the hook touch HTTP clients; only ``aws.py`` touches the amazon provider.
-- The emulator imports nothing else of the plugin, and nothing of the plugin imports the emulator.
-- There is no import cycle between the plugin's modules.
+``LAYERS`` places every module of the plugin, folder by folder, in its layer:
+
+- pure: no Airflow, no HTTP client, no amazon provider or boto, and only other pure modules of the plugin;
+- io: talks to the workspace (or AWS) through the hook and the transports; imports no glue module;
+- glue: Airflow's side (operators, sensor, trigger, XCom, the UI plugin); the decisions come from below.
+
+Besides: only ``client/transport.py`` and ``hooks.py`` import an HTTP client, only ``preflight/aws.py`` the
+amazon provider (or boto); the emulator and the plugin import nothing of each other; there is no import
+cycle; a folder's ``__init__.py`` holds only its docstring; ``docs/architecture.md`` names every folder and
+every module.
 """
 
 from __future__ import annotations
@@ -16,26 +21,59 @@ import pytest
 
 PACKAGE = "airflow_databricks_clusters"
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
+PURE, IO, GLUE = "pure", "io", "glue"
 
-PURE = {
-    "answers",
-    "cluster_fields",
-    "cluster_fleet",
-    "cluster_states",
-    "cluster_wait",
-    "clusters_page_html",
-    "errors",
-    "oauth_tokens",
-    "poll_plan",
-    "preflight_results",
-    "rate_limit",
-    "redaction",
-    "retry",
-    "runtimes",
-    "spec",
-    "spec_validation",
-    "sweep_policy",
+#: Every module of the plugin by folder ("" is the top level: the public import paths), and its layer.
+LAYERS: dict[str, dict[str, str]] = {
+    "": {
+        "__init__": PURE,  # the version and get_provider_info(): data, no import
+        "errors": PURE,
+        "redaction": PURE,
+        "hooks": IO,
+        "operator_base": GLUE,
+        "operators": GLUE,
+        "spec_rendering": GLUE,
+        "sensors": GLUE,
+        "triggers": GLUE,
+        "links": GLUE,
+        "sweeper": GLUE,
+        "cluster_fields": PURE,
+        "spec": PURE,
+        "spec_validation": PURE,
+        "runtimes": PURE,
+        "cluster_states": PURE,
+        "cluster_wait": PURE,
+        "poll_plan": PURE,
+        "cluster_poller": IO,
+        "lifecycle": IO,
+        "ensure": IO,
+        "transport": IO,
+        "connection": IO,
+        "answers": PURE,
+        "retry": PURE,
+        "rate_limit": PURE,
+        "oauth_tokens": PURE,
+        "preflight": IO,
+        "preflight_results": PURE,
+        "aws": IO,
+        "sweep_policy": PURE,
+        "cluster_fleet": PURE,
+        "clusters_page_html": PURE,
+        "fleet_reader": IO,
+        "task_instance_states": GLUE,
+        "clusters_page": GLUE,
+        "plugin": GLUE,
+    },
 }
+FOLDERS = sorted(folder for folder in LAYERS if folder)
+#: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.
+LAYER = {
+    f"{folder}/{name}" if folder else name: layer
+    for folder, names in LAYERS.items()
+    for name, layer in names.items()
+}
+LAYER |= {f"{folder}/__init__": PURE for folder in FOLDERS}
+
 #: Who may import an HTTP client, and who may import the amazon provider (or boto).
 HTTP = {"transport", "hooks"}
 AWS = {"aws"}
@@ -43,7 +81,12 @@ HTTP_CLIENTS = ("requests", "httpx", "urllib3", "aiohttp")
 AWS_LIBRARIES = ("airflow.providers.amazon", "boto3", "botocore")
 
 
-def module_name(path: Path) -> str:
+def key(path: Path) -> str:
+    """A module as this test names it: its path in the package without ``.py`` (``spec/fields``)."""
+    return path.relative_to(ROOT).with_suffix("").as_posix()
+
+
+def dotted(path: Path) -> str:
     return ".".join(path.relative_to(ROOT.parent).with_suffix("").parts).removesuffix(".__init__")
 
 
@@ -63,63 +106,66 @@ def imports_of(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             base = node.module
             if node.level:
-                base = ".".join([*module_name(path).split(".")[: -node.level], node.module])
+                base = ".".join([*dotted(path).split(".")[: -node.level], node.module])
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
     return found
 
 
-MODULES = {module_name(path): imports_of(path) for path in sorted(ROOT.rglob("*.py"))}
-PLUGIN = {name: deps for name, deps in MODULES.items() if not name.startswith(f"{PACKAGE}.emulator")}
-
-
-def short(name: str) -> str:
-    return name.removeprefix(f"{PACKAGE}.")
+FILES = sorted(ROOT.rglob("*.py"))
+KEYS = {dotted(path): key(path) for path in FILES}
+#: Every module of the plugin (the emulator apart) -> the modules of the plugin it imports.
+PLUGIN = {key(p): imports_of(p) for p in FILES if not key(p).startswith("emulator/")}
 
 
 def ours(deps: set[str]) -> set[str]:
-    return {short(dep) for dep in deps if dep.startswith(f"{PACKAGE}.") and short(dep) in SHORT_NAMES}
-
-
-SHORT_NAMES = {short(name) for name in MODULES}
+    return {KEYS[dep] for dep in deps if dep in KEYS}
 
 
 def starts(dep: str, prefixes: tuple[str, ...]) -> bool:
     return any(dep == p or dep.startswith(p + ".") for p in prefixes)
 
 
-@pytest.mark.parametrize("name", sorted(PURE))
+def test_every_module_has_its_place_in_the_table() -> None:
+    # A new module is placed in LAYERS (its folder, its layer); a moved or removed one leaves it.
+    assert sorted(set(PLUGIN) - set(LAYER)) == [], "modules missing from LAYERS"
+    assert sorted(set(LAYER) - set(PLUGIN)) == [], "LAYERS names modules that are gone"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, layer in LAYER.items() if layer == PURE))
 def test_pure_modules_import_no_airflow_no_io_and_only_pure_modules(name: str) -> None:
-    deps = MODULES[f"{PACKAGE}.{name}"]
+    deps = PLUGIN[name]
     assert not [d for d in deps if starts(d, ("airflow", *HTTP_CLIENTS, *AWS_LIBRARIES))]
-    impure = ours(deps) - PURE - {""}
+    impure = {dep for dep in ours(deps) if LAYER[dep] != PURE}
     assert impure == set(), f"{name} imports {impure}"
 
 
+@pytest.mark.parametrize("name", sorted(n for n, layer in LAYER.items() if layer == IO))
+def test_io_modules_import_no_glue(name: str) -> None:
+    glue = {dep for dep in ours(PLUGIN[name]) if LAYER[dep] == GLUE}
+    assert glue == set(), f"{name} imports {glue}"
+
+
 def test_only_the_transport_and_the_hook_touch_http_clients() -> None:
-    users = {short(n) for n, deps in PLUGIN.items() if any(starts(d, HTTP_CLIENTS) for d in deps)}
+    users = {name for name, deps in PLUGIN.items() if any(starts(d, HTTP_CLIENTS) for d in deps)}
     assert users <= HTTP, users
 
 
 def test_only_aws_touches_the_amazon_provider() -> None:
-    users = {short(n) for n, deps in PLUGIN.items() if any(starts(d, AWS_LIBRARIES) for d in deps)}
+    users = {name for name, deps in PLUGIN.items() if any(starts(d, AWS_LIBRARIES) for d in deps)}
     assert users <= AWS, users
 
 
 def test_the_emulator_and_the_plugin_stay_apart() -> None:
-    for name, deps in MODULES.items():
-        emulator = name.startswith(f"{PACKAGE}.emulator")
-        for dep in deps:
-            if not dep.startswith(f"{PACKAGE}."):
-                continue
-            if emulator:
-                assert dep.startswith(f"{PACKAGE}.emulator"), f"{name} imports {dep}"
-            else:
-                assert not dep.startswith(f"{PACKAGE}.emulator"), f"{name} imports {dep}"
+    for path in FILES:
+        emulator = key(path).startswith("emulator/")
+        for dep in imports_of(path):
+            if dep.startswith(f"{PACKAGE}."):
+                assert dep.startswith(f"{PACKAGE}.emulator") == emulator, f"{key(path)} imports {dep}"
 
 
 def test_the_plugin_has_no_import_cycle() -> None:
-    graph = {short(name): ours(deps) - {short(name)} for name, deps in PLUGIN.items()}
+    graph = {name: ours(deps) - {name} for name, deps in PLUGIN.items()}
     done: set[str] = set()
 
     def visit(node: str, path: tuple[str, ...]) -> None:
@@ -136,10 +182,17 @@ def test_the_plugin_has_no_import_cycle() -> None:
         visit(node, ())
 
 
-def test_the_map_knows_every_module() -> None:
-    # docs/architecture.md holds one line per module: a new module gets its line.
+@pytest.mark.parametrize("folder", FOLDERS)
+def test_a_folder_init_holds_only_its_docstring(folder: str) -> None:
+    body = ast.parse((ROOT / folder / "__init__.py").read_text()).body
+    assert len(body) == 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+
+
+def test_the_map_names_every_folder_and_module() -> None:
+    # docs/architecture.md maps every folder and holds one line per module: a new module gets its line.
     text = (ROOT.parent / "docs" / "architecture.md").read_text()
-    files = [path for path in ROOT.rglob("*.py") if path != ROOT / "__init__.py"]
-    named = [f"{p.parent.name}/" if p.name == "__init__.py" else p.name for p in files]
+    named = [f"`{folder}/`" for folder in FOLDERS]
+    named += [f"`{name}.py`" for name in LAYER if not name.endswith("/__init__")]
+    named += ["`emulator/`"] + [p.name for p in (ROOT / "emulator").rglob("*.py") if p.name != "__init__.py"]
     missing = [name for name in named if name not in text]
     assert missing == [], missing
