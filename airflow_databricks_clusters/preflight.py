@@ -28,7 +28,7 @@ from airflow_databricks_clusters.preflight_results import (
     validate_check_names,
 )
 from airflow_databricks_clusters.redaction import redact
-from airflow_databricks_clusters.runtimes import runtime_result
+from airflow_databricks_clusters.spec.runtimes import runtime_result
 
 __all__ = [
     "CHECKS",

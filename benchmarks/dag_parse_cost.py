@@ -86,8 +86,8 @@ FORBIDDEN = (
             "lifecycle",
             "cluster_wait",
             "triggers",
-            "spec",
-            "spec_validation",
+            "spec.build",
+            "spec.validation",
         )
     ),
 )

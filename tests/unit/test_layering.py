@@ -37,10 +37,6 @@ LAYERS: dict[str, dict[str, str]] = {
         "triggers": GLUE,
         "links": GLUE,
         "sweeper": GLUE,
-        "cluster_fields": PURE,
-        "spec": PURE,
-        "spec_validation": PURE,
-        "runtimes": PURE,
         "cluster_states": PURE,
         "cluster_wait": PURE,
         "poll_plan": PURE,
@@ -64,6 +60,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "clusters_page": GLUE,
         "plugin": GLUE,
     },
+    "spec": {"fields": PURE, "build": PURE, "validation": PURE, "runtimes": PURE},
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.spec import _tag_value, task_instance_tags
+from airflow_databricks_clusters.spec.build import _tag_value, task_instance_tags
 from airflow_databricks_clusters.sweep_policy import (
     ACTIVE_TASK_STATES,
     ENDED_TASK_STATES,

@@ -21,7 +21,7 @@ from airflow_databricks_clusters.preflight import (
     raise_on_failure,
     run_preflight,
 )
-from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec.build import build_cluster_spec
 from tests.aws_server import AwsServer
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"

@@ -19,7 +19,7 @@ from airflow_databricks_clusters.errors import (
 )
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.retry import RetryPolicy
-from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec.build import build_cluster_spec
 from tests.integration.hook.conftest import SPEC, RecordingSleep, advance_until
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"

@@ -16,7 +16,7 @@ from airflow_databricks_clusters.ensure import Action, ensure_cluster
 from airflow_databricks_clusters.errors import InvalidParameter, MalformedAnswer, UnknownOutcome
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.retry import RetryPolicy
-from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 from tests.integration.lifecycle.pipelines import (
     CLUSTER,
     UNREADABLE_LOOKUPS,

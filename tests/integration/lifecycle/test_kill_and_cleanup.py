@@ -18,7 +18,7 @@ from airflow.sdk import DAG
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
-from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from tests.integration.lifecycle.pipelines import CLUSTER
 

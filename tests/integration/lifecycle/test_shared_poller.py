@@ -17,7 +17,7 @@ import pytest
 from airflow_databricks_clusters import cluster_poller
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from tests.integration.lifecycle.pipelines import CLUSTER
 

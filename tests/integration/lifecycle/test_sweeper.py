@@ -19,7 +19,7 @@ import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.sweeper import DatabricksClusterSweeperOperator
 from tests.integration.lifecycle.pipelines import (
     CLUSTER,

@@ -26,7 +26,7 @@ from airflow_databricks_clusters.errors import ClusterFailed, ClusterGone, Clust
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.lifecycle import wait_for_state
 from airflow_databricks_clusters.sensors import DatabricksClusterSensor
-from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from tests.integration.lifecycle.pipelines import CLUSTER
 

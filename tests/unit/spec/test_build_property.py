@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.validation import validate_create
-from airflow_databricks_clusters.spec import build_cluster_spec
+from airflow_databricks_clusters.spec.build import build_cluster_spec
 
 CATALOG = Catalog()
 text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=20)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.errors import SpecError
-from airflow_databricks_clusters.spec import (
+from airflow_databricks_clusters.spec.build import (
     build_cluster_spec,
     load_cluster_json,
     redact_spec,
@@ -17,7 +17,7 @@ from airflow_databricks_clusters.spec import (
     validate_cluster_spec,
 )
 
-SEED = Path(__file__).resolve().parents[2] / "dags" / "clusters" / "dataengineeringe2e.json"
+SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
 BASE: dict[str, Any] = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
 ACCOUNT = "123456789012"
 

@@ -3,7 +3,7 @@ values as templating and careless hands produce them — wrong types, "None", li
 10 KB values, unicode, newlines and NUL bytes — and each is either read as the user meant or refused with
 a problem naming the field and what it allows, in a message that stays short and shows no secret.
 
-``test_spec.py`` holds the builder's ordinary refusals; this is the hostile matrix.
+``test_build.py`` holds the builder's ordinary refusals; this is the hostile matrix.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.cluster_fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind, names
 from airflow_databricks_clusters.errors import SpecError
-from airflow_databricks_clusters.spec import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.spec.fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind, names
 
 BASE: dict[str, Any] = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
 KB10 = 10 * 1024

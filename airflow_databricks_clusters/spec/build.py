@@ -3,7 +3,7 @@
 ``build_cluster_spec`` lays named parameters over a base spec (``cluster_json``: a dict, JSON text, or the
 path of a ``databricks clusters create --json-file`` file), turns the conveniences users write (an image URL,
 ``s3://`` init-script paths, ``(min, max)`` autoscale, ...) into the API's objects, adds the task instance's
-tags, and validates the result (``spec_validation.py``) before any API call. Templating decides what a value
+tags, and validates the result (``spec/validation.py``) before any API call. Templating decides what a value
 looks like: a dict or list may arrive as its JSON or Python text, and an absent one as "None".
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
 from airflow_databricks_clusters.redaction import redact_value, structured
-from airflow_databricks_clusters.spec_validation import (
+from airflow_databricks_clusters.spec.validation import (
     AWS_ATTRIBUTE_FIELDS,
     CLUSTER_FIELDS,
     MERGED_FIELDS,
@@ -162,7 +162,7 @@ def build_cluster_spec(
     ``aws_attributes``, ``spark_conf``, ``custom_tags`` and ``spark_env_vars`` are merged key by key.
     ``tags`` (the task instance's) are added to ``custom_tags`` last. A value that ``is_given`` says was
     not given (None, or the "None" a template renders for it) is left out, the empty ``cluster_json`` too.
-    No problem shows a secret: values under secret-like keys are ``***`` (``spec_validation.problem``).
+    No problem shows a secret: values under secret-like keys are ``***`` (``spec.validation.problem``).
     """
     problems: list[SpecProblem] = []
     unknown = sorted(set(fields) - set(CLUSTER_FIELDS) - set(AWS_ATTRIBUTE_FIELDS))

@@ -2,8 +2,8 @@
 and the validator checks. Pure data, no import of anything.
 
 Every Clusters API create field this client models is a row: its name and what kind of value it is. The
-operator's named parameters and templated fields, ``spec.build_cluster_spec``'s accepted fields and
-``spec_validation``'s handlers are all derived from it, and ``tests/unit/test_cluster_fields.py`` fails
+operator's named parameters and templated fields, ``spec.build.build_cluster_spec``'s accepted fields and
+``spec.validation``'s handlers are all derived from it, and ``tests/unit/spec/test_fields.py`` fails
 when one of them drifts from it.
 """
 
