@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_databricks_clusters.cluster_states import (
+from airflow_databricks_clusters.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
+from airflow_databricks_clusters.wait.states import (
     LIVE_STATES,
     cluster_summary,
     lifetime_report,
     termination_reason_text,
 )
-from airflow_databricks_clusters.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
 
 
 @dataclass(frozen=True)

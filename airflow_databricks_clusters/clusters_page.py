@@ -25,11 +25,11 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from airflow_databricks_clusters.cluster_fleet import FleetRow, fleet_rows, task_instances
-from airflow_databricks_clusters.cluster_states import LIVE_STATES
 from airflow_databricks_clusters.clusters_page_html import PAGE
 from airflow_databricks_clusters.errors import ClusterNotFound, DatabricksClustersError
 from airflow_databricks_clusters.fleet_reader import FleetReader
 from airflow_databricks_clusters.sweep_policy import Lookup, TaskInstanceRef, identify
+from airflow_databricks_clusters.wait.states import LIVE_STATES
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser

@@ -17,8 +17,8 @@ from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksCl
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_databricks_clusters.cluster_wait import WaitOutcome
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.wait.engine import WaitOutcome
 
 #: Extra time Airflow's own deferral timeout allows beyond the trigger's deadline. The trigger reports a
 #: timeout itself so the operator can terminate the cluster; Airflow's timeout is only the last resort.
@@ -73,8 +73,8 @@ class ClusterOperatorBase(BaseOperator):
         """Wait for ``target_states``: in the triggerer when deferrable (resuming in ``execute_complete``),
         else here. Either way the outcome comes from the one engine."""
         # Imported here: a DAG file that imports the operators does not pay for them at parse time.
-        from airflow_databricks_clusters.lifecycle import wait
         from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+        from airflow_databricks_clusters.wait.lifecycle import wait
 
         if self.deferrable:
             now = time.time()

@@ -1,15 +1,15 @@
 """Operators that create a Databricks cluster for a DAG and terminate it afterwards. Airflow glue only.
 
 The spec comes from ``spec/build.py`` (the fields rendered and built in ``spec_rendering.py``), finding or
-creating the cluster from ``ensure.py``, the waits from the one engine in ``cluster_wait.py`` (driven in the
-worker by ``lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from ``hooks.py``. What
-is left here is Airflow's part: parameters, XComs and the link, deferring, failing without retries, and
+creating the cluster from ``wait/ensure.py``, the waits from the one engine in ``wait/engine.py`` (driven in
+the worker by ``wait.lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from ``hooks.py``.
+What is left here is Airflow's part: parameters, XComs and the link, deferring, failing without retries, and
 cleaning up when a task dies.
 Importing this module at DAG parse time loads no HTTP client, no AWS code, no pre-flight checks (nor their
-names, unless a task skips some) and no emulator, nor the spec builder, the wait engine, the state tables,
-the error types or ``ensure.py``: ``benchmarks/dag_parse_cost.py`` shows what each costs a DAG processor,
-so they are imported in the methods that run when a task runs (``tests/unit/test_cheap_import.py`` lists
-the modules a parse does load).
+names, unless a task skips some) and no emulator, nor the spec builder, the wait engine, the state tables, the
+error types or ``wait/ensure.py``: ``benchmarks/dag_parse_cost.py`` shows what each costs a DAG processor, so
+they are imported in the methods that run when a task runs (``tests/unit/test_cheap_import.py`` lists the
+modules a parse does load).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from airflow_databricks_clusters.spec_rendering import ClusterSpecOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_databricks_clusters.cluster_wait import WaitOutcome
     from airflow_databricks_clusters.errors import DatabricksClustersError
+    from airflow_databricks_clusters.wait.engine import WaitOutcome
 
 
 #: The key under which the create operator records its cluster id in ``task_state_store`` (Airflow 3.3+).
@@ -109,7 +109,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     the cluster exists, and ``cluster_summary`` once RUNNING: workers on spot and on demand, whether
     SPOT_WITH_FALLBACK fell back to on-demand.
 
-    Idempotent across retries and worker crashes (``ensure.ensure_cluster``): every cluster carries tags
+    Idempotent across retries and worker crashes (``wait.ensure.ensure_cluster``): every cluster carries tags
     naming its dag_id, task_id, run_id and map_index. Before creating, the operator looks for a cluster
     with this task instance's tags (and, on Airflow 3.3+, the id it recorded in ``task_state_store``) and
     reuses it: RUNNING is done, a starting cluster is waited for, a TERMINATED one is edited to the spec
@@ -237,9 +237,9 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     # -- execute ----------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> str:
-        from airflow_databricks_clusters.cluster_states import RUNNING
-        from airflow_databricks_clusters.ensure import ensure_cluster
         from airflow_databricks_clusters.spec.build import redact_spec
+        from airflow_databricks_clusters.wait.ensure import ensure_cluster
+        from airflow_databricks_clusters.wait.states import RUNNING
 
         spec = self.build_spec(context)
         self.log.info("Cluster spec: %s", json.dumps(redact_spec(spec), sort_keys=True))
@@ -283,7 +283,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
         """Resume after the trigger fired: finish on RUNNING, otherwise fail (terminating the cluster)."""
-        from airflow_databricks_clusters.cluster_wait import WaitOutcome
+        from airflow_databricks_clusters.wait.engine import WaitOutcome
 
         outcome = WaitOutcome.from_event(event)
         self._cluster_id = outcome.cluster_id
@@ -300,7 +300,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             if self._cluster_id is None and self.delete_on_error:
                 # Airflow failed the deferral itself (its timeout, a trigger crash): the event with the
                 # cluster id never arrived, but the tags find the cluster.
-                from airflow_databricks_clusters.lifecycle import terminate_tagged
+                from airflow_databricks_clusters.wait.lifecycle import terminate_tagged
 
                 why = f"the task failed ({type(err).__name__})"
                 terminate_tagged(self.hook, self._task_tags(context), why, self.log)
@@ -308,8 +308,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
     def _complete(self, context: Context, outcome: WaitOutcome) -> str:
         """The end of the wait for RUNNING, sync or deferred: the summary XCom, or the outcome's error."""
-        from airflow_databricks_clusters.cluster_states import cluster_summary, spot_report
-        from airflow_databricks_clusters.lifecycle import last_events
+        from airflow_databricks_clusters.wait.lifecycle import last_events
+        from airflow_databricks_clusters.wait.states import cluster_summary, spot_report
 
         error = outcome.exception()
         if error is not None:
@@ -322,7 +322,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
     def _after_failure(self, cluster_id: str, err: BaseException) -> None:
         from airflow_databricks_clusters.errors import ClusterFailed
-        from airflow_databricks_clusters.lifecycle import log_failure, terminate_quietly
+        from airflow_databricks_clusters.wait.lifecycle import log_failure, terminate_quietly
 
         if isinstance(err, TaskDeferred):
             return
@@ -339,7 +339,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
         Killed during the create call itself, before the id came back, the cluster is found by its tags.
         """
-        from airflow_databricks_clusters.lifecycle import terminate_quietly, terminate_tagged
+        from airflow_databricks_clusters.wait.lifecycle import terminate_quietly, terminate_tagged
 
         self._killed = True
         if not self.delete_on_error:
@@ -407,8 +407,8 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
         return None if cluster_id in {"", "None", "null"} else cluster_id
 
     def execute(self, context: Context) -> dict[str, Any] | None:
-        from airflow_databricks_clusters.cluster_states import TERMINATED
         from airflow_databricks_clusters.errors import ClusterNotFound
+        from airflow_databricks_clusters.wait.states import TERMINATED
 
         cluster_id = self._target()
         if cluster_id is None:
@@ -431,13 +431,13 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any] | None:
         """Resume after the trigger fired: report, or fail when TERMINATED was not reached."""
-        from airflow_databricks_clusters.cluster_wait import WaitOutcome
+        from airflow_databricks_clusters.wait.engine import WaitOutcome
 
         return self._complete(WaitOutcome.from_event(event))
 
     def _complete(self, outcome: WaitOutcome) -> dict[str, Any] | None:
         """The end of the wait for TERMINATED, sync or deferred; a cluster that is gone is terminated."""
-        from airflow_databricks_clusters.cluster_wait import OutcomeKind
+        from airflow_databricks_clusters.wait.engine import OutcomeKind
 
         if outcome.kind is OutcomeKind.GONE:
             self.log.info("Cluster %s no longer exists: nothing left to terminate", outcome.cluster_id)
@@ -448,9 +448,9 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
         return self._report_and_delete(outcome.cluster_id)
 
     def _report_and_delete(self, cluster_id: str) -> dict[str, Any] | None:
-        from airflow_databricks_clusters.cluster_states import lifetime_report, lifetime_text
         from airflow_databricks_clusters.errors import ClusterNotFound
-        from airflow_databricks_clusters.lifecycle import last_events
+        from airflow_databricks_clusters.wait.lifecycle import last_events
+        from airflow_databricks_clusters.wait.states import lifetime_report, lifetime_text
 
         try:
             cluster = self.hook.get_cluster(cluster_id)

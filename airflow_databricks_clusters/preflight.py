@@ -43,7 +43,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.lifecycle import Logger
+    from airflow_databricks_clusters.wait.lifecycle import Logger
 
 
 Check = Callable[[Mapping[str, Any], "DatabricksClustersHook", "str | None"], list[CheckResult]]

@@ -16,8 +16,8 @@ from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksCl
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_databricks_clusters.cluster_wait import ClusterWait, WaitOutcome
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
+    from airflow_databricks_clusters.wait.engine import ClusterWait, WaitOutcome
 
 
 class DatabricksClusterSensor(BaseSensorOperator):
@@ -35,7 +35,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
     Supports ``mode="reschedule"``, ``poke_interval``, ``timeout``, ``exponential_backoff`` and
     ``soft_fail`` like any sensor. Pushes ``cluster_url`` (the "Databricks Cluster" link).
 
-    Every poke is decided by the engine the create operator's waits use (``cluster_wait.ClusterWait``), so
+    Every poke is decided by the engine the create operator's waits use (``wait.engine.ClusterWait``), so
     poke, reschedule and deferred modes end the same way: a failed state or a cluster that does not exist
     fails the task without retries (``ClusterFailed`` / ``ClusterGone`` in the message); the timeout
     raises ``AirflowSensorTimeout`` naming the last state (skipped with ``soft_fail``); an answer that
@@ -78,7 +78,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
         return DatabricksClustersHook(self.databricks_conn_id)
 
     def _targets(self) -> tuple[str, ...]:
-        from airflow_databricks_clusters.cluster_states import validate_target_states
+        from airflow_databricks_clusters.wait.states import validate_target_states
 
         try:
             return validate_target_states(self.target_states)
@@ -86,7 +86,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
             raise AirflowFailException(str(err)) from err
 
     def _engine(self) -> ClusterWait:
-        from airflow_databricks_clusters.cluster_wait import ClusterWait
+        from airflow_databricks_clusters.wait.engine import ClusterWait
 
         # One engine per execute: in poke mode it lives across pokes, so only state changes are logged.
         if self._wait is None:
@@ -103,8 +103,8 @@ class DatabricksClusterSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         """One read of the cluster, decided by the same engine as the sync wait and the trigger."""
-        from airflow_databricks_clusters.cluster_wait import Poll
-        from airflow_databricks_clusters.lifecycle import read_step
+        from airflow_databricks_clusters.wait.engine import Poll
+        from airflow_databricks_clusters.wait.lifecycle import read_step
 
         engine = self._engine()
         decision = read_step(self.hook, engine, time.time, self.log)
@@ -117,9 +117,9 @@ class DatabricksClusterSensor(BaseSensorOperator):
 
     def _raise_for(self, outcome: WaitOutcome) -> None:
         """Nothing when the target was reached; otherwise the task's failure for the outcome."""
-        from airflow_databricks_clusters.cluster_wait import OutcomeKind
         from airflow_databricks_clusters.errors import ClusterFailed
-        from airflow_databricks_clusters.lifecycle import log_failure
+        from airflow_databricks_clusters.wait.engine import OutcomeKind
+        from airflow_databricks_clusters.wait.lifecycle import log_failure
 
         error = outcome.exception()
         if error is None:
@@ -176,7 +176,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> None:
         """Resume after the trigger fired: the same outcome, the same failure as a poke would give."""
-        from airflow_databricks_clusters.cluster_wait import WaitOutcome
+        from airflow_databricks_clusters.wait.engine import WaitOutcome
 
         outcome = WaitOutcome.from_event(event)
         self._raise_for(outcome)

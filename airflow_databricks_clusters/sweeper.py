@@ -1,6 +1,7 @@
 """``DatabricksClusterSweeperOperator``: terminates the clusters no operator can clean up any more. Glue only.
 
-The decisions are ``sweep_policy``'s; the API calls the hook's; terminating is ``lifecycle.terminate_live``.
+The decisions are ``sweep_policy``'s; the API calls the hook's; terminating is
+``wait.lifecycle.terminate_live``.
 What is left here is Airflow's part: parameters and templating, reading task instances through the Task
 SDK (never the metadata database), the log, and the report as XCom. Importing this module at DAG parse
 time loads no HTTP client and none of the policy: those are imported when the task runs.
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.lifecycle import Logger
     from airflow_databricks_clusters.sweep_policy import Lookup, TaskInstanceRef
+    from airflow_databricks_clusters.wait.lifecycle import Logger
 
 #: The default age floor, in minutes.
 DEFAULT_MIN_AGE_MINUTES = 30
@@ -121,8 +122,6 @@ class DatabricksClusterSweeperOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import time
 
-        from airflow_databricks_clusters.cluster_states import LIVE_STATES
-        from airflow_databricks_clusters.lifecycle import terminate_live
         from airflow_databricks_clusters.sweep_policy import (
             Action,
             TaskInstanceRef,
@@ -133,6 +132,8 @@ class DatabricksClusterSweeperOperator(BaseOperator):
             summary,
             sweep_report,
         )
+        from airflow_databricks_clusters.wait.lifecycle import terminate_live
+        from airflow_databricks_clusters.wait.states import LIVE_STATES
 
         try:
             settings = parse_settings(self.min_age_minutes, self.sweep_dry_run, self.dag_ids)

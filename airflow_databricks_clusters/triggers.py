@@ -8,15 +8,15 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_databricks_clusters.cluster_states import FAILURE_EVENT_COUNT
-from airflow_databricks_clusters.cluster_wait import ClusterWait, Poll, WaitOutcome
 from airflow_databricks_clusters.errors import ApiError, ClusterNotFound
+from airflow_databricks_clusters.wait.engine import ClusterWait, Poll, WaitOutcome
+from airflow_databricks_clusters.wait.states import FAILURE_EVENT_COUNT
 
 
 class DatabricksClusterStateTrigger(BaseTrigger):
     """Wait in the triggerer until a cluster reaches ``target_states``; fire one event with the outcome.
 
-    Every wait on one connection in a triggerer shares that workspace's poller (``cluster_poller.py``):
+    Every wait on one connection in a triggerer shares that workspace's poller (``wait/poller.py``):
     one pooled HTTP client, one OAuth token, and rounds that read all the watched clusters at once (a
     ``clusters/get`` each while they are few, the paged ``clusters/list`` of live clusters when many), so
     a thousand waits cost the workspace a few requests per interval and the triggerer almost nothing.
@@ -34,12 +34,12 @@ class DatabricksClusterStateTrigger(BaseTrigger):
     :param terminate_on_kill: terminate the cluster when a user kills the deferred task (mark failed /
         success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
 
-    The event payload is ``cluster_wait.WaitOutcome.to_event()``: ``status`` (``success``, ``failed``,
+    The event payload is ``wait.engine.WaitOutcome.to_event()``: ``status`` (``success``, ``failed``,
     ``timeout``, ``gone`` or ``error``), ``cluster_id``, ``state``, ``state_message``,
     ``termination_reason``, ``target_states``, ``events`` (the last cluster events on failure),
     ``waited_seconds`` and ``message``; ``WaitOutcome.from_event`` reads it back and ``exception()`` gives
     the exception it stands for. The decisions are those of the sync wait and the sensor
-    (``cluster_wait.ClusterWait``): transient API errors (5xx, 429, dropped connections beyond the hook's
+    (``wait.engine.ClusterWait``): transient API errors (5xx, 429, dropped connections beyond the hook's
     retries) do not end the wait; they are retried until ``end_time``.
     """
 
@@ -95,7 +95,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
     async def _wait(self) -> WaitOutcome:
         """Feed the wait engine the reads of the workspace's shared poller until it gives an outcome."""
         # Imported here so that loading this module (the operators import it at DAG parse time) stays cheap.
-        from airflow_databricks_clusters.cluster_poller import watch
+        from airflow_databricks_clusters.wait.poller import watch
 
         engine = ClusterWait(
             self.cluster_id,

@@ -37,12 +37,6 @@ LAYERS: dict[str, dict[str, str]] = {
         "triggers": GLUE,
         "links": GLUE,
         "sweeper": GLUE,
-        "cluster_states": PURE,
-        "cluster_wait": PURE,
-        "poll_plan": PURE,
-        "cluster_poller": IO,
-        "lifecycle": IO,
-        "ensure": IO,
         "transport": IO,
         "connection": IO,
         "answers": PURE,
@@ -61,6 +55,14 @@ LAYERS: dict[str, dict[str, str]] = {
         "plugin": GLUE,
     },
     "spec": {"fields": PURE, "build": PURE, "validation": PURE, "runtimes": PURE},
+    "wait": {
+        "states": PURE,
+        "engine": PURE,
+        "poll_plan": PURE,
+        "poller": IO,
+        "lifecycle": IO,
+        "ensure": IO,
+    },
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.

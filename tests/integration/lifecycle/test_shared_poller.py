@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters import cluster_poller
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+from airflow_databricks_clusters.wait import poller as shared_poller
 from tests.integration.lifecycle.pipelines import CLUSTER
 
 POLL = 0.2
@@ -79,7 +79,7 @@ def run_waits(
         await asyncio.to_thread(act)
         results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), PATIENCE)
         # Once the last wait has left, its poller stops and no other is left behind.
-        await until(lambda: not cluster_poller._pollers_of_loop(), "the poller stopped")
+        await until(lambda: not shared_poller._pollers_of_loop(), "the poller stopped")
         return results
 
     return asyncio.run(scenario())
@@ -190,7 +190,7 @@ def test_an_unreadable_list_is_read_around_with_gets(emu: Emulator) -> None:
 def test_the_poller_reads_its_connection_again_and_keeps_the_old_one_if_it_cannot(
     emu: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cluster_poller, "CONNECTION_TTL_SECONDS", 0.0)
+    monkeypatch.setattr(shared_poller, "CONNECTION_TTL_SECONDS", 0.0)
     ids = create(3)
 
     def connection_gone_then_start() -> None:
@@ -205,15 +205,15 @@ def test_a_wait_on_a_stopped_poller_fails_at_once_and_the_next_wait_gets_a_new_o
     (cluster_id,) = create(1)
 
     async def scenario() -> tuple[str, str]:
-        async with cluster_poller.watch("databricks_default", cluster_id, POLL) as stranded:
+        async with shared_poller.watch("databricks_default", cluster_id, POLL) as stranded:
             first = await stranded.read(0)
-            poller = cluster_poller._pollers_of_loop()["databricks_default"]
+            poller = shared_poller._pollers_of_loop()["databricks_default"]
             assert poller._task is not None
             poller._task.cancel()
             await asyncio.gather(poller._task, return_exceptions=True)
             with pytest.raises(RuntimeError, match="poller of connection databricks_default has stopped"):
                 await asyncio.wait_for(stranded.read(0), PATIENCE)
-        async with cluster_poller.watch("databricks_default", cluster_id, POLL) as fresh:
+        async with shared_poller.watch("databricks_default", cluster_id, POLL) as fresh:
             second = await asyncio.wait_for(fresh.read(0), PATIENCE)
         assert isinstance(first, dict) and isinstance(second, dict)
         return first["state"], second["state"]

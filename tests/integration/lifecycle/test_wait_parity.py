@@ -1,8 +1,8 @@
 """Sync, deferred and sensor waits end every scenario the same way: same outcome type, same message.
 
 For each scenario the three drivers of the one wait engine watch the same emulated cluster at once: the
-worker's loop (``lifecycle.wait_for_state``), the trigger (``DatabricksClusterStateTrigger.run``, its event
-read back as the operator reads it), and the sensor in poke mode. TERMINATING lasts a minute here, so
+worker's loop (``wait.lifecycle.wait_for_state``), the trigger (``DatabricksClusterStateTrigger.run``, its
+event read back as the operator reads it), and the sensor in poke mode. TERMINATING lasts a minute here, so
 each driver sees the failure in the same state with the same events; only the seconds a timeout waited
 differ. The actions taken mid-wait (terminating, deleting) wait until every driver has seen the cluster.
 """
@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
-from airflow_databricks_clusters.cluster_wait import WaitOutcome
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import ClusterFailed, ClusterGone, ClusterTimeout
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.lifecycle import wait_for_state
 from airflow_databricks_clusters.sensors import DatabricksClusterSensor
 from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
+from airflow_databricks_clusters.wait.engine import WaitOutcome
+from airflow_databricks_clusters.wait.lifecycle import wait_for_state
 from tests.integration.lifecycle.pipelines import CLUSTER
 
 POLL = 0.2

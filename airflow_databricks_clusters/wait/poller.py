@@ -3,13 +3,13 @@
 A trigger registers its cluster (``watch``) and asks for a fresh read no later than its next poll
 (``Watch.read(within=...)``). The workspace's poller starts with the first wait of a connection, runs
 rounds while any wait is registered, and stops (closing its pooled HTTP client) with the last. Each round
-reads every watched cluster with as few requests as ``poll_plan`` says (one ``clusters/get`` each for a
+reads every watched cluster with as few requests as ``wait.poll_plan`` says (one ``clusters/get`` each for a
 few, the paged live-cluster ``clusters/list`` for many) and wakes every waiting trigger with its cluster,
 or with the API error that kept the round from reading it. Rounds start when the first wait is due, so the
 polling interval a trigger asks for is the longest it goes without a fresh state; waits that arrive one
-by one join the next round instead of each starting one (``poll_plan.round_gap``).
+by one join the next round instead of each starting one (``wait.poll_plan.round_gap``).
 
-Everything a wait decides stays its own (``cluster_wait.ClusterWait`` in the trigger): its deadline,
+Everything a wait decides stays its own (``wait.engine.ClusterWait`` in the trigger): its deadline,
 its messages, the events it reads for a failure, its ``on_kill``. The poller only reads states, through
 its hook, and so through the hook's retry policy, the process's rate gate and OAuth token cache.
 """
@@ -26,9 +26,9 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters import answers
-from airflow_databricks_clusters.cluster_wait import wait_view
 from airflow_databricks_clusters.errors import ApiError, MalformedAnswer, PermissionDenied
-from airflow_databricks_clusters.poll_plan import (
+from airflow_databricks_clusters.wait.engine import wait_view
+from airflow_databricks_clusters.wait.poll_plan import (
     LISTED_STATES,
     next_round_at,
     reads_by_list,

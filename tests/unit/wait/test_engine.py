@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters.cluster_wait import ClusterWait, OutcomeKind, Poll, WaitOutcome
 from airflow_databricks_clusters.errors import (
     ClusterFailed,
     ClusterGone,
@@ -17,6 +16,7 @@ from airflow_databricks_clusters.errors import (
     RateLimited,
     TransientApiError,
 )
+from airflow_databricks_clusters.wait.engine import ClusterWait, OutcomeKind, Poll, WaitOutcome
 
 REASON = {"code": "INIT_SCRIPT_FAILURE", "type": "CLIENT_ERROR", "parameters": {"instance_id": "i-0abc"}}
 
@@ -159,7 +159,7 @@ def test_an_older_triggers_error_for_a_vanished_cluster_reads_as_gone() -> None:
 
 
 def test_a_wait_keeps_only_the_fields_it_reads_of_a_cluster() -> None:
-    from airflow_databricks_clusters.cluster_wait import wait_view
+    from airflow_databricks_clusters.wait.engine import wait_view
 
     cluster = {
         "cluster_id": "c1", "state": "TERMINATED", "state_message": "gone",

@@ -3,7 +3,7 @@
 A wait is told what each read of the cluster gave (an answer, or the error the hook raised) and the time,
 and answers with the next step: ``Poll`` again after so many seconds, or a ``WaitOutcome``: reached,
 failed (with the termination reason and events), timed out, gone, or ended by an API error. The sync
-loop (``lifecycle.wait``), the trigger and the sensor only drive it, so they cannot disagree.
+loop (``wait.lifecycle.wait``), the trigger and the sensor only drive it, so they cannot disagree.
 
 A ``WaitOutcome`` is also the one translation between a wait and the rest of the world: to a trigger
 event (``to_event``) and back (``from_event``), and to the exception it stands for (``exception``).
@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from airflow_databricks_clusters.cluster_states import UNKNOWN, StateWatch, Verdict
 from airflow_databricks_clusters.errors import (
     ClusterFailed,
     ClusterGone,
@@ -28,6 +27,7 @@ from airflow_databricks_clusters.errors import (
     RateLimited,
     TransientApiError,
 )
+from airflow_databricks_clusters.wait.states import UNKNOWN, StateWatch, Verdict
 
 #: The fields of a cluster that a wait reads and its outcome carries to a trigger event.
 WAIT_FIELDS = ("cluster_id", "state", "state_message", "termination_reason")
@@ -162,7 +162,7 @@ class ClusterWait:
 
     ``started_at``, ``deadline`` and every ``now`` are seconds on one clock of the driver's choosing
     (monotonic in a worker, the epoch in the triggerer, whose deadline survives a restart). Failed states
-    default to ``cluster_states.failed_states_for(target_states)``. A cluster that does not exist ends
+    default to ``wait.states.failed_states_for(target_states)``. A cluster that does not exist ends
     the wait as GONE; a passing API fault (5xx, 429, dropped connection beyond the hook's retries) is
     polled through until the deadline, and so are up to ``MALFORMED_READS_TOLERATED`` unreadable answers
     in a row; any other API error (and the next unreadable answer) ends it as API_ERROR.

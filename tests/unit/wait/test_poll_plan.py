@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_databricks_clusters.poll_plan import (
+from airflow_databricks_clusters.wait.poll_plan import (
     LISTED_STATES,
     MIN_ROUND_GAP_SECONDS,
     next_round_at,

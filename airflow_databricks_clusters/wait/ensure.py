@@ -21,22 +21,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.cluster_states import (
-    LIVE_STATES,
-    RUNNING,
-    STARTING_STATES,
-    TERMINATED,
-    TERMINATING,
-    termination_reason_text,
-)
 from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, UnknownOutcome
-from airflow_databricks_clusters.lifecycle import (
+from airflow_databricks_clusters.wait.lifecycle import (
     Logger,
     find_task_clusters,
     terminate_live,
     terminate_quietly,
     terminate_tagged,
     wait_for_state,
+)
+from airflow_databricks_clusters.wait.states import (
+    LIVE_STATES,
+    RUNNING,
+    STARTING_STATES,
+    TERMINATED,
+    TERMINATING,
+    termination_reason_text,
 )
 
 if TYPE_CHECKING:

@@ -3,14 +3,14 @@
 A round refreshes every cluster that a wait of the process is watching, with as few requests as the API
 allows: one ``clusters/get`` per cluster while there are no more of them than pages the live-cluster list
 would take, else the paged ``clusters/list`` filtered to the live states (a ``clusters/get`` then only for
-a watched cluster the list does not show: terminated, or gone). ``cluster_poller.py`` runs the plan.
+a watched cluster the list does not show: terminated, or gone). ``wait/poller.py`` runs the plan.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
 
-from airflow_databricks_clusters.cluster_states import KNOWN_STATES, TERMINATED
+from airflow_databricks_clusters.wait.states import KNOWN_STATES, TERMINATED
 
 #: The states a list round asks for: every state but TERMINATED, which a workspace keeps for 30 days and
 #: so can outnumber the live clusters many times over. A cluster that is TERMINATED is read alone.

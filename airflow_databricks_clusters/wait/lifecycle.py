@@ -2,8 +2,8 @@
 instance's clusters by their tags, terminate on a failure path without masking the failure.
 
 I/O through ``DatabricksClustersHook`` only; no Airflow import, so the operators stay glue and these
-steps can be tested against the emulator on their own (``ensure.py`` builds on them). ``wait`` is the
-sync driver of the one wait engine (``cluster_wait.ClusterWait``); the trigger and the sensor are the
+steps can be tested against the emulator on their own (``wait/ensure.py`` builds on them). ``wait`` is the
+sync driver of the one wait engine (``wait.engine.ClusterWait``); the trigger and the sensor are the
 other two.
 """
 
@@ -15,18 +15,18 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow_databricks_clusters.cluster_states import (
-    FAILURE_EVENT_COUNT,
-    LIVE_STATES,
-    event_line,
-    termination_reason_text,
-)
-from airflow_databricks_clusters.cluster_wait import ClusterWait, Decision, WaitOutcome
 from airflow_databricks_clusters.errors import (
     ApiError,
     ClusterFailed,
     ClusterNotFound,
     DatabricksClustersError,
+)
+from airflow_databricks_clusters.wait.engine import ClusterWait, Decision, WaitOutcome
+from airflow_databricks_clusters.wait.states import (
+    FAILURE_EVENT_COUNT,
+    LIVE_STATES,
+    event_line,
+    termination_reason_text,
 )
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters.cluster_states import (
+from airflow_databricks_clusters.wait.states import (
     StateWatch,
     Verdict,
     assess,
@@ -64,8 +64,8 @@ def test_the_sensor_waits_for_running_by_default() -> None:
     # The sensor spells the state out (so a DAG file does not load this module): it must stay this one.
     import inspect
 
-    from airflow_databricks_clusters.cluster_states import RUNNING
     from airflow_databricks_clusters.sensors import DatabricksClusterSensor
+    from airflow_databricks_clusters.wait.states import RUNNING
 
     default = inspect.signature(DatabricksClusterSensor.__init__).parameters["target_states"].default
     assert default == (RUNNING,)
