@@ -12,12 +12,11 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_databricks_clusters import answers
-from airflow_databricks_clusters.connection import ConnectionSettings, settings_from_connection
-from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
-from airflow_databricks_clusters.oauth_tokens import TokenCache, TokenKey
-from airflow_databricks_clusters.retry import Answer, RetryPolicy
-from airflow_databricks_clusters.transport import (
+from airflow_databricks_clusters.client import answers
+from airflow_databricks_clusters.client.connection import ConnectionSettings, settings_from_connection
+from airflow_databricks_clusters.client.oauth_tokens import TokenCache, TokenKey
+from airflow_databricks_clusters.client.retry import Answer, RetryPolicy
+from airflow_databricks_clusters.client.transport import (
     USER_AGENT,
     async_client,
     call_async,
@@ -26,6 +25,7 @@ from airflow_databricks_clusters.transport import (
     send_async,
     send_sync,
 )
+from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
 
 CLUSTERS = "/api/2.1/clusters"
 EVENTS = f"{CLUSTERS}/events"
@@ -60,16 +60,17 @@ class DatabricksClustersHook(BaseHook):
     :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
         dropped connections and timeouts. A TLS certificate that fails verification is not retried.
     :param paced: whether the async calls keep to the process's request rate and its 429 pauses
-        (``transport.RateGate``); off only for what must not wait behind a fleet's polling (``on_kill``).
+        (``client.transport.RateGate``); off only for what must not wait behind a fleet's polling
+        (``on_kill``).
 
     Each hook keeps one pooled HTTP client per kind (a ``requests`` session, an ``httpx`` client in its
     event loop): ``close()`` and ``aclose()`` (or ``async with hook``) end them.
 
     Calls return plain dicts as the API answers them, each checked against the shape the API documents
-    (``answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are typed
-    (``errors.ClusterNotFound``, ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``,
-    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``, ``UntrustedCertificate``);
-    ``create_cluster`` raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
+    (``client/answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are
+    typed (``errors.ClusterNotFound``, ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``,
+    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``, ``UntrustedCertificate``); ``create_cluster``
+    raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
     """
 
     conn_name_attr = "databricks_conn_id"

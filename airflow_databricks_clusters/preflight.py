@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.answers import SHOWN_BYTES, shown
+from airflow_databricks_clusters.client.answers import SHOWN_BYTES, shown
 from airflow_databricks_clusters.errors import ApiError, PermissionDenied
 from airflow_databricks_clusters.preflight_results import (
     CheckResult,

@@ -78,7 +78,7 @@ FORBIDDEN = (
         for module in (
             "emulator",
             "hooks",
-            "transport",
+            "client.transport",
             "aws",
             "preflight",
             "preflight_results",

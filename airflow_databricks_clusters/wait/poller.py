@@ -25,7 +25,7 @@ import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters import answers
+from airflow_databricks_clusters.client import answers
 from airflow_databricks_clusters.errors import ApiError, MalformedAnswer, PermissionDenied
 from airflow_databricks_clusters.wait.engine import wait_view
 from airflow_databricks_clusters.wait.poll_plan import (

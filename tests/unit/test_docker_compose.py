@@ -94,7 +94,7 @@ def with_defaults(text: str, **variables: str) -> str:
 def hook_settings(compose: dict[str, Any], **variables: str) -> Any:
     from airflow.sdk import Connection
 
-    from airflow_databricks_clusters.connection import settings_from_connection
+    from airflow_databricks_clusters.client.connection import settings_from_connection
 
     raw = compose["services"]["airflow-worker"]["environment"]["AIRFLOW_CONN_DATABRICKS_DEFAULT"]
     return settings_from_connection(Connection.from_json(with_defaults(raw, **variables), conn_id="x"))
@@ -103,7 +103,7 @@ def hook_settings(compose: dict[str, Any], **variables: str) -> Any:
 def test_the_connection_works_for_the_operators_and_never_sends_a_real_token_in_clear(
     compose: dict[str, Any],
 ) -> None:
-    from airflow_databricks_clusters.connection import ConnectionProblem
+    from airflow_databricks_clusters.client.connection import ConnectionProblem
 
     assert hook_settings(compose).base_url == "http://emulator:8765"
     real = {"DATABRICKS_HOST": "dbc-1234.cloud.databricks.com", "DATABRICKS_TOKEN": "dapi-real"}

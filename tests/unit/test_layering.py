@@ -37,12 +37,6 @@ LAYERS: dict[str, dict[str, str]] = {
         "triggers": GLUE,
         "links": GLUE,
         "sweeper": GLUE,
-        "transport": IO,
-        "connection": IO,
-        "answers": PURE,
-        "retry": PURE,
-        "rate_limit": PURE,
-        "oauth_tokens": PURE,
         "preflight": IO,
         "preflight_results": PURE,
         "aws": IO,
@@ -63,6 +57,14 @@ LAYERS: dict[str, dict[str, str]] = {
         "lifecycle": IO,
         "ensure": IO,
     },
+    "client": {
+        "transport": IO,
+        "connection": IO,
+        "answers": PURE,
+        "retry": PURE,
+        "rate_limit": PURE,
+        "oauth_tokens": PURE,
+    },
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.
@@ -74,7 +76,7 @@ LAYER = {
 LAYER |= {f"{folder}/__init__": PURE for folder in FOLDERS}
 
 #: Who may import an HTTP client, and who may import the amazon provider (or boto).
-HTTP = {"transport", "hooks"}
+HTTP = {"client/transport", "hooks"}
 AWS = {"aws"}
 HTTP_CLIENTS = ("requests", "httpx", "urllib3", "aiohttp")
 AWS_LIBRARIES = ("airflow.providers.amazon", "boto3", "botocore")

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from airflow_databricks_clusters.client.retry import RetryPolicy
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.retry import RetryPolicy
-from tests.integration.hook.listeners import RecordingServer
+from tests.integration.client.listeners import RecordingServer
 
 CLUSTER = "0101-000000-listener"
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.connection import ConnectionProblem
+from airflow_databricks_clusters.client.connection import ConnectionProblem
+from airflow_databricks_clusters.client.retry import RetryPolicy
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.retry import RetryPolicy
-from tests.integration.hook.listeners import RecordingServer
+from tests.integration.client.listeners import RecordingServer
 
 TOKEN = "dapi-must-not-travel"
 

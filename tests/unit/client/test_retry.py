@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_databricks_clusters.client.retry import (
+    Answer,
+    RetryPolicy,
+    TransportFailure,
+    error_for,
+    is_idempotent,
+)
 from airflow_databricks_clusters.errors import (
     ClusterNotFound,
     InvalidParameter,
@@ -14,7 +21,6 @@ from airflow_databricks_clusters.errors import (
     UnknownOutcome,
     UntrustedCertificate,
 )
-from airflow_databricks_clusters.retry import Answer, RetryPolicy, TransportFailure, error_for, is_idempotent
 
 GET = ("GET", "/api/2.1/clusters/get")
 CREATE = ("POST", "/api/2.1/clusters/create")

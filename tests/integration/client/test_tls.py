@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.client.retry import RetryPolicy
 from airflow_databricks_clusters.errors import UntrustedCertificate
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.retry import RetryPolicy
-from tests.integration.hook.conftest import SPEC
-from tests.integration.hook.listeners import RecordingServer, self_signed_certificate, tls_context
+from tests.integration.client.conftest import SPEC
+from tests.integration.client.listeners import RecordingServer, self_signed_certificate, tls_context
 
 CLUSTER = "0101-000000-listener"
 

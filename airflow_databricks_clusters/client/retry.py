@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_databricks_clusters.answers import shown
+from airflow_databricks_clusters.client.answers import shown
 from airflow_databricks_clusters.errors import (
     ApiError,
     ClusterNotFound,

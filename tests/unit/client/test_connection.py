@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk import Connection
 
-from airflow_databricks_clusters.connection import ConnectionProblem, settings_from_connection
+from airflow_databricks_clusters.client.connection import ConnectionProblem, settings_from_connection
 
 
 def conn(**fields: object) -> Connection:

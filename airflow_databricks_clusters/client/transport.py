@@ -1,10 +1,11 @@
 """The two thin HTTP transports (requests for sync, httpx for async) under one retry policy.
 
-Each sends one request and reports an ``retry.Answer`` or a ``retry.TransportFailure`` (saying whether the
-request may have reached the workspace); the loops here ask ``RetryPolicy.decide`` what to do next. The
-HTTP clients are imported inside the functions: a DAG file that imports the operators loads neither.
-TLS verification stays on; a certificate that fails it is reported as such (``untrusted_certificate``),
-for the policy to stop at once. Log lines carry method, path, status and time; never a header or a body.
+Each sends one request and reports a ``client.retry.Answer`` or a ``client.retry.TransportFailure``
+(saying whether the request may have reached the workspace); the loops here ask ``RetryPolicy.decide`` what
+to do next. The HTTP clients are imported inside the functions: a DAG file that imports the operators loads
+neither. TLS verification stays on; a certificate that fails it is reported as such
+(``untrusted_certificate``), for the policy to stop at once. Log lines carry method, path, status and time;
+never a header or a body.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_databricks_clusters import __version__
-from airflow_databricks_clusters.answers import decode_body
-from airflow_databricks_clusters.rate_limit import RateLimit
-from airflow_databricks_clusters.retry import (
+from airflow_databricks_clusters.client.answers import decode_body
+from airflow_databricks_clusters.client.rate_limit import RateLimit
+from airflow_databricks_clusters.client.retry import (
     Answer,
     Attempt,
     RetryPolicy,
@@ -127,7 +128,7 @@ def ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
 
 
 class RateGate:
-    """The async driver of ``rate_limit.RateLimit``: one per event loop, so one per triggerer process.
+    """The async driver of ``client.rate_limit.RateLimit``: one per event loop, so one per triggerer process.
 
     ``await gate.turn()`` before each request; ``gate.answered(attempt)`` after it, so that a 429 holds
     back every request of the process for its Retry-After.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.client.retry import RetryPolicy
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import (
     ClusterNotFound,
@@ -18,9 +19,8 @@ from airflow_databricks_clusters.errors import (
     UnknownOutcome,
 )
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.retry import RetryPolicy
 from airflow_databricks_clusters.spec.build import build_cluster_spec
-from tests.integration.hook.conftest import SPEC, RecordingSleep, advance_until
+from tests.integration.client.conftest import SPEC, RecordingSleep, advance_until
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
 

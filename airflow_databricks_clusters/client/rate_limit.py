@@ -4,7 +4,7 @@
 requests per second on average, bursts of up to ``burst`` at once, and none at all before a time the
 workspace asked for with a 429 and its ``Retry-After`` (``hold``). One 429 thus slows every wait of a
 triggerer, not only the one that met it, which is what the workspace asked for. The async driver is
-``transport.RateGate``; the clock is the caller's.
+``client.transport.RateGate``; the clock is the caller's.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_databricks_clusters.oauth_tokens import DEFAULT_LIFETIME_SECONDS, TokenCache, TokenKey
+from airflow_databricks_clusters.client.oauth_tokens import DEFAULT_LIFETIME_SECONDS, TokenCache, TokenKey
 
 KEY = TokenKey.of("https://dbc-1.cloud.databricks.com", "sp", "secret")
 

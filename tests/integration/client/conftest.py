@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.client.retry import RetryPolicy
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.retry import RetryPolicy
 
 SPEC = {
     "cluster_name": "hook",

@@ -11,7 +11,7 @@ import pytest
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import ClusterNotFound, PermissionDenied
 from airflow_databricks_clusters.hooks import TOKENS, DatabricksClustersHook
-from tests.integration.hook.conftest import SPEC
+from tests.integration.client.conftest import SPEC
 
 
 @pytest.mark.usefixtures("manual_clock")  # PENDING until the end, however slow the machine

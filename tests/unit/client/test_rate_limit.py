@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters.rate_limit import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, RateLimit
+from airflow_databricks_clusters.client.rate_limit import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, RateLimit
 
 
 def test_a_burst_goes_at_once_then_requests_are_spaced_by_the_rate() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters import answers
+from airflow_databricks_clusters.client import answers
 from airflow_databricks_clusters.errors import MalformedAnswer
 
 GET = ("GET", "/api/2.1/clusters/get")
