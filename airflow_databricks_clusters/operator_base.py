@@ -105,7 +105,7 @@ class ClusterOperatorBase(BaseOperator):
         if self.aws_conn_id is None:
             return
         try:
-            from airflow_databricks_clusters.aws import cluster_log_tails
+            from airflow_databricks_clusters.preflight.aws import cluster_log_tails
 
             found = self.hook.get_cluster(cluster) if isinstance(cluster, str) else cluster
             tails = cluster_log_tails(self.aws_conn_id, found, driver=driver)

@@ -204,7 +204,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         if skip_preflight_checks != ():
             # Not templated, so checked at parse time; the default needs no check, so a DAG that skips
             # nothing does not load the check names.
-            from airflow_databricks_clusters.preflight_results import validate_check_names
+            from airflow_databricks_clusters.preflight.results import validate_check_names
 
             self.skip_preflight_checks = validate_check_names(skip_preflight_checks)
         self._cluster_id: str | None = None
@@ -216,8 +216,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     def _prepare(self, spec: dict[str, Any]) -> dict[str, Any]:
         """What runs just before the spec is sent (to create, or to respec a terminated cluster): the
         pre-flight checks, then fresh ECR credentials. Neither failure can be fixed by retrying."""
-        from airflow_databricks_clusters.aws import AwsProblem, spec_with_ecr_auth
-        from airflow_databricks_clusters.preflight import PreflightFailed, enforce_preflight
+        from airflow_databricks_clusters.preflight.aws import AwsProblem, spec_with_ecr_auth
+        from airflow_databricks_clusters.preflight.checks import PreflightFailed, enforce_preflight
 
         try:
             if self.preflight_checks:

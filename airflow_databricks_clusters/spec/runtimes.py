@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from airflow_databricks_clusters.preflight_results import CheckResult
+from airflow_databricks_clusters.preflight.results import CheckResult
 
 # A runtime key: "15.4.x-photon-scala2.12"; from 18 on a runtime is addressed by its major alone
 # ("18.x-scala2.13"). Between the version and the Scala version, the variant: "" (plain), "photon-",
@@ -51,7 +51,7 @@ def runtime_result(given: str, offered: Iterable[str]) -> CheckResult:
     """The spark_version check's finding: passed when the workspace offers ``given``; otherwise failed,
     naming it, saying whether it is retired (``is_retired``) or else what it is close to, and listing every
     runtime the workspace offers, newest first."""
-    import difflib  # here: the operators import this module (through preflight.py) at DAG parse time
+    import difflib  # here: the operators import this module (through preflight/checks.py) at DAG parse time
 
     offered = list(offered)
     if given in offered:

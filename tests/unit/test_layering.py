@@ -37,9 +37,6 @@ LAYERS: dict[str, dict[str, str]] = {
         "triggers": GLUE,
         "links": GLUE,
         "sweeper": GLUE,
-        "preflight": IO,
-        "preflight_results": PURE,
-        "aws": IO,
         "sweep_policy": PURE,
         "cluster_fleet": PURE,
         "clusters_page_html": PURE,
@@ -65,6 +62,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "rate_limit": PURE,
         "oauth_tokens": PURE,
     },
+    "preflight": {"checks": IO, "results": PURE, "aws": IO},
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.
@@ -77,7 +75,7 @@ LAYER |= {f"{folder}/__init__": PURE for folder in FOLDERS}
 
 #: Who may import an HTTP client, and who may import the amazon provider (or boto).
 HTTP = {"client/transport", "hooks"}
-AWS = {"aws"}
+AWS = {"preflight/aws"}
 HTTP_CLIENTS = ("requests", "httpx", "urllib3", "aiohttp")
 AWS_LIBRARIES = ("airflow.providers.amazon", "boto3", "botocore")
 

@@ -7,7 +7,7 @@ import base64
 import pytest
 from airflow.sdk.log import redact
 
-from airflow_databricks_clusters.aws import AwsProblem, cluster_log_tails, ecr_basic_auth
+from airflow_databricks_clusters.preflight.aws import AwsProblem, cluster_log_tails, ecr_basic_auth
 from tests.aws_server import AwsServer
 
 IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e:latest"

@@ -13,7 +13,7 @@ import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.preflight import (
+from airflow_databricks_clusters.preflight.checks import (
     NO_AWS,
     Outcome,
     PreflightFailed,

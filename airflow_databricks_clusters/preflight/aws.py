@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
-from airflow_databricks_clusters.preflight_results import CheckResult
+from airflow_databricks_clusters.preflight.results import CheckResult
 
 _ECR_IMAGE = re.compile(
     r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?)"

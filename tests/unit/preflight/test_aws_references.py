@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_databricks_clusters.aws import (
+from airflow_databricks_clusters.preflight.aws import (
     EcrImage,
     instance_profile_name,
     parse_ecr_image,
@@ -79,7 +79,7 @@ def _raise(code: str) -> None:
 )
 def test_missing_fails_and_forbidden_skips(code: str, outcome: str) -> None:
     # AWS's answer, not a stand-in for it: the exception botocore raises for that error code.
-    from airflow_databricks_clusters.aws import _lookup
+    from airflow_databricks_clusters.preflight.aws import _lookup
 
     result = _lookup("instance_profile", "IAM instance profile etl", lambda: _raise(code))
     assert result.outcome.value == outcome and code in result.detail

@@ -1,6 +1,6 @@
 """What a pre-flight check found, and how every finding is reported. Pure: no I/O, no Airflow import.
 
-Apart from the checks themselves (``preflight.py``, which look things up in the workspace and, through
+Apart from the checks themselves (``checks.py``, which look things up in the workspace and, through
 ``aws.py``, in AWS), so that ``aws.py`` can report results without importing the checks, and a DAG file can
 name checks to skip (``CHECK_NAMES``) without loading them.
 """

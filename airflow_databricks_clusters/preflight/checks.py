@@ -1,8 +1,8 @@
 """Pre-flight checks: what would make a cluster fail late and expensively, looked up before the create call.
 
 A check looks one thing up in the workspace (through ``DatabricksClustersHook``: runtimes, node types,
-zones, registered instance profiles, pools, policies) or, given an ``aws_conn_id``, in AWS (``aws.py``:
-the image in ECR, the instance profile in IAM, the log bucket in S3). Each ends passed, failed or skipped;
+zones, registered instance profiles, pools, policies) or, given an ``aws_conn_id``, in AWS (``aws.py`` beside
+it: the image in ECR, the instance profile in IAM, the log bucket in S3). Each ends passed, failed or skipped;
 skipped means it could not run (no ``aws_conn_id``, no permission, AWS unreachable) and is never counted as
 passed. A lookup whose answer cannot be read (an HTML page, a truncated body, items without the field that
 names them, no node types at all) also skips its check, naming the endpoint and what was wrong: an answer
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters.client.answers import SHOWN_BYTES, shown
 from airflow_databricks_clusters.errors import ApiError, PermissionDenied
-from airflow_databricks_clusters.preflight_results import (
+from airflow_databricks_clusters.preflight.results import (
     CheckResult,
     Outcome,
     PreflightFailed,
@@ -170,7 +170,7 @@ def _in_aws(
     """``look(aws)`` with the AWS module loaded, or skipped when the task names no AWS connection."""
     if aws_conn_id is None:
         return CheckResult.skipped(check, f"{what} not looked up: {NO_AWS}")
-    from airflow_databricks_clusters import aws
+    from airflow_databricks_clusters.preflight import aws
 
     try:
         return look(aws)

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.preflight import (
+from airflow_databricks_clusters.preflight.checks import (
     CHECKS,
     CheckResult,
     PreflightFailed,
     raise_on_failure,
     validate_check_names,
 )
-from airflow_databricks_clusters.preflight_results import CHECK_NAMES, Outcome, report_lines
+from airflow_databricks_clusters.preflight.results import CHECK_NAMES, Outcome, report_lines
 
 
 def test_every_failure_and_every_skip_is_in_one_message() -> None:
@@ -77,7 +77,7 @@ def test_the_checks_run_without_aws_log_no_check_both_passed_and_skipped(
 ) -> None:
     from airflow_databricks_clusters.emulator import Emulator
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.preflight import enforce_preflight
+    from airflow_databricks_clusters.preflight.checks import enforce_preflight
 
     spec = {
         "spark_version": "15.4.x-scala2.12",
