@@ -1,6 +1,6 @@
 """``DatabricksClusterSweeperOperator``: terminates the clusters no operator can clean up any more. Glue only.
 
-The decisions are ``sweep_policy``'s; the API calls the hook's; terminating is
+The decisions are ``fleet.sweep_policy``'s; the API calls the hook's; terminating is
 ``wait.lifecycle.terminate_live``.
 What is left here is Airflow's part: parameters and templating, reading task instances through the Task
 SDK (never the metadata database), the log, and the report as XCom. Importing this module at DAG parse
@@ -20,8 +20,8 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_databricks_clusters.fleet.sweep_policy import Lookup, TaskInstanceRef
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.sweep_policy import Lookup, TaskInstanceRef
     from airflow_databricks_clusters.wait.lifecycle import Logger
 
 #: The default age floor, in minutes.
@@ -122,7 +122,7 @@ class DatabricksClusterSweeperOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         import time
 
-        from airflow_databricks_clusters.sweep_policy import (
+        from airflow_databricks_clusters.fleet.sweep_policy import (
             Action,
             TaskInstanceRef,
             decide,
@@ -187,7 +187,7 @@ def read_task_instances(
     succeeded (are they still running?); only a count that says "some" is split run by run. A DAG whose
     lookup fails gets ``Lookup.failed`` for all its task instances.
     """
-    from airflow_databricks_clusters.sweep_policy import Lookup
+    from airflow_databricks_clusters.fleet.sweep_policy import Lookup
 
     by_dag: dict[str, list[TaskInstanceRef]] = defaultdict(list)
     for ref in refs:
@@ -206,7 +206,7 @@ def read_task_instances(
 def _read_dag(
     reader: TaskInstanceReader, dag_id: str, refs: Sequence[TaskInstanceRef]
 ) -> dict[TaskInstanceRef, Lookup]:
-    from airflow_databricks_clusters.sweep_policy import (
+    from airflow_databricks_clusters.fleet.sweep_policy import (
         ACTIVE_RUN_STATES,
         SUCCESS,
         Lookup,

@@ -37,13 +37,6 @@ LAYERS: dict[str, dict[str, str]] = {
         "triggers": GLUE,
         "links": GLUE,
         "sweeper": GLUE,
-        "sweep_policy": PURE,
-        "cluster_fleet": PURE,
-        "clusters_page_html": PURE,
-        "fleet_reader": IO,
-        "task_instance_states": GLUE,
-        "clusters_page": GLUE,
-        "plugin": GLUE,
     },
     "spec": {"fields": PURE, "build": PURE, "validation": PURE, "runtimes": PURE},
     "wait": {
@@ -63,6 +56,15 @@ LAYERS: dict[str, dict[str, str]] = {
         "oauth_tokens": PURE,
     },
     "preflight": {"checks": IO, "results": PURE, "aws": IO},
+    "fleet": {
+        "sweep_policy": PURE,
+        "rows": PURE,
+        "page_html": PURE,
+        "reader": IO,
+        "task_instances": GLUE,
+        "page": GLUE,
+        "plugin": GLUE,
+    },
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
+from airflow_databricks_clusters.fleet.sweep_policy import TaskInstanceRef, identify
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.sweep_policy import TaskInstanceRef, identify
 from airflow_databricks_clusters.wait.states import LIVE_STATES
 
 log = logging.getLogger(__name__)

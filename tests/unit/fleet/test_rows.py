@@ -1,11 +1,11 @@
-"""What the Clusters page makes of a workspace's cluster list (``cluster_fleet``)."""
+"""What the Clusters page makes of a workspace's cluster list (``fleet.rows``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_databricks_clusters.cluster_fleet import fleet_rows, task_instances
-from airflow_databricks_clusters.sweep_policy import Lookup, RunStatus, TaskInstanceRef
+from airflow_databricks_clusters.fleet.rows import fleet_rows, task_instances
+from airflow_databricks_clusters.fleet.sweep_policy import Lookup, RunStatus, TaskInstanceRef
 
 OWNER = "airflow@example.com"
 URL = "https://ws.example.com/#setting/clusters/{cluster_id}/configuration"

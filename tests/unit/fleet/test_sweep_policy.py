@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.spec.build import _tag_value, task_instance_tags
-from airflow_databricks_clusters.sweep_policy import (
+from airflow_databricks_clusters.fleet.sweep_policy import (
     ACTIVE_TASK_STATES,
     ENDED_TASK_STATES,
     REPORT_LISTS,
@@ -26,6 +25,7 @@ from airflow_databricks_clusters.sweep_policy import (
     summary,
     sweep_report,
 )
+from airflow_databricks_clusters.spec.build import _tag_value, task_instance_tags
 
 OWNER = "airflow-sp@example.com"
 NOW = 1_800_000_000.0  # epoch seconds
@@ -318,7 +318,7 @@ def test_a_log_line_names_the_cluster_its_task_instance_what_was_done_and_why() 
 
 def test_the_policy_imports_no_airflow() -> None:
     probe = (
-        "import sys, airflow_databricks_clusters.sweep_policy\n"
+        "import sys, airflow_databricks_clusters.fleet.sweep_policy\n"
         "print(any(m == 'airflow' or m.startswith('airflow.') for m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

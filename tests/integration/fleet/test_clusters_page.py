@@ -1,6 +1,6 @@
 """The Clusters page's API in process, against a real emulator over HTTP and a real auth manager.
 
-The app is ``clusters_page.create_app`` as the plugin mounts it; callers authenticate with JWTs the auth
+The app is ``fleet.page.create_app`` as the plugin mounts it; callers authenticate with JWTs the auth
 manager minted, as the UI's session does. The task instance states come from a table given to the app
 (``lookups``), so that each test can say what Airflow knows; the metadata-database query the API server
 uses instead is ``test_task_instance_states.py``'s, and the system tests run the whole page in a real
@@ -19,8 +19,8 @@ import requests
 from fastapi.testclient import TestClient
 
 from airflow_databricks_clusters.emulator import Emulator
-from airflow_databricks_clusters.fleet_reader import FleetReader
-from airflow_databricks_clusters.sweep_policy import Lookup, RunStatus, TaskInstanceRef
+from airflow_databricks_clusters.fleet.reader import FleetReader
+from airflow_databricks_clusters.fleet.sweep_policy import Lookup, RunStatus, TaskInstanceRef
 
 SECRET = "s3cr3t-registry-password"
 
@@ -39,7 +39,7 @@ class Clock:
 def auth_manager(airflow_db: None) -> Iterator[Any]:
     """The test auth manager; token checks read the metadata database (revoked tokens)."""
     env = {
-        "AIRFLOW__CORE__AUTH_MANAGER": "tests.integration.plugin.dag_scoped_auth.DagScopedAuthManager",
+        "AIRFLOW__CORE__AUTH_MANAGER": "tests.integration.fleet.dag_scoped_auth.DagScopedAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "reader:viewer,editor:user,stranger:user",
         "AIRFLOW__API_AUTH__JWT_SECRET": "a-test-secret-of-at-least-thirty-two-bytes-long-000",
     }
@@ -92,7 +92,7 @@ def create(emu: Emulator, dag_id: str | None, run_id: str = "manual__1", **extra
 def page(
     lookups: dict[TaskInstanceRef, Lookup] | None = None, clock: Clock | None = None
 ) -> tuple[Any, FleetReader]:
-    from airflow_databricks_clusters.clusters_page import create_app
+    from airflow_databricks_clusters.fleet.page import create_app
 
     reader = FleetReader(["databricks_default"], max_age_seconds=15, clock=clock or Clock())
     table = lookups or {}

@@ -1,6 +1,6 @@
 """What the Clusters page shows of each cluster this plugin made, and which ones are orphaned. Pure.
 
-A cluster is this plugin's when ``sweep_policy.identify`` maps its tags back to a task instance and the
+A cluster is this plugin's when ``fleet.sweep_policy.identify`` maps its tags back to a task instance and the
 connection's user created it, the same rule the leak sweep keeps, so the page and the sweeper never
 disagree on whose cluster is whose. A live cluster is *orphaned* when the sweep would terminate it (its
 task instance ended, or succeeded in a finished DAG run, or its DAG run is gone), judged without the
@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from airflow_databricks_clusters.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
+from airflow_databricks_clusters.fleet.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
 from airflow_databricks_clusters.wait.states import (
     LIVE_STATES,
     cluster_summary,

@@ -2,7 +2,7 @@
 
 The page runs inside the API server, which owns the metadata database; the leak sweep, a task, reads the
 same facts through the Task SDK instead (``sweeper.read_task_instances``). Both answer ``Lookup``s, and
-``sweep_policy.decide`` reads them the same way. A few queries per page load, however many clusters.
+``fleet.sweep_policy.decide`` reads them the same way. A few queries per page load, however many clusters.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterator, Sequence
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.sweep_policy import (
+from airflow_databricks_clusters.fleet.sweep_policy import (
     ACTIVE_RUN_STATES,
     Lookup,
     RunStatus,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.sweep_policy import Lookup, RunStatus, TaskInstanceRef
+from airflow_databricks_clusters.fleet.sweep_policy import Lookup, RunStatus, TaskInstanceRef
 
 DAG_ID = "clusters_page_lookups"
 DAG_FILE = f'''
@@ -53,7 +53,7 @@ def dag_run(airflow_db: None) -> Any:
 def test_lookups_read_each_task_instance_and_its_run(dag_run: Any) -> None:
     from airflow.utils.session import create_session
 
-    from airflow_databricks_clusters.task_instance_states import read_lookups
+    from airflow_databricks_clusters.fleet.task_instances import read_lookups
 
     run_id = dag_run.run_id
     ok = TaskInstanceRef(DAG_ID, "ok", run_id, -1)

@@ -1,10 +1,10 @@
-"""The Clusters page's FastAPI app, mounted in Airflow's API server by the plugin (``plugin.py``).
+"""The Clusters page's FastAPI app, mounted in Airflow's API server by the plugin (``fleet/plugin.py``).
 
-``GET /`` is the page (``clusters_page_html.py``); ``GET /api/clusters`` the table's rows;
+``GET /`` is the page (``fleet/page_html.py``); ``GET /api/clusters`` the table's rows;
 ``POST /api/clusters/{conn_id}/{cluster_id}/terminate`` the terminate action. Every endpoint goes
 through Airflow's auth manager as the caller (the UI's session cookie, or a bearer token): a user sees
 the clusters of the DAGs they may read and terminates those of the DAGs they may edit. The browser gets
-only the fields of ``cluster_fleet.FleetRow``: no token, no spec, nothing under a secret key.
+only the fields of ``fleet.rows.FleetRow``: no token, no spec, nothing under a secret key.
 
 Settings (``airflow.cfg`` or ``AIRFLOW__DATABRICKS_CLUSTERS__*``): ``[databricks_clusters] conn_ids``, the
 ``databricks`` connections whose workspaces the page shows (comma-separated, default
@@ -24,11 +24,11 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from airflow_databricks_clusters.cluster_fleet import FleetRow, fleet_rows, task_instances
-from airflow_databricks_clusters.clusters_page_html import PAGE
 from airflow_databricks_clusters.errors import ClusterNotFound, DatabricksClustersError
-from airflow_databricks_clusters.fleet_reader import FleetReader
-from airflow_databricks_clusters.sweep_policy import Lookup, TaskInstanceRef, identify
+from airflow_databricks_clusters.fleet.page_html import PAGE
+from airflow_databricks_clusters.fleet.reader import FleetReader
+from airflow_databricks_clusters.fleet.rows import FleetRow, fleet_rows, task_instances
+from airflow_databricks_clusters.fleet.sweep_policy import Lookup, TaskInstanceRef, identify
 from airflow_databricks_clusters.wait.states import LIVE_STATES
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ def metadata_lookups(refs: Collection[TaskInstanceRef]) -> dict[TaskInstanceRef,
     """The task instances' states from Airflow's metadata database (the API server's own)."""
     from airflow.utils.session import create_session
 
-    from airflow_databricks_clusters.task_instance_states import read_lookups
+    from airflow_databricks_clusters.fleet.task_instances import read_lookups
 
     if not refs:
         return {}

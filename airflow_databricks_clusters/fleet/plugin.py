@@ -1,7 +1,7 @@
 """The Airflow plugin: a "Databricks Clusters" page in the UI's navigation.
 
 Registered by this package's ``airflow.plugins`` entry point, so installing the package is enough. The
-page is the FastAPI app of ``clusters_page.py``, mounted in the API server at ``/databricks-clusters/``
+page is the FastAPI app of ``fleet/page.py``, mounted in the API server at ``/databricks-clusters/``
 and shown inside the UI as an external view. Every Airflow process loads plugins (a task, for their
 macros), so this module imports nothing heavy: the app is built on its first request, in the API server.
 """
@@ -17,7 +17,7 @@ URL_PREFIX = "/databricks-clusters"
 
 
 class _AppOnFirstRequest:
-    """An ASGI app that builds ``clusters_page.create_app()`` when the first request reaches it."""
+    """An ASGI app that builds ``fleet.page.create_app()`` when the first request reaches it."""
 
     def __init__(self) -> None:
         self._app: Any = None
@@ -27,7 +27,7 @@ class _AppOnFirstRequest:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from airflow_databricks_clusters.clusters_page import create_app
+                    from airflow_databricks_clusters.fleet.page import create_app
 
                     self._app = create_app()
         await self._app(scope, receive, send)
@@ -37,7 +37,7 @@ class DatabricksClustersPlugin(AirflowPlugin):
     """The Clusters page: every cluster this plugin made in the connected workspace(s), with its task
     instance, state, uptime, spot and on-demand workers, nodes lost and termination reason; the orphaned
     ones (live, and no task will terminate them) can be filtered, and any live one terminated by a user
-    who may edit its DAG. See ``clusters_page``
+    who may edit its DAG. See ``fleet.page``
     for its settings and its permissions (read a DAG to see its clusters, edit it to terminate them)."""
 
     name = "databricks_clusters"
