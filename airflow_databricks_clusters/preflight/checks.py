@@ -27,8 +27,8 @@ from airflow_databricks_clusters.preflight.results import (
     report_lines,
     validate_check_names,
 )
+from airflow_databricks_clusters.preflight.runtimes import runtime_result
 from airflow_databricks_clusters.redaction import redact
-from airflow_databricks_clusters.spec.runtimes import runtime_result
 
 __all__ = [
     "CHECKS",
@@ -106,7 +106,8 @@ def _unreadable(check: str, listing: Listing, what_came: str) -> CheckResult:
 
 
 def _offered(check: str, field: str, value: str, offered: Iterable[str], where: str) -> CheckResult:
-    # Imported here: the operators import this module at DAG parse time, for the check names.
+    # Imported here: only a value that is not offered needs it (the operators import this module when a
+    # create runs, not at DAG parse time; the check names they read at parse come from results.py).
     import difflib
 
     offered = sorted(offered)

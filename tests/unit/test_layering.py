@@ -38,7 +38,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "links": GLUE,
         "sweeper": GLUE,
     },
-    "spec": {"fields": PURE, "build": PURE, "validation": PURE, "runtimes": PURE},
+    "spec": {"fields": PURE, "build": PURE, "validation": PURE},
     "wait": {
         "states": PURE,
         "engine": PURE,
@@ -55,7 +55,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "rate_limit": PURE,
         "oauth_tokens": PURE,
     },
-    "preflight": {"checks": IO, "results": PURE, "aws": IO},
+    "preflight": {"checks": IO, "results": PURE, "runtimes": PURE, "aws": IO},
     "fleet": {
         "sweep_policy": PURE,
         "rows": PURE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_databricks_clusters.preflight.results import Outcome
-from airflow_databricks_clusters.spec.runtimes import is_retired, runtime_result, runtime_version
+from airflow_databricks_clusters.preflight.runtimes import is_retired, runtime_result, runtime_version
 
 OFFERED = [
     "14.3.x-scala2.12",

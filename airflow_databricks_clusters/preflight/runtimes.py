@@ -51,7 +51,9 @@ def runtime_result(given: str, offered: Iterable[str]) -> CheckResult:
     """The spark_version check's finding: passed when the workspace offers ``given``; otherwise failed,
     naming it, saying whether it is retired (``is_retired``) or else what it is close to, and listing every
     runtime the workspace offers, newest first."""
-    import difflib  # here: the operators import this module (through preflight/checks.py) at DAG parse time
+    # Imported here: only a runtime that is not offered needs it (this module loads with preflight/checks.py
+    # when a create runs, not at DAG parse time).
+    import difflib
 
     offered = list(offered)
     if given in offered:
