@@ -1,9 +1,9 @@
 """Exception types shared by every layer of the plugin.
 
-Pure Python on purpose: ``spec/build.py`` raises these without importing Airflow, the hook raises them from
-HTTP answers, and the operators let them propagate (Airflow fails the task on any exception). None of
-them ever carries a secret: messages are built from field names, values the user typed that are not
-secrets, and the workspace's own error bodies.
+Pure Python on purpose: ``cluster_spec/build.py`` raises these without importing Airflow, the hook raises
+them from HTTP answers, and the operators let them propagate (Airflow fails the task on any exception).
+None of them ever carries a secret: messages are built from field names, values the user typed that are
+not secrets, and the workspace's own error bodies.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Operators that create a Databricks cluster for a DAG and terminate it afterwards. Airflow glue only.
 
-The spec comes from ``spec/build.py`` (the fields rendered and built in ``spec_rendering.py``), finding or
-creating the cluster from ``wait/ensure.py``, the waits from the one engine in ``wait/engine.py`` (driven in
-the worker by ``wait.lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from ``hooks.py``.
+The spec comes from ``cluster_spec/build.py`` (the fields rendered and built in ``spec_rendering.py``),
+finding or creating the cluster from ``wait/ensure.py``, the waits from the one engine in ``wait/engine.py``
+(driven in the worker by ``wait.lifecycle.wait``, in the triggerer by ``triggers.py``), the API calls from
+``hooks.py``.
 What is left here is Airflow's part: parameters, XComs and the link, deferring, failing without retries, and
 cleaning up when a task dies.
 Importing this module at DAG parse time loads no HTTP client, no AWS code, no pre-flight checks (nor their
@@ -23,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
+from airflow_databricks_clusters.cluster_spec.fields import OPERATOR_FIELDS
 from airflow_databricks_clusters.operator_base import ClusterOperatorBase
-from airflow_databricks_clusters.spec.fields import OPERATOR_FIELDS
 from airflow_databricks_clusters.spec_rendering import ClusterSpecOperator
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 TASK_STATE_CLUSTER_ID_KEY = "databricks_cluster_id"
 #: XCom key of the create operator's spot/on-demand summary.
 CLUSTER_SUMMARY_XCOM_KEY = "cluster_summary"
-#: Cluster fields the create operator takes as named parameters (and templates): ``spec.fields``'.
+#: Cluster fields the create operator takes as named parameters (and templates): ``cluster_spec.fields``'.
 CLUSTER_FIELD_PARAMS: tuple[str, ...] = OPERATOR_FIELDS
 
 
@@ -69,7 +70,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         spark_env_vars, custom_tags, init_scripts, cluster_log_conf, autotermination_minutes,
         enable_elastic_disk, enable_local_disk_encryption, instance_pool_id, driver_instance_pool_id,
         policy_id, apply_policy_default_values, ssh_public_keys, data_security_mode, single_user_name,
-        runtime_engine: the Clusters API fields of the same name (``spec.fields.CREATE_FIELDS``).
+        runtime_engine: the Clusters API fields of the same name (``cluster_spec.fields.CREATE_FIELDS``).
     :param autoscale: ``{"min_workers": a, "max_workers": b}`` or ``(a, b)``.
     :param aws_attributes: the API object; ``availability`` (SPOT, ON_DEMAND, SPOT_WITH_FALLBACK),
         ``first_on_demand``, ``spot_bid_price_percent``, ``zone_id``, ``instance_profile_arn`` and
@@ -237,7 +238,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     # -- execute ----------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> str:
-        from airflow_databricks_clusters.spec.build import redact_spec
+        from airflow_databricks_clusters.cluster_spec.build import redact_spec
         from airflow_databricks_clusters.wait.ensure import ensure_cluster
         from airflow_databricks_clusters.wait.states import RUNNING
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.log import mask_secret
 
+from airflow_databricks_clusters.cluster_spec.fields import OPERATOR_FIELDS
 from airflow_databricks_clusters.operator_base import ClusterOperatorBase
-from airflow_databricks_clusters.spec.fields import OPERATOR_FIELDS
 
 if TYPE_CHECKING:
     import jinja2
@@ -42,7 +42,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
         stores the rendering (right after this returns)."""
-        from airflow_databricks_clusters.spec.build import cluster_json_path
+        from airflow_databricks_clusters.cluster_spec.build import cluster_json_path
 
         jinja_env = jinja_env or self.get_template_env()
         try:
@@ -60,7 +60,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
             mask_secrets(getattr(self, name, None) for name in self.template_fields)
 
     def _task_tags(self, context: Context) -> dict[str, str]:
-        from airflow_databricks_clusters.spec.build import task_instance_tags
+        from airflow_databricks_clusters.cluster_spec.build import task_instance_tags
 
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
@@ -72,9 +72,9 @@ class ClusterSpecOperator(ClusterOperatorBase):
         A bad spec fails the task without retries, before any API call, with one line naming every bad
         field, its value and what is allowed: logged at ERROR here, and the exception's whole message.
         """
+        from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
+        from airflow_databricks_clusters.cluster_spec.validation import problems_line
         from airflow_databricks_clusters.errors import SpecError
-        from airflow_databricks_clusters.spec.build import build_cluster_spec
-        from airflow_databricks_clusters.spec.validation import problems_line
 
         given = {name: getattr(self, name) for name in OPERATOR_FIELDS if getattr(self, name) is not None}
         try:
@@ -102,8 +102,8 @@ def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
     """
     import jinja2
 
-    from airflow_databricks_clusters.spec.build import unreadable_cluster_json
-    from airflow_databricks_clusters.spec.validation import problems_line
+    from airflow_databricks_clusters.cluster_spec.build import unreadable_cluster_json
+    from airflow_databricks_clusters.cluster_spec.validation import problems_line
 
     def refused(reason: str) -> AirflowFailException:
         error = unreadable_cluster_json(path, reason, where)

@@ -68,8 +68,8 @@ class DatabricksClusterSweeperOperator(BaseOperator):
     than the connection's, one whose task instance is running, deferred, queued, scheduled, up for retry or
     reschedule, restarting or without a state, the cluster of a create that succeeded while its DAG run
     still runs (the pipeline is using it), nor one that started less than ``min_age_minutes`` ago. A tag
-    value that may be a hashed rewrite of an id (``spec.build._tag_value``) is not trusted to say a run is
-    gone.
+    value that may be a hashed rewrite of an id (``cluster_spec.build._tag_value``) is not trusted to say a
+    run is gone.
 
     :param databricks_conn_id: the ``databricks`` connection; only clusters created by its user (or service
         principal) are swept. Two Airflow deployments sharing a workspace need different users (or

@@ -86,8 +86,8 @@ FORBIDDEN = (
             "wait.lifecycle",
             "wait.engine",
             "triggers",
-            "spec.build",
-            "spec.validation",
+            "cluster_spec.build",
+            "cluster_spec.validation",
         )
     ),
 )

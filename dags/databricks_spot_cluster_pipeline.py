@@ -57,7 +57,7 @@ def check_form_limits(context: Context) -> None:
     naming each such field (logged at ERROR too). A task of its own before create_cluster, not a hook of
     it: a hook would run again when create_cluster resumes from its deferral, and fail it around the
     operator's own cleanup, leaving the cluster it made running."""
-    from airflow_databricks_clusters.spec.validation import problem, problems_line
+    from airflow_databricks_clusters.cluster_spec.validation import problem, problems_line
 
     problems = []
     for name, (low, high, rule) in FORM_LIMITS.items():

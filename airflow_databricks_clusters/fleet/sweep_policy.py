@@ -14,9 +14,9 @@ said of its task instance (``Lookup``), the time and an age floor, and answers a
 - **terminate**: its task instance failed, upstream_failed, skipped or removed; it succeeded and its DAG
   run has finished (the teardown did not terminate it); or its DAG run no longer exists.
 
-Tag values are what ``spec.build._tag_value`` made of the ids: an id with characters Databricks refuses, or
-longer than 255, is rewritten (``_`` for each such character, cut, and ``-`` with 8 hex digits of its
-SHA-256 appended), so it cannot be turned back into the id. A run looked up under a rewritten value is
+Tag values are what ``cluster_spec.build._tag_value`` made of the ids: an id with characters Databricks
+refuses, or longer than 255, is rewritten (``_`` for each such character, cut, and ``-`` with 8 hex digits
+of its SHA-256 appended), so it cannot be turned back into the id. A run looked up under a rewritten value is
 never found, which must not read as "the run is gone": a value that may be such a rewrite is trusted only
 when Airflow found what it names.
 
@@ -34,8 +34,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_databricks_clusters.cluster_spec.build import TAG_DAG_ID, TAG_MAP_INDEX, TAG_RUN_ID, TAG_TASK_ID
 from airflow_databricks_clusters.errors import SpecProblem
-from airflow_databricks_clusters.spec.build import TAG_DAG_ID, TAG_MAP_INDEX, TAG_RUN_ID, TAG_TASK_ID
 
 #: The tags that name a task instance, in the order a person reads them.
 TASK_INSTANCE_TAGS = (TAG_DAG_ID, TAG_RUN_ID, TAG_TASK_ID, TAG_MAP_INDEX)
@@ -171,7 +171,8 @@ def state_name(state: Any) -> str | None:
 
 
 def could_be_rewritten(value: str) -> bool:
-    """Whether a tag value may be ``spec.build._tag_value``'s rewrite of an id rather than the id itself."""
+    """Whether a tag value may be ``cluster_spec.build._tag_value``'s rewrite of an id rather than the id
+    itself."""
     return bool(_REWRITE_SUFFIX.search(value))
 
 

@@ -38,7 +38,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "links": GLUE,
         "sweeper": GLUE,
     },
-    "spec": {"fields": PURE, "build": PURE, "validation": PURE},
+    "cluster_spec": {"fields": PURE, "build": PURE, "validation": PURE},
     "wait": {
         "states": PURE,
         "engine": PURE,
@@ -83,7 +83,7 @@ AWS_LIBRARIES = ("airflow.providers.amazon", "boto3", "botocore")
 
 
 def key(path: Path) -> str:
-    """A module as this test names it: its path in the package without ``.py`` (``spec/fields``)."""
+    """A module as this test names it: its path in the package without ``.py`` (``cluster_spec/fields``)."""
     return path.relative_to(ROOT).with_suffix("").as_posix()
 
 

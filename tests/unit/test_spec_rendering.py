@@ -18,8 +18,8 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
 from airflow.sdk.log import redact
 
+from airflow_databricks_clusters.cluster_spec.build import load_cluster_json
 from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
-from airflow_databricks_clusters.spec.build import load_cluster_json
 
 IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/etl:1"
 BASE: dict[str, Any] = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}

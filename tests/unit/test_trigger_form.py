@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_databricks_clusters.cluster_spec.validation import TAG_RULE
 from airflow_databricks_clusters.emulator import Emulator
-from airflow_databricks_clusters.spec.validation import TAG_RULE
 
 DAG_ID = "databricks_spot_cluster_pipeline"
 NUMBER_FIELDS = ("min_workers", "max_workers", "spot_bid_price_percent")

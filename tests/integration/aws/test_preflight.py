@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.preflight.checks import (
@@ -21,7 +22,6 @@ from airflow_databricks_clusters.preflight.checks import (
     raise_on_failure,
     run_preflight,
 )
-from airflow_databricks_clusters.spec.build import build_cluster_spec
 from tests.aws_server import AwsServer
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.client.retry import RetryPolicy
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import (
     ClusterNotFound,
@@ -19,7 +20,6 @@ from airflow_databricks_clusters.errors import (
     UnknownOutcome,
 )
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec.build import build_cluster_spec
 from tests.integration.client.conftest import SPEC, RecordingSleep, advance_until
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"

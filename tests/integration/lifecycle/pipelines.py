@@ -170,8 +170,8 @@ def cluster_of_an_earlier_try(dag_id: str, run_after: datetime, *, terminated: b
     As a worker that died right after its create call leaves it (``terminated=False``), or as a failed
     try's cleanup leaves it (``terminated=True``). ``fields`` override the test cluster's.
     """
+    from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec, task_instance_tags
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
-    from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 
     tags = task_instance_tags(dag_id, "create_cluster", f"manual__{run_after.isoformat()}", -1)
     hook = DatabricksClustersHook()

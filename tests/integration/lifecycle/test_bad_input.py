@@ -3,9 +3,9 @@ any API call; a malformed answer of each endpoint the operator calls fails it na
 read past, naming it, where the operator can do without it), and no cluster is left running either way.
 
 The operator runs as a task does — fields rendered, then ``execute`` — called directly (no DAG run per
-case). ``tests/unit/spec/test_bad_input.py`` holds the hostile specs; every one of them that the operator
-takes as parameters is run here too. ``test_create_under_faults.py`` holds the faults issue 9 reproduced (one
-unreadable create answer, three unreadable states, an unreadable lookup after a lost create).
+case). ``tests/unit/cluster_spec/test_bad_input.py`` holds the hostile specs; every one of them that the
+operator takes as parameters is run here too. ``test_create_under_faults.py`` holds the faults issue 9
+reproduced (one unreadable create answer, three unreadable states, an unreadable lookup after a lost create).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from airflow_databricks_clusters.operators import (
     DatabricksCreateClusterOperator,
     DatabricksTerminateClusterOperator,
 )
-from tests.unit.spec.test_bad_input import BASE, ROWS
+from tests.unit.cluster_spec.test_bad_input import BASE, ROWS
 
 LIVE = {"PENDING", "RUNNING", "RESTARTING", "RESIZING"}
 PARAMETERS = {"cluster_json", "single_node", *DatabricksCreateClusterOperator.template_fields}

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.client.retry import RetryPolicy
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import InvalidParameter, MalformedAnswer, UnknownOutcome
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.wait.ensure import Action, ensure_cluster
 from tests.integration.lifecycle.pipelines import (
     CLUSTER,

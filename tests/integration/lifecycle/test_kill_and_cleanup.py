@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from airflow.sdk import DAG
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
-from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from tests.integration.lifecycle.pipelines import CLUSTER
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
-from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from airflow_databricks_clusters.wait import poller as shared_poller
 from tests.integration.lifecycle.pipelines import CLUSTER

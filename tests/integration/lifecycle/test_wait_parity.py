@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.errors import ClusterFailed, ClusterGone, ClusterTimeout
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.sensors import DatabricksClusterSensor
-from airflow_databricks_clusters.spec.build import build_cluster_spec
 from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
 from airflow_databricks_clusters.wait.engine import WaitOutcome
 from airflow_databricks_clusters.wait.lifecycle import wait_for_state

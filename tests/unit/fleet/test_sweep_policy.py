@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.cluster_spec.build import _tag_value, task_instance_tags
 from airflow_databricks_clusters.fleet.sweep_policy import (
     ACTIVE_TASK_STATES,
     ENDED_TASK_STATES,
@@ -25,7 +26,6 @@ from airflow_databricks_clusters.fleet.sweep_policy import (
     summary,
     sweep_report,
 )
-from airflow_databricks_clusters.spec.build import _tag_value, task_instance_tags
 
 OWNER = "airflow-sp@example.com"
 NOW = 1_800_000_000.0  # epoch seconds

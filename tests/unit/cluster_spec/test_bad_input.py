@@ -12,9 +12,15 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.cluster_spec.fields import (
+    AWS_FIELDS,
+    CREATE_FIELDS,
+    OPERATOR_FIELDS,
+    Kind,
+    names,
+)
 from airflow_databricks_clusters.errors import SpecError
-from airflow_databricks_clusters.spec.build import build_cluster_spec, task_instance_tags
-from airflow_databricks_clusters.spec.fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind, names
 
 BASE: dict[str, Any] = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
 KB10 = 10 * 1024

@@ -3,8 +3,8 @@
 ``build_cluster_spec`` lays named parameters over a base spec (``cluster_json``: a dict, JSON text, or the
 path of a ``databricks clusters create --json-file`` file), turns the conveniences users write (an image URL,
 ``s3://`` init-script paths, ``(min, max)`` autoscale, ...) into the API's objects, adds the task instance's
-tags, and validates the result (``spec/validation.py``) before any API call. Templating decides what a value
-looks like: a dict or list may arrive as its JSON or Python text, and an absent one as "None".
+tags, and validates the result (``cluster_spec/validation.py``) before any API call. Templating decides
+what a value looks like: a dict or list may arrive as its JSON or Python text, and an absent one as "None".
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_databricks_clusters.errors import SpecError, SpecProblem
-from airflow_databricks_clusters.redaction import redact_value, structured
-from airflow_databricks_clusters.spec.validation import (
+from airflow_databricks_clusters.cluster_spec.validation import (
     AWS_ATTRIBUTE_FIELDS,
     CLUSTER_FIELDS,
     MERGED_FIELDS,
     problem,
     validate_cluster_spec,
 )
+from airflow_databricks_clusters.errors import SpecError, SpecProblem
+from airflow_databricks_clusters.redaction import redact_value, structured
 
 __all__ = [
     "AWS_ATTRIBUTE_FIELDS",
@@ -162,7 +162,8 @@ def build_cluster_spec(
     ``aws_attributes``, ``spark_conf``, ``custom_tags`` and ``spark_env_vars`` are merged key by key.
     ``tags`` (the task instance's) are added to ``custom_tags`` last. A value that ``is_given`` says was
     not given (None, or the "None" a template renders for it) is left out, the empty ``cluster_json`` too.
-    No problem shows a secret: values under secret-like keys are ``***`` (``spec.validation.problem``).
+    No problem shows a secret: values under secret-like keys are ``***``
+    (``cluster_spec.validation.problem``).
     """
     problems: list[SpecProblem] = []
     unknown = sorted(set(fields) - set(CLUSTER_FIELDS) - set(AWS_ATTRIBUTE_FIELDS))

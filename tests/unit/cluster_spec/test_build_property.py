@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.validation import validate_create
-from airflow_databricks_clusters.spec.build import build_cluster_spec
 
 CATALOG = Catalog()
 text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=20)

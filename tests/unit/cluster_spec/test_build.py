@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from airflow_databricks_clusters.errors import SpecError
-from airflow_databricks_clusters.spec.build import (
+from airflow_databricks_clusters.cluster_spec.build import (
     build_cluster_spec,
     load_cluster_json,
     redact_spec,
     task_instance_tags,
     validate_cluster_spec,
 )
+from airflow_databricks_clusters.errors import SpecError
 
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
 BASE: dict[str, Any] = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}

@@ -2,9 +2,9 @@
 and the validator checks. Pure data, no import of anything.
 
 Every Clusters API create field this client models is a row: its name and what kind of value it is. The
-operator's named parameters and templated fields, ``spec.build.build_cluster_spec``'s accepted fields and
-``spec.validation``'s handlers are all derived from it, and ``tests/unit/spec/test_fields.py`` fails
-when one of them drifts from it.
+operator's named parameters and templated fields, ``cluster_spec.build.build_cluster_spec``'s accepted
+fields and ``cluster_spec.validation``'s handlers are all derived from it, and
+``tests/unit/cluster_spec/test_fields.py`` fails when one of them drifts from it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The operator's cluster parameters, the spec builder's fields and the validator's fields are one table.
 
-Each test fails when one of them drifts from ``spec.fields``: a field the validator checks but the
+Each test fails when one of them drifts from ``cluster_spec.fields``: a field the validator checks but the
 operator does not take (as ``ebs_volume_iops`` once was), a parameter the spec builder refuses, a field
 no handler checks.
 """
@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
+from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
+from airflow_databricks_clusters.cluster_spec.fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind
+from airflow_databricks_clusters.cluster_spec.validation import _FIELD_HANDLERS
 from airflow_databricks_clusters.errors import SpecError
 from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
-from airflow_databricks_clusters.spec.build import build_cluster_spec
-from airflow_databricks_clusters.spec.fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind
-from airflow_databricks_clusters.spec.validation import _FIELD_HANDLERS
 
 #: The create operator's parameters that are not cluster fields.
 OPERATOR_OWN = {

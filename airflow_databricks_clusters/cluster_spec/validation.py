@@ -14,9 +14,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from airflow_databricks_clusters.cluster_spec.fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
 from airflow_databricks_clusters.redaction import redact_field
-from airflow_databricks_clusters.spec.fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
 
 INT_FIELDS = names(CREATE_FIELDS, Kind.INT)
 BOOL_FIELDS = names(CREATE_FIELDS, Kind.BOOL)
