@@ -111,6 +111,10 @@ class AirflowDeployment:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": connection,
             "DATABRICKS_CLUSTER_POLL_SECONDS": "1",
+            # Task and trigger logs are served on ports of the deployment's own: another deployment on the
+            # machine (a parallel test worker's) may hold the defaults, 8793 and 8794.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             **(self._celery_env() if executor == "CeleryExecutor" else {}),
             **(extra_env or {}),
         }
@@ -134,8 +138,6 @@ class AirflowDeployment:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(CELERY_WORKER_CONCURRENCY),
             # Sending a task to Redis may take more than the default 1 s on a machine whose cores are busy.
             "AIRFLOW__CELERY__OPERATION_TIMEOUT": "10",
-            # The worker serves its task logs on a port of its own (another deployment may hold 8793).
-            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         }
 
     # -- lifecycle ------------------------------------------------------------------------------------------
