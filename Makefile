@@ -39,8 +39,14 @@ bench: $(STAMP)
 airflow: $(STAMP)
 	$(PY) scripts/local_airflow.py
 
+# The suite runs on TEST_WORKERS pytest-xdist workers: most of its tests wait on a clock, a deployment or a
+# subprocess, so more workers than cores pay. Tests that share a deployment (or the soak) run on one worker
+# (tests/conftest.py). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS))
+
 test: lint
-	$(PY) -m pytest tests --durations=25
+	$(PY) -m pytest tests $(XDIST) --durations=25
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

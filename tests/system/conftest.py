@@ -1,15 +1,14 @@
 """A real Airflow (scheduler, triggerer, dag-processor, API server) on PostgreSQL, and the emulator.
 
-One deployment serves every system test module (starting one takes most of a minute). Its DAGs folder
-holds the example DAGs of ``dags/`` and the test DAGs of ``tests/system/dags/``, linked, not copied, so a
-test reads the same files a user would. ``[operators] default_deferrable`` is on, as many deployments set
-it: every operator that can defer and is not told otherwise waits in the triggerer, the official
-provider's ``DatabricksSubmitRunOperator`` included.
+One deployment serves every system test module here (starting one takes most of a minute): this folder's
+tests run on one xdist worker (``tests/conftest.py``), and the deployment stops when that worker leaves the
+folder, not at the end of the whole session. Its DAGs folder holds the example DAGs of ``dags/`` and the
+test DAGs of ``tests/system/dags/``, linked, not copied, so a test reads the same files a user would.
+``[operators] default_deferrable`` is on, as many deployments set it: every operator that can defer and is
+not told otherwise waits in the triggerer, the official provider's ``DatabricksSubmitRunOperator`` included.
 
-``celery_airflow`` is the same deployment with CeleryExecutor (Redis broker, a separate Celery worker
-process) and a workspace emulator of its own; only a module that asks for it starts it, and it stops at
-the end of that module: an idle deployment keeps parsing DAGs and heartbeating, CPU the later modules
-need on a 2-core machine.
+``celery/`` holds the same deployment with CeleryExecutor, its own fixtures in its own folder, so that its
+tests run on a worker of their own beside these.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from airflow_databricks_clusters.emulator import Emulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from local_airflow import CELERY_WORKER, COMPONENTS, REPO, AirflowDeployment
+from local_airflow import COMPONENTS, REPO, AirflowDeployment
 
 #: How long the scheduler lets a running task go without a heartbeat before failing it (a killed worker).
 HEARTBEAT_TIMEOUT_SECONDS = 30
@@ -42,7 +40,7 @@ def dags_folder() -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def emulator() -> Iterator[Emulator]:
     with Emulator(start_seconds=3, terminate_seconds=1, run_seconds=2) as emu:
         yield emu
@@ -56,6 +54,9 @@ def system_env() -> dict[str, str]:
         "PYTHONPATH": str(REPO),
         # A failed Spark task is retried after 5 s, not the example's minute: the retry is what is tested.
         "DATABRICKS_RETRY_DELAY_SECONDS": "5",
+        # The DAG files never change during a test: parsed once at start, not every 5 s (the CPU other
+        # tests on the machine need).
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
     }
 
 
@@ -64,7 +65,7 @@ def print_log_tails(deployment: AirflowDeployment, components: tuple[str, ...]) 
         print(f"\n===== {component} (last lines) =====\n{deployment.log_tail(component, 40)}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
     folder = dags_folder()
     deployment = AirflowDeployment(emulator.connection_env(), dags_folder=folder, extra_env=system_env())
@@ -75,28 +76,3 @@ def airflow(emulator: Emulator) -> Iterator[AirflowDeployment]:
         print_log_tails(deployment, COMPONENTS)
         deployment.stop()
         shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def celery_emulator() -> Iterator[Emulator]:
-    """The Celery deployment's workspace: what it holds is that deployment's doing alone."""
-    with Emulator(start_seconds=3, terminate_seconds=1, run_seconds=2) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def celery_airflow(celery_emulator: Emulator) -> Iterator[AirflowDeployment]:
-    """The deployment with CeleryExecutor and a separate Celery worker; the example DAGs only."""
-    deployment = AirflowDeployment(
-        celery_emulator.connection_env(), executor="CeleryExecutor", extra_env=system_env()
-    )
-    deployment.start()
-    try:
-        yield deployment
-    finally:
-        print_log_tails(deployment, (*COMPONENTS, CELERY_WORKER))
-        deployment.stop()
-    # Stopping cleans the broker: no key of the deployment's Celery is left in the machine's Redis.
-    with redis.Redis.from_url(deployment.broker_url) as client:
-        left = list(client.scan_iter(match=f"{deployment.broker_prefix}*"))
-    assert not left, f"Redis keys left after stop: {left}"
