@@ -72,8 +72,9 @@ class Result:
 # -- setting up -------------------------------------------------------------------------------------------
 
 
-def prepare_airflow(home: Path) -> Path:
-    """A throw-away AIRFLOW_HOME with the soak's DAGs; set before airflow is imported."""
+def prepare_airflow(home: Path, database: Path | None = None) -> Path:
+    """A throw-away AIRFLOW_HOME with the soak's DAGs; set before airflow is imported. Its metadata
+    database is a copy of ``database`` (a migrated one) when given, else migrated here."""
     dags = home / "dags"
     dags.mkdir(parents=True)
     (dags / "chaos_sweeper.py").write_text(
@@ -94,8 +95,16 @@ def prepare_airflow(home: Path) -> Path:
     from tests.chaos.dags import dag_file_text
 
     (dags / "chaos_dags.py").write_text(dag_file_text())
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    if database is not None:
+        shutil.copyfile(database, home / "airflow.db")
+    else:
+        migrate_database()
     return dags
+
+
+def migrate_database() -> None:
+    """``airflow db migrate`` for the AIRFLOW_HOME this process's environment names."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
 
 # -- injecting --------------------------------------------------------------------------------------------
@@ -300,9 +309,11 @@ def check(result: Result, emu: Any, run_id: str) -> None:
 # -- the soak ---------------------------------------------------------------------------------------------
 
 
-def soak(seed: int, runs: int, shard: tuple[int, int], only: Sequence[int] = ()) -> int:
+def soak(
+    seed: int, runs: int, shard: tuple[int, int], only: Sequence[int] = (), database: Path | None = None
+) -> int:
     home = Path(tempfile.mkdtemp(prefix="adc-chaos-"))
-    dags_folder = prepare_airflow(home)
+    dags_folder = prepare_airflow(home, database)
     from airflow.dag_processing.dagbag import DagBag
 
     from airflow_databricks_clusters.emulator import Emulator
@@ -348,13 +359,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--shard", default="0/1", help="i/n: the runs whose number is i modulo n")
     parser.add_argument("--only", type=int, action="append", default=[], help="run only these run numbers")
+    parser.add_argument(
+        "--database", type=Path, help="a migrated SQLite metadata database to copy (else one is migrated)"
+    )
     worker_args = ("DAG_ID", "LOGICAL_DATE", "CONF")
     parser.add_argument("--worker", nargs=3, metavar=worker_args, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(*args.worker)
     index, count = (int(part) for part in args.shard.split("/"))
-    return soak(args.seed, args.runs, (index, count), args.only)
+    return soak(args.seed, args.runs, (index, count), args.only, args.database)
 
 
 if __name__ == "__main__":
