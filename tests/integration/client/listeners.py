@@ -134,7 +134,7 @@ def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[P
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
+    now = datetime.datetime.now(datetime.timezone.utc)  # datetime.UTC is 3.11+
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
