@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -102,9 +102,10 @@ def prepare_airflow(home: Path, database: Path | None = None) -> Path:
     return dags
 
 
-def migrate_database() -> None:
-    """``airflow db migrate`` for the AIRFLOW_HOME this process's environment names."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+def migrate_database(env: Mapping[str, str] | None = None) -> None:
+    """``airflow db migrate`` for the AIRFLOW_HOME that ``env`` (else this process's environment) names."""
+    command = [sys.executable, "-m", "airflow", "db", "migrate"]
+    subprocess.run(command, check=True, capture_output=True, env=env)
 
 
 # -- injecting --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.conftest import SUMMARIES
+from tests.chaos.soak import migrate_database
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
 
@@ -43,8 +44,7 @@ def test_soak_leaks_nothing_duplicates_nothing_and_names_every_cause(tmp_path: P
     shards = []
     # One migrated metadata database, copied by every shard: a migration costs each shard seconds of CPU.
     database = tmp_path / "airflow.db"
-    migrate = [sys.executable, "-m", "airflow", "db", "migrate"]
-    subprocess.run(migrate, check=True, capture_output=True, env={**env, "AIRFLOW_HOME": str(tmp_path)})
+    migrate_database({**env, "AIRFLOW_HOME": str(tmp_path)})
     command = [sys.executable, "-m", "tests.chaos.soak", "--seed", str(seed), "--runs", str(RUNS)]
     command += ["--database", str(database)]
     for index, log in enumerate(logs):
