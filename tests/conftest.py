@@ -64,3 +64,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return SHARED_FOLDERS.index(unit) if unit in SHARED_FOLDERS else len(SHARED_FOLDERS)
 
     items.sort(key=rank)  # stable: within a rank, the collection's order
+
+
+# -- the session's summary -----------------------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Lines a test leaves as a ``summary: <topic>`` property (the soak's counts), shown at the end of the
+    session, also when the test passed, and also when it ran on an xdist worker (its report carries them
+    back; a module-level list would stay in the worker)."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for name, value in report.user_properties:
+                if name.startswith("summary: "):
+                    terminalreporter.write_line(f"{name.removeprefix('summary: ')}: {value}")

@@ -14,11 +14,11 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.chaos.conftest import SUMMARIES
 from tests.chaos.soak import migrate_database
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(1800)]
@@ -37,7 +37,9 @@ def chosen_seed() -> int:
     return int(given) if given else DEFAULT_SEED
 
 
-def test_soak_leaks_nothing_duplicates_nothing_and_names_every_cause(tmp_path: Path) -> None:
+def test_soak_leaks_nothing_duplicates_nothing_and_names_every_cause(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     seed = chosen_seed()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     logs = [tmp_path / f"shard-{index}.log" for index in range(SHARDS)]
@@ -70,7 +72,8 @@ def test_soak_leaks_nothing_duplicates_nothing_and_names_every_cause(tmp_path: P
         totals = [a + int(b) for a, b in zip(totals, match.groups()[:5], strict=True)]
     runs, faults, leaked, duplicated, wrong = totals
     counts = f"runs={runs} faults={faults} leaked={leaked} duplicated={duplicated} wrong={wrong}"
-    SUMMARIES.append(f"{counts} seed={seed}")
+    # Shown in the session's summary by tests/conftest.py, also when the soak ran on an xdist worker.
+    record_property("summary: chaos soak", f"{counts} seed={seed}")
     numbers = [line.split(":")[0].removeprefix("run ") for line in failed_runs]
     reproduce = [f"python -m tests.chaos.soak --seed {seed} --only {number}" for number in numbers]
     assert runs == RUNS
