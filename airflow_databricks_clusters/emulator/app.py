@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 
-from airflow_databricks_clusters.emulator import console_data, console_page
+from airflow_databricks_clusters.emulator import console_data, console_page, fast_forward
 from airflow_databricks_clusters.emulator.api_errors import (
     ApiError,
     OAuthError,
@@ -32,6 +32,7 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.request_params import one
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
 
 _API = re.compile(r"^/api/(?P<version>2\.[012])/(?P<tail>.+?)/?$")
@@ -66,6 +67,8 @@ class EmulatorApp:
         self.clock = clock
         #: Requests served since start, every path but the admin ones and the console (``/emulator/stats``).
         self.requests_served = 0
+        #: Whether a read of one cluster or run first moves the clock until it rests (``fast_forward.py``).
+        self.fast_forward = False
         ws = workspace
         clusters: dict[tuple[str, str], Handler] = {
             ("POST", "clusters/create"): lambda b, c: ws.clusters_create(b, user=c.user),
@@ -207,7 +210,19 @@ class EmulatorApp:
         # A GET takes its parameters from the query string or a JSON body (the official provider's async
         # hook sends the latter); a workspace answers both.
         params = {**_json_body(raw), **_query(request)} if method == "GET" else _json_body(raw)
+        if self.fast_forward:
+            self._settle(match["tail"], params)
         return handler(params, Caller(user, base_url, match["version"]))
+
+    def _settle(self, tail: str, params: dict[str, Any]) -> None:
+        """Fast-forward the cluster or run a read names, before it is answered."""
+        if tail in ("clusters/get", "clusters/events"):
+            cluster_id = one(params.get("cluster_id"))
+            if isinstance(cluster_id, str):
+                fast_forward.settle(self.clock, lambda: self.workspace.settles_at(cluster_id))
+        elif tail in ("jobs/runs/get", "jobs/runs/get-output"):
+            run_id = one(params.get("run_id"))
+            fast_forward.settle(self.clock, lambda: self.runs.settles_at(run_id))
 
     def _token(self, request: Request, raw: bytes) -> dict[str, Any]:
         try:

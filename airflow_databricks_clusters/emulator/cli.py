@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         help="emulated seconds per real second: 1 real time, 20 twenty times faster, 0 a stopped clock "
         'that only POST /emulator/clock {"advance_seconds": N} moves',
     )
+    emu.add_argument(
+        "--fast-forward",
+        action="store_true",
+        help="a read of one cluster or run first moves the clock until it is RUNNING, TERMINATED or "
+        "ended, so polling clients never wait",
+    )
     emu.add_argument("--region", default="ap-southeast-1")
     emu.add_argument("--state-file", help="keep the workspace in this JSON file across restarts")
     emu.add_argument(
@@ -68,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         oauth_clients=clients,
         s3_endpoint_url=args.s3_endpoint_url,
         time_scale=args.time_scale,
+        fast_forward=args.fast_forward,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -197,6 +197,23 @@ class Runs:
             else:
                 self._end(run, "TERMINATED", "SUCCESS", "", started + self.run_seconds)
 
+    def settles_at(self, run_id: Any) -> float | None:
+        """When a run (or a task's run) that has not ended next changes: when its cluster next changes
+        while the run waits for it, else when the run ends. None when it has ended, its cluster waits on
+        nothing planned, or there is no such run."""
+        with self.workspace.lock:
+            try:
+                found = self._task_runs.get(_run_id(run_id))
+                run = self._runs[found[0]] if found is not None else self._run(run_id)
+            except ApiError:
+                return None
+            self._advance(run)
+            if run["state"]["life_cycle_state"] in ENDED:
+                return None
+            if run["_ran_since"] is None:
+                return self.workspace.settles_at(str(run["tasks"][0].get("existing_cluster_id")))
+            return float(run["_ran_since"]) + self.run_seconds
+
     def _running_since(self, cluster_id: str, default: float) -> float:
         """When the cluster last became RUNNING (its newest RUNNING event)."""
         answer = self.workspace.clusters_events(

@@ -43,6 +43,11 @@ class Emulator:
         seconds (it stands for the network). Resumed from ``state_file``, the clock carries on from the
         saved reading as if it had kept running at its saved scale while stopped (a stopped clock
         resumes where it stopped), so time never goes back behind what the file records.
+    :param fast_forward: a read of one cluster or run (``clusters/get``, ``clusters/events``,
+        ``jobs/runs/get``, ``jobs/runs/get-output``) first moves the clock until what it reads rests:
+        RUNNING or TERMINATED, a run ended. Clients that poll get their answer at the first read and never
+        sleep, however long their polling interval (``fast_forward.py``). Settable at any time
+        (``emu.fast_forward = False`` to watch a cluster PENDING on a stopped clock).
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
     :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
         Databricks does for a ``cluster_log_conf`` of ``{"s3": {"destination": "s3://bucket/prefix",
@@ -77,6 +82,7 @@ class Emulator:
         oauth_clients: dict[str, str] | None = None,
         s3_endpoint_url: str | None = None,
         time_scale: float = 1.0,
+        fast_forward: bool = False,
     ) -> None:
         self.token = token
         self.host = host
@@ -103,6 +109,7 @@ class Emulator:
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
         self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock)
+        self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -179,6 +186,15 @@ class Emulator:
             tmp.replace(self.state_file)
 
     # -- what tests and the demo use -----------------------------------------------------------------------
+
+    @property
+    def fast_forward(self) -> bool:
+        """Whether a read of one cluster or run finds it where it is going (see the parameter)."""
+        return self.app.fast_forward
+
+    @fast_forward.setter
+    def fast_forward(self, value: bool) -> None:
+        self.app.fast_forward = bool(value)
 
     @property
     def clusters(self) -> dict[str, dict[str, Any]]:

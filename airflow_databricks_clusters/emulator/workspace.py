@@ -69,6 +69,8 @@ STATE_ORDER = (
 )
 #: ``clusters/list``: the page size of a request without one (or 0), and the most one page holds.
 LIST_PAGE_SIZE = 100
+#: States a cluster only passes through on its way to RUNNING or TERMINATED (``fast_forward.py``).
+PASSING_STATES = frozenset({"PENDING", "RESTARTING", "RESIZING", "TERMINATING"})
 
 
 class Workspace:
@@ -131,6 +133,17 @@ class Workspace:
             cluster = self._clusters[cluster_id]
             self.lifecycle.advance(cluster, now)
             self._plan(cluster)
+
+    def settles_at(self, cluster_id: str) -> float | None:
+        """When a cluster in a passing state (PENDING, RESTARTING, RESIZING, TERMINATING) next changes;
+        None when it rests (RUNNING, TERMINATED), waits on nothing planned (held PENDING for good), or
+        does not exist."""
+        with self.lock:
+            self._advance()
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster["state"] not in PASSING_STATES or not cluster["_steps"]:
+                return None
+            return float(cluster["_steps"][0]["at"])
 
     def _plan(self, cluster: Mapping[str, Any]) -> None:
         """Schedule the cluster's next due moment: after anything that may have changed its steps, its
