@@ -1,9 +1,11 @@
 """Airflow settings every test needs, set before anything imports airflow.
 
-Airflow reads its configuration at import time, so this runs at collection: a throw-away AIRFLOW_HOME
-(no test touches the user's), unit-test mode (lets a test call ``operator.execute()`` directly) and no
-example DAGs (unit-test mode would otherwise switch them on). Tests that need a connection set
-``AIRFLOW_CONN_<ID>`` themselves, pointing at an emulator they start.
+The package's own pytest plugin (``airflow_databricks_clusters/testing/pytest_plugin.py``, loaded by its
+``pytest11`` entry point before this file) has already given the session a throw-away AIRFLOW_HOME with
+no example DAGs, no database or secrets backend from the machine's environment: no test touches the
+user's. Added here: unit-test mode (lets a test call ``operator.execute()`` directly) and a DAGs folder of
+the process's own, where tests write their DAG files (the plugin's default is the repository's ``dags/``).
+Tests that need a connection set ``AIRFLOW_CONN_<ID>`` themselves, pointing at an emulator they start.
 """
 
 from __future__ import annotations
@@ -14,16 +16,14 @@ from typing import Any
 
 import pytest
 
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="adc-airflow-home-")
-os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+if "AIRFLOW_HOME" not in os.environ:
+    raise pytest.UsageError(
+        "the package's pytest plugin did not run: install the package (pip install -e .) and do not "
+        "disable the databricks_clusters plugin"
+    )
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
-os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-_DAGS_FOLDER = os.path.join(_AIRFLOW_HOME, "dags")
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # A worker inherits the controller's folder: its own keeps the DAG files tests write apart.
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = _DAGS_FOLDER
-else:
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", _DAGS_FOLDER)
+# Each process (each xdist worker too) its own: the DAG files one writes stay apart from another's.
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = tempfile.mkdtemp(prefix="dags-", dir=os.environ["AIRFLOW_HOME"])
 
 
 # -- running in parallel (pytest-xdist) --------------------------------------------------------------------
@@ -43,6 +43,7 @@ def _unit(nodeid: str) -> str:
     return folder if folder in SHARED_FOLDERS else module
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: absent under -p no:xdist (TEST_WORKERS=0)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     # xdist's own --dist loadgroup marks a test by rewriting its node id, which pytest 9.2 no longer lets a
     # plugin do: the units are told by path instead.

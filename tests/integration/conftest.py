@@ -3,9 +3,6 @@ metadata database."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,14 +11,9 @@ from tests.aws_server import AwsServer
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
-    """A migrated SQLite metadata database in the session's throw-away AIRFLOW_HOME (for dag.test())."""
-    subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"],
-        check=True,
-        capture_output=True,
-        env=os.environ.copy(),
-    )
+def airflow_db(_databricks_airflow_db: object) -> None:
+    """The SQLite metadata database of the session's throw-away AIRFLOW_HOME (for dag.test()): the
+    package's pytest plugin creates it, as it does for a user's DAG tests."""
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@
 - glue: Airflow's side (operators, sensor, trigger, XCom, the UI plugin); the decisions come from below.
 
 Besides: only ``client/transport.py`` and ``hooks.py`` import an HTTP client, only ``preflight/aws.py`` the
-amazon provider (or boto); the emulator and the plugin import nothing of each other; there is no import
+amazon provider (or boto); the emulator and the plugin import nothing of each other, but for ``testing/``,
+which runs users' DAGs against the emulator (and which nothing else imports); there is no import
 cycle; a folder's ``__init__.py`` holds only its docstring; ``docs/architecture.md`` names every folder and
 every module.
 """
@@ -65,6 +66,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "page": GLUE,
         "plugin": GLUE,
     },
+    "testing": {"airflow_home": GLUE, "dag_runs": GLUE, "pytest_plugin": GLUE},
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.
@@ -158,10 +160,14 @@ def test_only_aws_touches_the_amazon_provider() -> None:
 
 
 def test_the_emulator_and_the_plugin_stay_apart() -> None:
+    # testing/ joins them (users' DAG tests run the plugin against the emulator); nothing imports testing/.
     for path in FILES:
-        emulator = key(path).startswith("emulator/")
+        emulator, joins = key(path).startswith("emulator/"), key(path).startswith("testing/")
         for dep in imports_of(path):
-            if dep.startswith(f"{PACKAGE}."):
+            if not dep.startswith(f"{PACKAGE}."):
+                continue
+            assert joins or not dep.startswith(f"{PACKAGE}.testing"), f"{key(path)} imports {dep}"
+            if not joins:
                 assert dep.startswith(f"{PACKAGE}.emulator") == emulator, f"{key(path)} imports {dep}"
 
 
