@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/emulator_throughput.py
 	$(PY) benchmarks/trigger_fleet.py
 	$(PY) benchmarks/worker_seconds.py
+	$(PY) benchmarks/dag_test_speed.py
 
 # A local Airflow (on the machine's PostgreSQL) with the example DAGs and the emulator, until Ctrl-C.
 airflow: $(STAMP)

@@ -18,7 +18,14 @@ RATIO_LINE = re.compile(r"^ratio .+ = \d+\.\d+x", re.MULTILINE)
 
 
 @pytest.mark.parametrize(
-    "script", ["dag_parse_cost.py", "emulator_throughput.py", "trigger_fleet.py", "worker_seconds.py"]
+    "script",
+    [
+        "dag_parse_cost.py",
+        "dag_test_speed.py",
+        "emulator_throughput.py",
+        "trigger_fleet.py",
+        "worker_seconds.py",
+    ],
 )
 def test_quick_run_exits_0_and_prints_ratios(script: str) -> None:
     proc = subprocess.run(
