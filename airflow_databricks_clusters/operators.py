@@ -78,6 +78,17 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     :param docker_image: an image URL, or ``{"url": ..., "basic_auth": {"username", "password"}}`` (the
         password is masked, above), as a dict or its JSON text.
     :param single_node: build a single-node cluster (no workers) with the settings Databricks requires.
+    :param extra_api_fields: Clusters API create fields this plugin has never heard of, sent as given, e.g.
+        ``{"some_new_field": {...}}``: the way to use a field newer than the plugin, on purpose. Every other
+        key, in ``cluster_json`` and inside ``aws_attributes``, ``autoscale``, ``docker_image``,
+        ``init_scripts`` and ``cluster_log_conf``, must be one the API has there, or the task fails before
+        any API call, without retries, naming the key's path and the field it was likely meant to be
+        (``aws_attributes.availabilty ... did you mean 'availability'?``). Newer create fields the plugin
+        knows but does not model (``kind``, ``is_single_node``, ``use_ml_runtime``,
+        ``worker_node_type_flexibility``, ... : ``cluster_spec.fields.PASSED_CREATE_FIELDS``) go in
+        ``cluster_json`` and are sent as given; a field the plugin knows is refused here. Only top-level
+        fields: a new key inside ``aws_attributes`` or another checked object cannot be sent. A dict or its
+        JSON text; templated.
     :param wait_for_running: wait for RUNNING (default); if False, return as soon as the cluster exists.
     :param deferrable: wait in the triggerer instead of the worker (default
         ``[operators] default_deferrable``).
@@ -127,12 +138,12 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     ``cluster_log_conf``, the last lines of the init-script logs (and the driver's) follow in the log.
     """
 
-    template_fields: Sequence[str] = ("cluster_json", *CLUSTER_FIELD_PARAMS)
+    template_fields: Sequence[str] = ("cluster_json", *CLUSTER_FIELD_PARAMS, "extra_api_fields")
     template_fields_renderers: ClassVar[dict[str, str]] = {
         name: "json"
         for name in (
             "cluster_json", "spark_conf", "spark_env_vars", "custom_tags", "aws_attributes", "docker_image",
-            "init_scripts", "cluster_log_conf", "autoscale",
+            "init_scripts", "cluster_log_conf", "autoscale", "extra_api_fields",
         )
     }  # fmt: skip
     ui_color = "#ff6a3d"
@@ -177,6 +188,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         ebs_volume_iops: int | str | None = None,
         ebs_volume_throughput: int | str | None = None,
         single_node: bool = False,
+        extra_api_fields: Mapping[str, Any] | str | None = None,
         wait_for_running: bool = True,
         deferrable: bool | None = None,
         polling_interval: float = 15.0,
@@ -193,6 +205,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         for name in CLUSTER_FIELD_PARAMS:
             setattr(self, name, given[name])
         self.single_node = single_node
+        self.extra_api_fields = extra_api_fields
         self.wait_for_running = wait_for_running
         self.delete_on_error = delete_on_error
         if docker_auth not in (None, "ecr"):

@@ -38,6 +38,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
     template_ext: Sequence[str] = ()
     cluster_json: Any
     single_node: bool | str
+    extra_api_fields: Any
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
@@ -82,6 +83,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
                 cluster_json=self.cluster_json or None,
                 single_node=self.single_node,
                 tags=self._task_tags(context),
+                extra_api_fields=self.extra_api_fields,
                 **given,
             )
         except SpecError as err:

@@ -18,10 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from airflow_databricks_clusters.cluster_spec.fields import API_CREATE_FIELDS, OPERATOR_FIELDS
 from airflow_databricks_clusters.cluster_spec.validation import (
     AWS_ATTRIBUTE_FIELDS,
     CLUSTER_FIELDS,
+    EXTRA_FIELDS_PARAM,
     MERGED_FIELDS,
+    nearest,
     problem,
     validate_cluster_spec,
 )
@@ -153,6 +156,7 @@ def build_cluster_spec(
     cluster_json: Mapping[str, Any] | str | os.PathLike[str] | None = None,
     single_node: bool | str = False,
     tags: Mapping[str, str] | None = None,
+    extra_api_fields: Mapping[str, Any] | str | None = None,
     **fields: Any,
 ) -> dict[str, Any]:
     """Build and validate the ``clusters/create`` JSON; raise ``SpecError`` listing every problem.
@@ -162,15 +166,23 @@ def build_cluster_spec(
     ``aws_attributes``, ``spark_conf``, ``custom_tags`` and ``spark_env_vars`` are merged key by key.
     ``tags`` (the task instance's) are added to ``custom_tags`` last. A value that ``is_given`` says was
     not given (None, or the "None" a template renders for it) is left out, the empty ``cluster_json`` too.
-    No problem shows a secret: values under secret-like keys are ``***``
+    Every key, at any depth, must be one the Clusters API has there (``fields.KNOWN_KEYS``): create fields
+    this client does not model yet pass from ``cluster_json`` as given, and an unknown key is a problem
+    naming its path and the field it was likely meant to be.
+
+    ``extra_api_fields`` are top-level fields this client has never heard of, sent as given (after the
+    check, unchecked): the way to use an API field newer than the plugin, on purpose. A field the plugin
+    knows is refused there (it goes in ``cluster_json`` or its parameter, where it is checked); so is a
+    value that is not JSON. No problem shows a secret: values under secret-like keys are ``***``
     (``cluster_spec.validation.problem``).
     """
     problems: list[SpecProblem] = []
     unknown = sorted(set(fields) - set(CLUSTER_FIELDS) - set(AWS_ATTRIBUTE_FIELDS))
     for name in unknown:
-        problems.append(
-            problem(name, fields[name], "a Clusters API create field: " + ", ".join(CLUSTER_FIELDS))
-        )
+        meant = nearest(name, OPERATOR_FIELDS)
+        allowed = f"did you mean {meant!r}?" if meant else ", ".join(CLUSTER_FIELDS)
+        problems.append(problem(name, fields[name], f"a Clusters API create field: {allowed}"))
+    extra = _extra_fields(extra_api_fields, problems)
     spec: dict[str, Any] = {}
     if cluster_json is not None and cluster_json != "" and is_given(cluster_json):
         spec = load_cluster_json(cluster_json)
@@ -189,13 +201,43 @@ def build_cluster_spec(
     if tags:
         _add_keys(spec, "custom_tags", tags)
     try:
-        normalised = validate_cluster_spec(spec)
+        normalised = validate_cluster_spec(spec, source="cluster_json")
     except SpecError as err:
         problems.extend(err.problems)
         raise SpecError(problems) from None
     if problems:
         raise SpecError(problems)
-    return normalised
+    return {**normalised, **extra}
+
+
+def _extra_fields(value: Any, problems: list[SpecProblem]) -> dict[str, Any]:
+    """``extra_api_fields`` as they will be sent: an object of fields the plugin does not know, each a JSON
+    value. A field it knows is refused: sent from here it would skip the check it gets everywhere else."""
+    if not is_given(value):
+        return {}
+    value = _parse_json_text(value)
+    if not isinstance(value, Mapping):
+        problems.append(
+            problem(EXTRA_FIELDS_PARAM, value, "an object of Clusters API fields and their values")
+        )
+        return {}
+    extra: dict[str, Any] = {}
+    for name, item in value.items():
+        field = f"{EXTRA_FIELDS_PARAM}.{name}"
+        if not isinstance(name, str) or not name.strip():
+            problems.append(problem(field, item, "a non-empty field name"))
+        elif name in API_CREATE_FIELDS:
+            where = " or its parameter of that name" if name in OPERATOR_FIELDS else ""
+            problems.append(problem(field, item, f"a field this plugin does not know: {name!r} is one it "
+                                    f"knows, so give it in cluster_json{where}"))  # fmt: skip
+        else:
+            try:
+                json.dumps(item, allow_nan=False)
+            except (TypeError, ValueError):
+                problems.append(problem(field, item, "a JSON value (object, list, string, number, boolean)"))
+                continue
+            extra[name] = copy.deepcopy(item)
+    return extra
 
 
 def _add_keys(spec: dict[str, Any], name: str, keys: Mapping[str, Any]) -> None:

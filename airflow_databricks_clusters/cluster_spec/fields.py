@@ -5,6 +5,18 @@ Every Clusters API create field this client models is a row: its name and what k
 operator's named parameters and templated fields, ``cluster_spec.build.build_cluster_spec``'s accepted
 fields and ``cluster_spec.validation``'s handlers are all derived from it, and
 ``tests/unit/cluster_spec/test_fields.py`` fails when one of them drifts from it.
+
+Beside it, every field the API has, modelled or not, and the fields of the API's objects inside a spec:
+``KNOWN_KEYS``, what each key of a spec is checked against before any call, so that a typo never reaches a
+workspace. The emulator keeps its own copy, as what a workspace knows (it imports nothing of the plugin);
+``tests/unit/emulator/test_known_fields.py`` fails when the two differ, and
+``tests/conformance/test_databricks_sdk.py`` when the installed databricks-sdk can send a field neither
+knows.
+
+Where the field names come from, to refresh them: databricks-sdk-py 0.167.0, ``databricks/sdk/service/
+compute.py``: ``ClustersAPI.create``'s parameters (the request body of ``clusters/create``) and the
+dataclasses ``AwsAttributes``, ``AutoScale``, ``DockerImage``, ``DockerBasicAuth``, ``InitScriptInfo``,
+``ClusterLogConf``, ``S3StorageInfo`` and the one-field destinations (``WorkspaceStorageInfo``, ...).
 """
 
 from __future__ import annotations
@@ -63,6 +75,68 @@ AWS_FIELDS: dict[str, Kind] = {
     "ebs_volume_size": Kind.INT,
     "ebs_volume_iops": Kind.INT,
     "ebs_volume_throughput": Kind.INT,
+}
+
+#: Create fields of the API this client does not model: no parameter of their own and no check of their
+#: values. A base spec (``cluster_json``) may hold them, and they are sent as given. ``cluster_source`` and
+#: ``idempotency_token`` are not in databricks-sdk 0.167's create but older clients send them and a
+#: workspace takes them (the legacy Clusters API 2.0 reference; Terraform's ``databricks_cluster``).
+PASSED_CREATE_FIELDS: tuple[str, ...] = (
+    "kind",
+    "is_single_node",
+    "use_ml_runtime",
+    "idempotency_token",
+    "cluster_source",
+    "worker_node_type_flexibility",
+    "driver_node_type_flexibility",
+    "remote_disk_throughput",
+    "total_initial_remote_disk_size",
+    "clone_from",
+    "workload_type",
+    "dependency_mode",
+    "azure_attributes",
+    "gcp_attributes",
+)
+
+#: Every field of a ``clusters/create`` body: the keys a base spec may have.
+API_CREATE_FIELDS: tuple[str, ...] = (*CREATE_FIELDS, *PASSED_CREATE_FIELDS)
+
+#: The fields of the one object an init script is, each holding a destination object of these fields.
+#: ``abfss`` and ``gcs`` are Azure's and Google's storage: the API knows them, an AWS cluster cannot use them.
+S3_STORAGE_FIELDS: tuple[str, ...] = (
+    "destination", "region", "endpoint", "enable_encryption", "encryption_type", "kms_key", "canned_acl",
+)  # fmt: skip
+DESTINATION_FIELDS: tuple[str, ...] = ("destination",)
+INIT_SCRIPT_DESTINATIONS: dict[str, tuple[str, ...]] = {
+    "workspace": DESTINATION_FIELDS,
+    "volumes": DESTINATION_FIELDS,
+    "s3": S3_STORAGE_FIELDS,
+    "dbfs": DESTINATION_FIELDS,
+    "file": DESTINATION_FIELDS,
+    "abfss": DESTINATION_FIELDS,
+    "gcs": DESTINATION_FIELDS,
+}
+#: ``cluster_log_conf``: one of these, each holding a destination object of these fields.
+LOG_DESTINATIONS: dict[str, tuple[str, ...]] = {
+    "dbfs": DESTINATION_FIELDS,
+    "s3": S3_STORAGE_FIELDS,
+    "volumes": DESTINATION_FIELDS,
+}
+
+#: What a key may be, at each place in a spec: an object's keys, each with what its value holds (None: its
+#: keys are not looked at), and a list of such objects written as a one-item list. The objects whose keys
+#: are checked are the ones this client models; the inside of a passed field (``workload_type``, ...) is
+#: sent as given, as the field itself is.
+Keys = dict[str, "Keys | list[Keys] | None"]
+KNOWN_KEYS: Keys = {
+    **{name: None for name in API_CREATE_FIELDS},
+    "aws_attributes": {name: None for name in AWS_FIELDS},
+    "autoscale": {"min_workers": None, "max_workers": None},
+    "docker_image": {"url": None, "basic_auth": {"username": None, "password": None}},
+    "init_scripts": [
+        {kind: {name: None for name in fields} for kind, fields in INIT_SCRIPT_DESTINATIONS.items()}
+    ],
+    "cluster_log_conf": {kind: {name: None for name in fields} for kind, fields in LOG_DESTINATIONS.items()},
 }
 
 #: Every field the create operator takes as a named (templated) parameter: the create fields, then the

@@ -3,20 +3,32 @@
 ``validate_cluster_spec`` brings every field to the API's shape and type (numbers and booleans that arrive
 as strings from templating are coerced; an image URL becomes ``{"url": ...}``, an ``s3://`` path an init
 script object, ...) and checks the rules the workspace enforces plus what only a client can see (ARNs,
-image references, zone names, unfilled placeholders). Every problem is collected; ``SpecError`` lists them,
-and no problem shows a secret (``problem``).
+image references, zone names, unfilled placeholders). Every key is one the API knows there
+(``fields.KNOWN_KEYS``): an unknown one is named by its path with the known field nearest to it
+(``unknown_key``). Every problem is collected; ``SpecError`` lists them, and no problem shows a secret
+(``problem``).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_databricks_clusters.cluster_spec.fields import AWS_FIELDS, CREATE_FIELDS, Kind, names
+from airflow_databricks_clusters.cluster_spec.fields import (
+    AWS_FIELDS,
+    CREATE_FIELDS,
+    INIT_SCRIPT_DESTINATIONS,
+    KNOWN_KEYS,
+    LOG_DESTINATIONS,
+    Keys,
+    Kind,
+    names,
+)
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
-from airflow_databricks_clusters.redaction import redact_field
+from airflow_databricks_clusters.redaction import REDACTED, is_secret_key, redact_field
 
 INT_FIELDS = names(CREATE_FIELDS, Kind.INT)
 BOOL_FIELDS = names(CREATE_FIELDS, Kind.BOOL)
@@ -53,7 +65,10 @@ _IMAGE_NAME_MAX = 255
 _SHOWN_CHARS = 120
 _INIT_SCRIPT_PREFIXES = (("s3://", "s3"), ("dbfs:/", "dbfs"), ("/Volumes/", "volumes"),
                          ("/Workspace/", "workspace"), ("file:/", "file"))  # fmt: skip
-_INIT_SCRIPT_KINDS = ("workspace", "volumes", "s3", "dbfs", "file")
+# Azure's and Google's storage are API fields too, but no AWS cluster reads an init script from them.
+_INIT_SCRIPT_KINDS = tuple(kind for kind in INIT_SCRIPT_DESTINATIONS if kind not in ("abfss", "gcs"))
+#: Where a field the plugin does not know yet goes (the builder's and the operator's parameter).
+EXTRA_FIELDS_PARAM = "extra_api_fields"
 
 
 def problem(field: str, value: Any, allowed: str) -> SpecProblem:
@@ -75,6 +90,59 @@ def problems_line(subject: str, problems: Sequence[SpecProblem]) -> str:
         )
     # A value's repr is one line already; an allowed text quoting an error might not be.
     return " ".join(text.splitlines())
+
+
+def nearest(key: object, known: Iterable[str]) -> str | None:
+    """The known field ``key`` most likely meant (a typo, the wrong case, or a field's name cut short such
+    as ``min`` for ``min_workers``), or None when none is close."""
+    by_lower = {name.lower(): name for name in known}
+    typed = str(key).lower()
+    close = difflib.get_close_matches(typed, list(by_lower), n=1)
+    if not close:
+        close = [name for name in by_lower if typed and name.startswith(typed)]
+    return by_lower[close[0]] if len(close) == 1 else None
+
+
+def unknown_key(path: str, key: object, value: Any, known: Sequence[str], where: str = "") -> SpecProblem:
+    """The problem of ``key`` at ``path``, unknown to the API in the object ``where`` (the top level of a
+    create body when empty): the known field nearest to it, or, when none is close, the fields there are.
+
+    Its value is shown as ``***`` when the key may have meant a secret's (a ``pasword``) or sits under an
+    auth object, where every value is a credential: the secret rule goes by the key's name, and a typo'd
+    name is not one it knows.
+    """
+    meant = nearest(key, known)
+    secret = is_secret_key(meant) or re.search(r"(?:^|[\W_])auth$", where.rsplit(".", 1)[-1]) is not None
+    shown = REDACTED if secret and value not in (None, "") else value
+    if not where:
+        allowed = "a Clusters API create field"
+        hint = f": did you mean {meant!r}?" if meant else (
+            f" ({', '.join(known)}); one newer than this plugin goes in {EXTRA_FIELDS_PARAM}")  # fmt: skip
+    else:
+        allowed = f"a field of {where} in the Clusters API"
+        hint = f": did you mean {meant!r}?" if meant else f": one of {', '.join(known)}"
+    return problem(path, shown, allowed + hint)
+
+
+def unknown_keys(value: Any, keys: Keys | list[Keys] | None, path: str) -> list[SpecProblem]:
+    """Every key inside ``value``, the value at ``path``, that the API does not know there: ``keys`` is
+    what its keys may be (``fields.KNOWN_KEYS[field]``), at any depth. A value of another shape than
+    ``keys`` says is the field handlers' to refuse, so it is not looked into here."""
+    if isinstance(keys, list):
+        if not isinstance(value, list | tuple):
+            return []
+        return [found for index, entry in enumerate(value) for found in unknown_keys(
+            entry, keys[0], f"{path}[{index}]")]  # fmt: skip
+    if keys is None or not isinstance(value, Mapping):
+        return []
+    found: list[SpecProblem] = []
+    for key, item in value.items():
+        inner = f"{path}.{key}"
+        if key in keys:
+            found += unknown_keys(item, keys[key], inner)
+        else:
+            found.append(unknown_key(inner, key, item, list(keys), path))
+    return found
 
 
 def _short(value: Any) -> Any:
@@ -167,15 +235,30 @@ class _Checker:
         return out
 
 
-def validate_cluster_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The spec in the API's shape and types; ``SpecError`` listing every problem otherwise."""
+def validate_cluster_spec(spec: Mapping[str, Any], *, source: str = "") -> dict[str, Any]:
+    """The spec in the API's shape and types; ``SpecError`` listing every problem otherwise.
+
+    ``source`` names where the spec's own keys came from (``cluster_json``): an unknown one is named
+    ``cluster_json.<key>``, a key inside a field by the field's path (``aws_attributes.<key>``).
+    """
     check = _Checker()
     out: dict[str, Any] = {}
     given = {key: value for key, value in copy.deepcopy(dict(spec)).items() if value is not None}
     for name, value in given.items():
+        if name not in KNOWN_KEYS:
+            check.problems.append(
+                unknown_key(f"{source}.{name}" if source else name, name, value, list(KNOWN_KEYS))
+            )
+            continue
+        inside = unknown_keys(value, KNOWN_KEYS[name], name)
+        check.problems += inside
+        if inside and CREATE_FIELDS[name] is Kind.OBJECT:
+            # Its handler reads the object whole, so its other problems would mostly echo the typo (a
+            # destination "missing" beside a "destnation") and bury it. (aws_attributes is read key by key.)
+            continue
         handler = _FIELD_HANDLERS.get(name)
         if handler is None:
-            # Fields this client does not model (newer API additions) pass through untouched.
+            # Create fields this client does not model (newer API additions) pass through untouched.
             out[name] = value
             continue
         result = handler(check, name, value)
@@ -335,8 +418,6 @@ def _docker_image(check: _Checker, name: str, value: Any) -> Any:
     if not isinstance(image, Mapping) or not isinstance(image.get("url"), str):
         check.problem(name, value, _DOCKER_IMAGE_FORMS + " (keys in lower case)")
         return None
-    for key in sorted(set(image) - {"url", "basic_auth"}, key=str):
-        check.problem(f"{name}.{key}", image[key], "nothing: a docker_image has only url and basic_auth")
     url = image["url"].strip()
     reference = _IMAGE.fullmatch(url)
     if _PLACEHOLDER.search(url):
@@ -411,7 +492,7 @@ def _cluster_log_conf(check: _Checker, name: str, value: Any) -> Any:
     if not isinstance(value, Mapping):
         check.problem(name, value, "an s3://, dbfs:/ or /Volumes/ destination, or the API object")
         return None
-    kinds = [kind for kind in ("dbfs", "s3", "volumes") if value.get(kind) is not None]
+    kinds = [kind for kind in LOG_DESTINATIONS if value.get(kind) is not None]
     if len(kinds) != 1 or not isinstance(value[kinds[0]], Mapping) or not value[kinds[0]].get("destination"):
         check.problem(name, value, "exactly one of dbfs, s3 or volumes, each with a destination")
         return None

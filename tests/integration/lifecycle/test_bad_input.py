@@ -90,6 +90,31 @@ def test_a_hostile_spec_fails_the_task_at_once_before_any_call(
     assert set(workspace.clusters) == made
 
 
+#: The typos of issue 21, as the user's DAG wrote them: each was sent as it was, and two created a cluster.
+TYPOS = [
+    pytest.param({"aws_attributes": {"availabilty": "SPOT"}}, "aws_attributes.availabilty", "availability",
+                 id="aws_attributes"),
+    pytest.param({"cluster_json": {"autotermination_minute": 30, "spark_env_var": {"ENV": "prod"}}},
+                 "cluster_json.autotermination_minute", "autotermination_minutes", id="cluster_json"),
+    pytest.param({"num_workers": None, "cluster_json": {"num_worker": 2}}, "cluster_json.num_worker",
+                 "num_workers", id="cluster_json-required"),
+    pytest.param({"init_scripts": [{"s3": {"destnation": "s3://b/init.sh"}}]},
+                 "init_scripts[0].s3.destnation", "destination", id="init_scripts"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fields", "path", "meant"), TYPOS)
+def test_a_typo_fails_the_task_before_any_call_naming_its_path_and_the_field_meant(
+    workspace: Emulator, fields: dict[str, Any], path: str, meant: str
+) -> None:
+    sent = len(workspace.request_log)
+    with pytest.raises(AirflowFailException) as caught:  # no retry: a retry reads the same typo
+        run(create_task(**{**BASE, **fields}))
+    assert f" {path}: got " in str(caught.value), str(caught.value)
+    assert f"did you mean {meant!r}?" in str(caught.value)
+    assert workspace.request_log[sent:] == []  # not even the lookup for an earlier try's cluster
+
+
 def test_the_operator_takes_the_whole_hostile_matrix() -> None:
     # Only the builder's own unknown-field rows cannot be operator parameters (Airflow refuses them).
     left_out = [row.id for row in ROWS if row not in OPERATOR_ROWS]

@@ -112,8 +112,8 @@ ROWS: list[Any] = [
     ),
     pytest.param(
         {"num_workers": None, "autoscale": {"min": 1, "max": 2}},
-        "autoscale",
-        "min_workers",
+        "autoscale.min",
+        "did you mean 'min_workers'?",
         id="autoscale-wrong-keys",
     ),
     pytest.param(
@@ -132,12 +132,14 @@ ROWS: list[Any] = [
     pytest.param({"num_workers": None, "autoscale": 3}, "autoscale", "min_workers", id="autoscale-int"),
     # docker_image: every way to get it wrong.
     pytest.param({"docker_image": 3}, "docker_image", "an image URL", id="docker-int"),
-    pytest.param({"docker_image": {"URL": IMAGE}}, "docker_image", "lower case", id="docker-upper-url-key"),
+    pytest.param(
+        {"docker_image": {"URL": IMAGE}}, "docker_image.URL", "did you mean 'url'?", id="docker-upper-url-key"
+    ),
     pytest.param({"docker_image": {"url": 3}}, "docker_image", "an image URL", id="docker-int-url"),
     pytest.param(
         {"docker_image": {"url": IMAGE, "tag": "1"}},
         "docker_image.tag",
-        "only url and basic_auth",
+        "a field of docker_image in the Clusters API: one of url, basic_auth",
         id="docker-extra-key",
     ),
     pytest.param({"docker_image": "r/" + "a" * KB10}, "docker_image.url", "at most 255", id="docker-10KB"),
@@ -176,7 +178,10 @@ ROWS: list[Any] = [
     pytest.param({"init_scripts": [BIG]}, "init_scripts[0]", "s3://", id="init-10KB"),
     pytest.param({"init_scripts": [{"s3": {}}]}, "init_scripts[0]", "destination", id="init-no-destination"),
     pytest.param(
-        {"init_scripts": [{"ftp": {"destination": "x"}}]}, "init_scripts[0]", "kind", id="init-kind"
+        {"init_scripts": [{"ftp": {"destination": "x"}}]},
+        "init_scripts[0].ftp",
+        "a field of init_scripts[0] in the Clusters API: one of workspace",
+        id="init-kind",
     ),
     pytest.param({"cluster_log_conf": 3}, "cluster_log_conf", "s3://", id="logs-int"),
     pytest.param({"cluster_log_conf": "ftp://x"}, "cluster_log_conf", "s3://", id="logs-ftp"),

@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
-from airflow_databricks_clusters.cluster_spec.fields import AWS_FIELDS, CREATE_FIELDS, OPERATOR_FIELDS, Kind
+from airflow_databricks_clusters.cluster_spec.fields import (
+    API_CREATE_FIELDS,
+    AWS_FIELDS,
+    CREATE_FIELDS,
+    KNOWN_KEYS,
+    OPERATOR_FIELDS,
+    PASSED_CREATE_FIELDS,
+    Kind,
+)
 from airflow_databricks_clusters.cluster_spec.validation import _FIELD_HANDLERS
 from airflow_databricks_clusters.errors import SpecError
 from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
@@ -22,6 +30,7 @@ from airflow_databricks_clusters.operators import DatabricksCreateClusterOperato
 OPERATOR_OWN = {
     "self", "kwargs", "cluster_json", "single_node", "wait_for_running", "deferrable", "polling_interval",
     "timeout", "delete_on_error", "docker_auth", "preflight_checks", "skip_preflight_checks",
+    "extra_api_fields",
 }  # fmt: skip
 BASE = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
 #: A value of the wrong kind for each kind of field: the validator must name the field for it.
@@ -38,7 +47,23 @@ WRONG: dict[Kind, Any] = {
 def test_the_operator_takes_exactly_the_table_as_parameters() -> None:
     params = set(inspect.signature(DatabricksCreateClusterOperator.__init__).parameters)
     assert params - OPERATOR_OWN == set(OPERATOR_FIELDS)
-    assert set(DatabricksCreateClusterOperator.template_fields) == {"cluster_json", *OPERATOR_FIELDS}
+    assert set(DatabricksCreateClusterOperator.template_fields) == {
+        "cluster_json",
+        *OPERATOR_FIELDS,
+        "extra_api_fields",
+    }
+
+
+def test_the_known_keys_are_every_create_field_once_and_the_modelled_objects_fields() -> None:
+    assert not set(CREATE_FIELDS) & set(PASSED_CREATE_FIELDS)
+    assert list(KNOWN_KEYS) == [*CREATE_FIELDS, *PASSED_CREATE_FIELDS] == list(API_CREATE_FIELDS)
+    assert list(KNOWN_KEYS["aws_attributes"] or {}) == list(AWS_FIELDS)
+    # Each object the validator reads whole (Kind.OBJECT) has its keys checked, but ssh_public_keys, a list
+    # of strings; the maps (spark_conf, ...) hold the user's own keys.
+    objects = {name for name, kind in CREATE_FIELDS.items() if kind is Kind.OBJECT}
+    assert {name for name, keys in KNOWN_KEYS.items() if keys is not None} == objects - {
+        "ssh_public_keys"
+    } | {"aws_attributes"}
 
 
 def test_every_create_field_has_a_validator_handler() -> None:
