@@ -1,7 +1,16 @@
 """Request validation as the Clusters API does it: the same refusals, codes and messages.
 
-A wrong JSON type is a 400 MALFORMED_REQUEST (the request could not be parsed); a value the API does not
-allow is a 400 INVALID_PARAMETER_VALUE. Like the real service, the first problem found is the answer.
+A field the API does not have, at any depth, or a wrong JSON type is a 400 MALFORMED_REQUEST (the request
+could not be parsed); a value the API does not allow is a 400 INVALID_PARAMETER_VALUE. Like the real
+service, the first problem found is the answer.
+
+What a workspace knows of a create body is this module's own table (the emulator imports nothing of the
+plugin); ``tests/unit/emulator/test_known_fields.py`` keeps it equal to the plugin's
+``cluster_spec/fields.py``, and ``tests/conformance/test_databricks_sdk.py`` fails when the installed
+databricks-sdk can send a field it lacks. The names are databricks-sdk-py 0.167.0's
+(``databricks/sdk/service/compute.py``: ``ClustersAPI.create``'s parameters and the ``AwsAttributes``,
+``AutoScale``, ``DockerImage``, ``DockerBasicAuth``, ``InitScriptInfo``, ``ClusterLogConf`` and
+``S3StorageInfo`` dataclasses), with ``cluster_source`` and ``idempotency_token``, which older clients send.
 """
 
 from __future__ import annotations
@@ -47,11 +56,20 @@ CREATE_FIELDS: dict[str, str] = {
     "data_security_mode": "string",
     "single_user_name": "string",
     "runtime_engine": "string",
-    "cluster_source": "string",
-    "idempotency_token": "string",
-    "is_single_node": "bool",
     "kind": "string",
+    "is_single_node": "bool",
     "use_ml_runtime": "bool",
+    "idempotency_token": "string",
+    "cluster_source": "string",
+    "worker_node_type_flexibility": "object",
+    "driver_node_type_flexibility": "object",
+    "remote_disk_throughput": "int",
+    "total_initial_remote_disk_size": "int",
+    "clone_from": "object",
+    "workload_type": "object",
+    "dependency_mode": "string",
+    "azure_attributes": "object",
+    "gcp_attributes": "object",
 }
 AWS_FIELDS: dict[str, str] = {
     "availability": "string",
@@ -80,8 +98,32 @@ DATA_SECURITY_MODES = (
     "DATA_SECURITY_MODE_STANDARD",
     "DATA_SECURITY_MODE_DEDICATED",
 )
-INIT_SCRIPT_KINDS = ("workspace", "volumes", "s3", "dbfs", "file", "abfss", "gcs")
-LOG_DESTINATIONS = ("dbfs", "s3", "volumes")
+_S3 = ("destination", "region", "endpoint", "enable_encryption", "encryption_type", "kms_key", "canned_acl")
+_DESTINATION = ("destination",)
+#: An init script: one of these, holding a destination object of these fields.
+INIT_SCRIPT_KINDS: dict[str, tuple[str, ...]] = {
+    "workspace": _DESTINATION,
+    "volumes": _DESTINATION,
+    "s3": _S3,
+    "dbfs": _DESTINATION,
+    "file": _DESTINATION,
+    "abfss": _DESTINATION,
+    "gcs": _DESTINATION,
+}
+#: ``cluster_log_conf``: one of these, holding a destination object of these fields.
+LOG_DESTINATIONS: dict[str, tuple[str, ...]] = {"dbfs": _DESTINATION, "s3": _S3, "volumes": _DESTINATION}
+#: Every key a create body may have, at each depth: an object's keys, each with what its value holds (None:
+#: not looked into), a list of objects as a one-item list. The objects the plugin models are looked into;
+#: the inside of the others (``workload_type``, ...) is the workspace's, not checked here.
+Keys = dict[str, "Keys | list[Keys] | None"]
+KNOWN_KEYS: Keys = {
+    **{name: None for name in CREATE_FIELDS},
+    "aws_attributes": {name: None for name in AWS_FIELDS},
+    "autoscale": {"min_workers": None, "max_workers": None},
+    "docker_image": {"url": None, "basic_auth": {"username": None, "password": None}},
+    "init_scripts": [{kind: dict.fromkeys(fields) for kind, fields in INIT_SCRIPT_KINDS.items()}],
+    "cluster_log_conf": {kind: dict.fromkeys(fields) for kind, fields in LOG_DESTINATIONS.items()},
+}
 MAX_CUSTOM_TAGS = 45
 MAX_SSH_KEYS = 10
 _ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
@@ -109,6 +151,24 @@ def _check_types(body: Mapping[str, Any], fields: Mapping[str, str], prefix: str
             )
 
 
+def _check_known(value: Any, keys: Keys | list[Keys] | None, path: str = "") -> None:
+    """Refuse the first key, at any depth, that the API does not have where it is. A value of another
+    shape than ``keys`` says is left to the type checks."""
+    if isinstance(keys, list):
+        for index, entry in enumerate(value if isinstance(value, list) else []):
+            _check_known(entry, keys[0], f"{path}[{index}]")
+        return
+    if keys is None or not isinstance(value, Mapping):
+        return
+    for key, item in value.items():
+        inner = f"{path}.{key}" if path else str(key)
+        if key not in keys:
+            # The wording is the emulator's choice (docs/emulator-fidelity.md): in the style of the
+            # workspace's other "could not parse" answers, which name the field by its path.
+            raise malformed_request(f"Could not parse request object: Unknown field {inner}")
+        _check_known(item, keys[key], inner)
+
+
 def _check_string_map(body: Mapping[str, Any], name: str) -> None:
     for key, value in (body.get(name) or {}).items():
         if not isinstance(value, str):
@@ -122,6 +182,7 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
     """Check a ``clusters/create`` body; return it normalised (null fields dropped) or raise ApiError."""
     if not isinstance(body, Mapping):
         raise malformed_request("Could not parse request object: Expected an object")
+    _check_known(body, KNOWN_KEYS)
     _check_types(body, CREATE_FIELDS)
     for name in ("spark_conf", "spark_env_vars", "custom_tags"):
         _check_string_map(body, name)
@@ -277,9 +338,7 @@ def _check_init_scripts(scripts: list[Any]) -> None:
             raise invalid_parameter(
                 f"init_scripts[{index}] must set exactly one of {', '.join(INIT_SCRIPT_KINDS)}."
             )
-        ((kind, target),) = script.items()
-        if kind not in INIT_SCRIPT_KINDS:
-            raise invalid_parameter(f"Unsupported init script type {kind}.")
+        ((kind, target),) = script.items()  # a kind the API does not have is refused as an unknown field
         if not isinstance(target, dict) or not target.get("destination"):
             raise invalid_parameter(f"Missing required field: init_scripts[{index}].{kind}.destination")
 

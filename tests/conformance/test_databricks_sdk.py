@@ -12,6 +12,8 @@ fails the test at once instead of looping for good.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -37,7 +39,11 @@ from databricks.sdk.service.compute import (
     AwsAvailability,
     ClusterDetails,
     ClusterEvent,
+    ClusterLogConf,
+    ClustersAPI,
     ClusterSize,
+    DockerBasicAuth,
+    DockerImage,
     EventType,
     GetEventsOrder,
     InitScriptExecutionDetailsInitScriptExecutionStatus,
@@ -60,6 +66,7 @@ from databricks.sdk.service.jobs import (
 )
 
 from airflow_databricks_clusters.emulator import Emulator
+from airflow_databricks_clusters.emulator.validation import KNOWN_KEYS
 
 #: How long an SDK wait may take: a generous bound for a start of 0.4 s on a loaded machine.
 WAIT = timedelta(seconds=120)
@@ -140,6 +147,45 @@ def ended(emu: Emulator, w: WorkspaceClient, run_id: int) -> Run:
         return run.state.life_cycle_state in (RunLifeCycleState.TERMINATED, RunLifeCycleState.INTERNAL_ERROR)
 
     return advance_until(emu, lambda: w.jobs.get_run(run_id), is_over)
+
+
+def known(*path: str) -> set[str]:
+    """The fields the emulated workspace (and, by tests/unit/emulator/test_known_fields.py, the plugin)
+    knows at ``path`` in a create body: ``known("init_scripts", "s3")``."""
+    keys: Any = KNOWN_KEYS
+    for part in path:
+        keys = keys[part]
+        keys = keys[0] if isinstance(keys, list) else keys
+    return set(keys)
+
+
+def test_every_field_this_sdk_can_send_in_a_create_or_edit_is_known() -> None:
+    # Else the emulator refuses an SDK user's valid create, and the plugin a valid cluster_json. A failure
+    # here after a databricks-sdk upgrade means the API grew a field: add it to both tables
+    # (cluster_spec/fields.py, emulator/validation.py).
+    for method in (ClustersAPI.create, ClustersAPI.edit):
+        assert set(inspect.signature(method).parameters) - {"self", "cluster_id"} <= known()
+    objects: dict[tuple[str, ...], type] = {
+        ("aws_attributes",): AwsAttributes,
+        ("autoscale",): AutoScale,
+        ("docker_image",): DockerImage,
+        ("docker_image", "basic_auth"): DockerBasicAuth,
+        ("init_scripts",): InitScriptInfo,
+        ("init_scripts", "s3"): S3StorageInfo,
+        ("init_scripts", "workspace"): WorkspaceStorageInfo,
+        ("cluster_log_conf",): ClusterLogConf,
+        ("cluster_log_conf", "s3"): S3StorageInfo,
+    }
+    for path, sdk_class in objects.items():
+        assert {field.name for field in dataclasses.fields(sdk_class)} <= known(*path), path
+
+
+def test_an_unknown_field_comes_back_to_an_sdk_user_as_the_workspace_refused_it(emu: Emulator) -> None:
+    w = client(emu)
+    body = {"spark_version": RUNTIME, "node_type_id": NODE, "num_workers": 1, "autotermination_minute": 30}
+    with pytest.raises(DatabricksError, match="Unknown field autotermination_minute") as caught:
+        w.api_client.do("POST", "/api/2.1/clusters/create", body=body)
+    assert caught.value.error_code == "MALFORMED_REQUEST"
 
 
 def create(w: WorkspaceClient, name: str, **spec: Any) -> str:

@@ -41,6 +41,49 @@ from tests.integration.emulator.conftest import SPEC, Api
             "INVALID_PARAMETER_VALUE",
             "not registered",
         ),
+        # A key the API does not have, at any depth: the request object cannot be parsed (issue 21).
+        (
+            {"aws_attributes": {"availabilty": "SPOT"}},
+            400,
+            "MALFORMED_REQUEST",
+            "Could not parse request object: Unknown field aws_attributes.availabilty",
+        ),
+        ({"autotermination_minute": 30}, 400, "MALFORMED_REQUEST", "Unknown field autotermination_minute"),
+        (
+            {"num_workers": None, "autoscale": {"min_workers": 1, "max_workers": 2, "max": 3}},
+            400,
+            "MALFORMED_REQUEST",
+            "Unknown field autoscale.max",
+        ),
+        (
+            {"docker_image": {"url": "r/i:1", "basic_auth": {"username": "u", "password": "p", "user": "u"}}},
+            400,
+            "MALFORMED_REQUEST",
+            "Unknown field docker_image.basic_auth.user",
+        ),
+        (
+            {
+                "init_scripts": [
+                    {"s3": {"destination": "s3://b/ok.sh", "region": "ap-southeast-1"}},
+                    {"s3": {"destnation": "s3://b/i.sh", "region": "ap-southeast-1"}},
+                ]
+            },
+            400,
+            "MALFORMED_REQUEST",
+            "Unknown field init_scripts[1].s3.destnation",
+        ),
+        (
+            {"init_scripts": [{"ftp": {"destination": "ftp://x/i.sh"}}]},
+            400,
+            "MALFORMED_REQUEST",
+            "Unknown field init_scripts[0].ftp",
+        ),
+        (
+            {"cluster_log_conf": {"volumes": {"destination": "/Volumes/c/s/v", "region": "x"}}},
+            400,
+            "MALFORMED_REQUEST",
+            "Unknown field cluster_log_conf.volumes.region",
+        ),
     ],
 )
 def test_create_refusals(api: Api, change: dict, status: int, code: str, message: str) -> None:
@@ -51,6 +94,32 @@ def test_create_refusals(api: Api, change: dict, status: int, code: str, message
     assert answer_status == status
     assert answer["error_code"] == code
     assert message in answer["message"]
+
+
+def test_newer_create_fields_are_taken_and_shown_back(api: Api) -> None:
+    # Fields the plugin does not model but the API has (databricks-sdk's create sends them): a workspace
+    # takes them and keeps them in the cluster's spec.
+    newer = {
+        "kind": "CLASSIC_PREVIEW",
+        "is_single_node": False,
+        "use_ml_runtime": False,
+        "worker_node_type_flexibility": {"alternate_node_type_ids": ["i3.2xlarge"]},
+        "remote_disk_throughput": 250,
+        "total_initial_remote_disk_size": 100,
+        "workload_type": {"clients": {"jobs": True, "notebooks": False}},
+    }
+    cluster = api.get(api.create(**newer))
+    assert {name: cluster["spec"][name] for name in newer} == newer
+
+
+def test_an_unknown_field_is_refused_on_edit_too(api: Api) -> None:
+    cluster_id = api.create()
+    api.wait_for(cluster_id, "RUNNING")
+    status, answer = api.call(
+        "POST", "/api/2.1/clusters/edit", {**SPEC, "cluster_id": cluster_id, "num_worker": 3}
+    )
+    assert (status, answer["error_code"]) == (400, "MALFORMED_REQUEST")
+    assert answer["message"] == "Could not parse request object: Unknown field num_worker"
 
 
 def test_state_refusals_and_unknown_cluster(api: Api) -> None:

@@ -115,6 +115,22 @@ def test_a_typo_fails_the_task_before_any_call_naming_its_path_and_the_field_mea
     assert workspace.request_log[sent:] == []  # not even the lookup for an earlier try's cluster
 
 
+def test_a_field_newer_than_the_plugin_is_sent_on_purpose_and_the_workspace_has_its_say(
+    emulator: Emulator,
+) -> None:
+    # A field no workspace knows: the workspace refuses it, as it would refuse a field the plugin does not
+    # know and a real workspace does not have yet. What the user opted into: its answer, not the plugin's.
+    operator = create_task(**BASE, extra_api_fields={"brand_new_field": True})
+    with pytest.raises(Exception) as caught:
+        run(operator)
+    assert not isinstance(caught.value, AirflowFailException)  # the plugin let it through
+    assert "MALFORMED_REQUEST: Could not parse request object: Unknown field brand_new_field" in str(
+        caught.value
+    )
+    assert paths(emulator).count("/api/2.1/clusters/create") == 1
+    assert live_clusters(emulator) == []
+
+
 def test_the_operator_takes_the_whole_hostile_matrix() -> None:
     # Only the builder's own unknown-field rows cannot be operator parameters (Airflow refuses them).
     left_out = [row.id for row in ROWS if row not in OPERATOR_ROWS]
