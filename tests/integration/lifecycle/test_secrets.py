@@ -183,7 +183,8 @@ def test_no_password_in_any_form_reaches_a_table_a_log_or_an_error(
     for form in set(CREATED) - {"spark_env"}:
         assert any(passwords[form] in spec for spec in sent_passwords), form
     assert all(c["state"] in {"TERMINATING", "TERMINATED"} for c in emulator.clusters.values())
-    assert "docker_image: got {'URL': " in logs and "'Password': '***'" in logs
+    # The mistyped keys are each named by their path; the one that meant a password shows no value.
+    assert "docker_image.URL: got " in logs and "docker_image.basic_auth.Password: got '***'" in logs
     assert f"cluster_json: got '{absolute.with_name('cluster-missing.json')}'" in logs
 
     # Nowhere: not in a table (rendered fields, XComs, triggers, ...), not in a log line or an error.
