@@ -252,7 +252,7 @@ def validate_cluster_spec(spec: Mapping[str, Any], *, source: str = "") -> dict[
             continue
         inside = unknown_keys(value, KNOWN_KEYS[name], name)
         check.problems += inside
-        if inside and CREATE_FIELDS[name] is Kind.OBJECT:
+        if inside and CREATE_FIELDS.get(name) is Kind.OBJECT:
             # Its handler reads the object whole, so its other problems would mostly echo the typo (a
             # destination "missing" beside a "destnation") and bury it. (aws_attributes is read key by key.)
             continue
