@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, conf
 
-from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
+from airflow_databricks_clusters.links import DatabricksClusterLink, PushesClusterUrl
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -33,7 +33,7 @@ def _default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
-class ClusterOperatorBase(BaseOperator):
+class ClusterOperatorBase(PushesClusterUrl, BaseOperator):
     """What every operator here shares: the hook, the cluster link and its XCom, deferring a wait, the S3
     log report."""
 
@@ -67,7 +67,7 @@ class ClusterOperatorBase(BaseOperator):
         return DatabricksClustersHook(self.databricks_conn_id)
 
     def _push_cluster_url(self, context: Context, cluster_id: str) -> None:
-        context["ti"].xcom_push(key=CLUSTER_URL_XCOM_KEY, value=self.hook.cluster_url(cluster_id))
+        self.push_cluster_url(context, self.hook.cluster_url(cluster_id))
 
     def _wait(self, cluster_id: str, target_states: Iterable[str], *, terminate_on_kill: bool) -> WaitOutcome:
         """Wait for ``target_states``: in the triggerer when deferrable (resuming in ``execute_complete``),

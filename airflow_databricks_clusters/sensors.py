@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, conf
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
-from airflow_databricks_clusters.links import CLUSTER_URL_XCOM_KEY, DatabricksClusterLink
+from airflow_databricks_clusters.links import DatabricksClusterLink, PushesClusterUrl
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from airflow_databricks_clusters.wait.engine import ClusterWait, WaitOutcome
 
 
-class DatabricksClusterSensor(BaseSensorOperator):
+class DatabricksClusterSensor(PushesClusterUrl, BaseSensorOperator):
     """Wait until a Databricks cluster is in one of ``target_states`` (default RUNNING).
 
     :param cluster_id: the cluster to watch; templated (e.g. ``create.output``).
@@ -145,7 +145,7 @@ class DatabricksClusterSensor(BaseSensorOperator):
             self._started_at = first.timestamp() if first else time.time()
         else:
             self._started_at = time.time()
-        context["ti"].xcom_push(key=CLUSTER_URL_XCOM_KEY, value=self.hook.cluster_url(str(self.cluster_id)))
+        self.push_cluster_url(context, self.hook.cluster_url(str(self.cluster_id)))
         if not self.deferrable:
             # The engine's deadline decides the timeout, so it is reported like the sync and deferred
             # waits report it (with the cluster's last state). Airflow's own check, later by a poke

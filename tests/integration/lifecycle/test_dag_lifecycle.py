@@ -159,9 +159,11 @@ def test_xcoms_of_the_create_task(emulator: Emulator) -> None:
     dag_run = run_pipeline("xcoms", deferrable=True, downstream="check_running")
     cluster = only_cluster(emulator)
     assert xcom(dag_run, "create_cluster", "return_value") == cluster["cluster_id"]
-    assert xcom(dag_run, "create_cluster", "cluster_url") == (
-        f"{emulator.url}/#setting/clusters/{cluster['cluster_id']}/configuration"
-    )
+    url = f"{emulator.url}/#setting/clusters/{cluster['cluster_id']}/configuration"
+    assert xcom(dag_run, "create_cluster", "cluster_url") == url
+    # The link Airflow stores as each task ends; both tasks resumed after a deferral to get there.
+    assert xcom(dag_run, "create_cluster", "_link_DatabricksClusterLink") == url
+    assert xcom(dag_run, "terminate_cluster", "_link_DatabricksClusterLink") == url
     summary = xcom(dag_run, "create_cluster", "cluster_summary")
     assert summary["fell_back_to_on_demand"] is True
     assert summary["workers_on_demand"] == 1 and summary["driver_on_spot"] is False
