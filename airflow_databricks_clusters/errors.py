@@ -95,6 +95,51 @@ class TransientApiError(ApiError):
     """5xx, a timeout or a dropped connection that outlived the retry deadline."""
 
 
+class WorkspaceUnreachable(TransientApiError):
+    """No connection to the workspace could be made: it was refused, the host name does not resolve, no
+    route leads there, or an https connection met a port that does not speak TLS (a plain-http server).
+
+    Raised after a few quick retries (seconds; a restarting proxy is back by then), not the minutes a 5xx
+    or a 429 gets: it is almost always the connection's settings, or a workspace that is not up. Nothing
+    was sent, so not even a create can have taken effect. The message names the connection, the host and
+    port tried and what to check. A ``TransientApiError``, so code that handles those handles this too
+    (a wait polls through it until its deadline); the task's own retries are the user's to set.
+
+    ``conn_id``, ``host`` (host:port), ``reason`` (what happened), ``check`` (what to look at) and
+    ``detail`` (the HTTP client's own words).
+    """
+
+    def __init__(
+        self,
+        host: str,
+        reason: str,
+        check: str,
+        *,
+        detail: str = "",
+        conn_id: str | None = None,
+        attempts: int = 1,
+        seconds: float = 0.0,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(detail or reason, method=method, path=path)
+        self.conn_id = conn_id
+        self.host = host
+        self.reason = reason
+        self.check = check
+        self.detail = detail
+        whose = f" of connection {conn_id}" if conn_id else ""
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts in {seconds:.1f} s"
+        where = " ".join(part for part in (method, path) if part)
+        said = ": ".join(part for part in (where, detail) if part)
+        # Its own text, not ApiError's "<call>: no HTTP answer: ...": what to fix comes first.
+        self.args = (
+            f"Cannot reach the Databricks workspace{whose} at {host}: {reason}; {tries}"
+            + (f" ({said})" if said else "")
+            + f". Check {check}.",
+        )
+
+
 class UntrustedCertificate(ApiError):
     """The workspace's TLS certificate failed verification: self-signed, expired, issued for another host
     or by a CA this machine does not trust. Raised on the first attempt, never retried (a certificate

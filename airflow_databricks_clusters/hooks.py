@@ -58,7 +58,10 @@ class DatabricksClustersHook(BaseHook):
     :param databricks_conn_id: the connection id (default ``databricks_default``).
     :param timeout_seconds: HTTP timeout of one request.
     :param retry_deadline_seconds: how long one call may keep retrying 429 (after Retry-After), 5xx,
-        dropped connections and timeouts. A TLS certificate that fails verification is not retried.
+        dropped connections and timeouts. A TLS certificate that fails verification is not retried. A
+        workspace that cannot be reached at all (connection refused, a host name that does not resolve,
+        https to a plain-http port) gets a few quick retries, then ``WorkspaceUnreachable`` within
+        seconds, naming the connection, the host and port and what to check.
     :param paced: whether the async calls keep to the process's request rate and its 429 pauses
         (``client.transport.RateGate``); off only for what must not wait behind a fleet's polling
         (``on_kill``).
@@ -69,8 +72,9 @@ class DatabricksClustersHook(BaseHook):
     Calls return plain dicts as the API answers them, each checked against the shape the API documents
     (``client/answers.py``): a body that is not raises ``MalformedAnswer`` naming the endpoint. Errors are
     typed (``errors.ClusterNotFound``, ``InvalidState``, ``InvalidParameter``, ``PermissionDenied``,
-    ``RateLimited``, ``TransientApiError``, ``MalformedAnswer``, ``UntrustedCertificate``); ``create_cluster``
-    raises ``UnknownOutcome`` when it cannot know whether the cluster was created.
+    ``RateLimited``, ``TransientApiError`` (``WorkspaceUnreachable`` among them), ``MalformedAnswer``,
+    ``UntrustedCertificate``); ``create_cluster`` raises ``UnknownOutcome`` when it cannot know whether
+    the cluster was created.
     """
 
     conn_name_attr = "databricks_conn_id"
@@ -170,7 +174,10 @@ class DatabricksClustersHook(BaseHook):
 
             from airflow.sdk.log import mask_secret
 
-            answer = call_sync(send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep)
+            answer = call_sync(
+                send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep,
+                conn_id=self.databricks_conn_id,
+            )  # fmt: skip
             token = self._remember_token(settings, answer)
             mask_secret(token)
         return {"Authorization": f"Bearer {token}"}
@@ -192,9 +199,10 @@ class DatabricksClustersHook(BaseHook):
         async def send() -> Any:
             return await self._asend(client, "POST", url, headers=headers, form=form)
 
-        token = self._remember_token(
-            settings, await call_async(send, self.policy, method="POST", path=TOKEN_PATH)
+        answer = await call_async(
+            send, self.policy, method="POST", path=TOKEN_PATH, conn_id=self.databricks_conn_id
         )
+        token = self._remember_token(settings, answer)
         try:
             from airflow.sdk.log import amask_secret
         except ImportError:  # Airflow < 3.3: only the sync form, whose send fails at once in an event loop
@@ -259,7 +267,9 @@ class DatabricksClustersHook(BaseHook):
                 _, attempt = send_once()
             return attempt
 
-        return call_sync(send, self.policy, method=method, path=path, sleep=self._sleep)
+        return call_sync(
+            send, self.policy, method=method, path=path, sleep=self._sleep, conn_id=self.databricks_conn_id
+        )
 
     def _async_client(self) -> Any:
         """This hook's pooled httpx client, made on first use in the running event loop.
@@ -288,7 +298,7 @@ class DatabricksClustersHook(BaseHook):
                 _, attempt = await send_once()
             return attempt
 
-        return await call_async(send, self.policy, method=method, path=path)
+        return await call_async(send, self.policy, method=method, path=path, conn_id=self.databricks_conn_id)
 
     async def aconnect(self) -> None:
         """Read the connection now (the async calls otherwise read it on first use)."""

@@ -4,17 +4,21 @@ Each sends one request and reports a ``client.retry.Answer`` or a ``client.retry
 (saying whether the request may have reached the workspace); the loops here ask ``RetryPolicy.decide`` what
 to do next. The HTTP clients are imported inside the functions: a DAG file that imports the operators loads
 neither. TLS verification stays on; a certificate that fails it is reported as such
-(``untrusted_certificate``), for the policy to stop at once. Log lines carry method, path, status and time;
-never a header or a body.
+(``untrusted_certificate``), for the policy to stop at once. A connection that could not be made at all is
+reported with why (``unreachable``), told from the exception chain the same way for both clients, so the
+policy gives both the same few quick retries. Log lines carry method, path, status and time; never a header
+or a body.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import http.client
 import logging
 import os
+import socket
 import ssl
 import time
 import weakref
@@ -30,6 +34,7 @@ from airflow_databricks_clusters.client.retry import (
     Attempt,
     RetryPolicy,
     TransportFailure,
+    Unreachable,
     retry_after_seconds,
 )
 
@@ -91,9 +96,52 @@ def _never_connected(err: Exception) -> bool:
     return any(isinstance(cause, never) for cause in _causes(err))
 
 
+#: What OpenSSL says when the peer answers a TLS handshake with something that is not TLS (a plain-http
+#: server's "HTTP/1.1 400" read as a TLS record): only ever during a handshake, so before any request.
+NOT_TLS_REASONS = frozenset(
+    {"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG", "UNKNOWN_PROTOCOL"}
+)
+NO_ROUTE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.ENETUNREACH})
+
+
+def _unreachable(err: BaseException) -> tuple[Unreachable, str] | None:
+    """Why no connection could be made, and the root cause's own words; None for any other failure.
+
+    Read from the exception chain, where requests (urllib3) and httpx (httpcore, anyio) both keep the
+    socket's or OpenSSL's error, so the two transports report the same thing in the same words.
+    """
+    for cause in _causes(err):
+        if isinstance(cause, socket.gaierror):
+            return Unreachable.UNRESOLVED, _os_error_text(cause)
+        if isinstance(cause, ConnectionRefusedError):
+            return Unreachable.REFUSED, _os_error_text(cause)
+        if isinstance(cause, ssl.SSLError) and cause.reason in NOT_TLS_REASONS:
+            return Unreachable.NOT_TLS, str(cause)
+        if isinstance(cause, OSError) and cause.errno in NO_ROUTE_ERRNOS:
+            return Unreachable.NO_ROUTE, _os_error_text(cause)
+    return None
+
+
+def _os_error_text(err: OSError) -> str:
+    """``[Errno 111] Connection refused`` from both clients (asyncio's own text for it names the address
+    instead); a resolver error keeps its own words, which ``os.strerror`` does not know."""
+    if isinstance(err, socket.gaierror) or err.errno is None:
+        return f"[Errno {err.errno}] {err.strerror}" if err.strerror else str(err)
+    return f"[Errno {err.errno}] {os.strerror(err.errno)}"
+
+
+def host_port(url: str) -> str:
+    """The host and port a URL connects to, the scheme's default port written out (``host:443``)."""
+    parts = urlsplit(url)
+    if parts.port is not None:
+        return parts.netloc
+    return f"{parts.netloc}:{443 if parts.scheme == 'https' else 80}"
+
+
 def _failure(url: str, err: Exception, message: str, *, sent: bool) -> TransportFailure:
     """A failed connection, told apart from a certificate that failed verification (the policy never
-    retries that one; the handshake failed, so nothing was sent)."""
+    retries that one; the handshake failed, so nothing was sent) and from a workspace that cannot be
+    reached at all (a few quick retries, then an error that says what to check)."""
     for cause in _causes(err):
         if isinstance(cause, ssl.SSLCertVerificationError):
             why = cause.verify_message or cause.reason or str(cause)
@@ -101,6 +149,10 @@ def _failure(url: str, err: Exception, message: str, *, sent: bool) -> Transport
                 f"certificate verify failed: {why}", sent=False, untrusted_certificate=True,
                 host=urlsplit(url).netloc,
             )  # fmt: skip
+    unreachable = _unreachable(err)
+    if unreachable is not None:
+        why, detail = unreachable
+        return TransportFailure(detail, sent=False, host=host_port(url), unreachable=why)
     return TransportFailure(message, sent=sent)
 
 
@@ -205,16 +257,25 @@ def call_sync(
     path: str,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    conn_id: str | None = None,
 ) -> Any:
-    """Send until the policy is satisfied; return the answer's body or raise its error."""
+    """Send until the policy is satisfied; return the answer's body or raise its error.
+
+    ``conn_id`` names the connection in an error that says the workspace cannot be reached."""
     started = clock()
     number = 0
     waited = 0.0
+    since: float | None = None
     while True:
-        attempt = send()
         # The waits asked for count even when a test's sleep is shorter than asked.
+        began = max(clock() - started, waited)
+        attempt = send()
         elapsed = max(clock() - started, waited)
-        decision = policy.decide(attempt, number=number, elapsed=elapsed, method=method, path=path)
+        decision = policy.decide(
+            attempt, number=number, elapsed=elapsed, method=method, path=path, began=began,
+            unreachable_since=since, conn_id=conn_id,
+        )  # fmt: skip
+        since = decision.unreachable_since
         _log_attempt(method, path, attempt, decision.retry, decision.wait)
         if not decision.retry:
             if decision.error is not None:
@@ -233,15 +294,22 @@ async def call_async(
     path: str,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
+    conn_id: str | None = None,
 ) -> Any:
     """The async twin of ``call_sync``: same policy, never blocks the event loop."""
     started = clock()
     number = 0
     waited = 0.0
+    since: float | None = None
     while True:
+        began = max(clock() - started, waited)
         attempt = await send()
         elapsed = max(clock() - started, waited)
-        decision = policy.decide(attempt, number=number, elapsed=elapsed, method=method, path=path)
+        decision = policy.decide(
+            attempt, number=number, elapsed=elapsed, method=method, path=path, began=began,
+            unreachable_since=since, conn_id=conn_id,
+        )  # fmt: skip
+        since = decision.unreachable_since
         _log_attempt(method, path, attempt, decision.retry, decision.wait)
         if not decision.retry:
             if decision.error is not None:
@@ -253,7 +321,12 @@ async def call_async(
 
 
 def _log_attempt(method: str, path: str, attempt: Attempt, retry: bool, wait: float) -> None:
-    outcome = f"HTTP {attempt.status}" if isinstance(attempt, Answer) else attempt.message
+    if isinstance(attempt, Answer):
+        outcome = f"HTTP {attempt.status}"
+    elif attempt.unreachable is not None:
+        outcome = f"cannot reach {attempt.host}: {attempt.message}"
+    else:
+        outcome = attempt.message
     if retry and wait == 0 and isinstance(attempt, TransportFailure) and attempt.closed_unanswered:
         log.debug("%s %s: the server closed the connection unanswered; sending again", method, path)
     elif retry:

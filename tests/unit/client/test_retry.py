@@ -8,6 +8,7 @@ from airflow_databricks_clusters.client.retry import (
     Answer,
     RetryPolicy,
     TransportFailure,
+    Unreachable,
     error_for,
     is_idempotent,
 )
@@ -20,6 +21,7 @@ from airflow_databricks_clusters.errors import (
     TransientApiError,
     UnknownOutcome,
     UntrustedCertificate,
+    WorkspaceUnreachable,
 )
 
 GET = ("GET", "/api/2.1/clusters/get")
@@ -179,3 +181,142 @@ def test_a_connection_closed_unanswered_is_retried_once_at_once_then_backs_off()
     assert decide(dropped, number=1).wait == 2  # a second drop is no stale connection: the usual backoff
     # Not even then is a create sent again: the server may have acted before it closed.
     assert isinstance(decide(dropped, CREATE).error, UnknownOutcome)
+
+
+def unreachable(why: Unreachable = Unreachable.REFUSED) -> TransportFailure:
+    return TransportFailure("[Errno 111] Connection refused", sent=False, host="127.0.0.1:1", unreachable=why)
+
+
+def run_of_unreachable_attempts(
+    policy: RetryPolicy, call: tuple[str, str] = GET, attempt_seconds: float = 0.0
+) -> tuple[list[float], Exception | None, float]:
+    """Drive ``policy`` as the transports do through attempts that all fail unreachable, each taking
+    ``attempt_seconds``: the waits it asked for, the error it ended with, and when."""
+    now, since, waits = 0.0, None, []
+    for number in range(100):
+        began = now
+        now += attempt_seconds
+        decision = policy.decide(
+            unreachable(), number=number, elapsed=now, method=call[0], path=call[1], began=began,
+            unreachable_since=since, conn_id="databricks_default",
+        )  # fmt: skip
+        if not decision.retry:
+            return waits, decision.error, now
+        since = decision.unreachable_since
+        waits.append(decision.wait)
+        now += decision.wait
+    raise AssertionError("still retrying after 100 attempts")
+
+
+@pytest.mark.parametrize("call", [GET, CREATE, ("POST", "/oidc/v1/token")])
+def test_an_unreachable_workspace_gets_a_few_quick_retries_then_says_what_to_check(
+    call: tuple[str, str],
+) -> None:
+    # The largest jitter draw: the longest the policy ever waits. A create too: no connection, nothing sent.
+    waits, error, ended = run_of_unreachable_attempts(policy(), call)
+    assert waits == [1.0, 1.0, 2.0] and ended == 4.0
+    assert type(error) is WorkspaceUnreachable and isinstance(error, TransientApiError)
+    assert str(error) == (
+        "Cannot reach the Databricks workspace of connection databricks_default at 127.0.0.1:1: the "
+        "connection was refused (nothing listens on that port, or a firewall refuses it); 4 attempts in "
+        f"4.0 s ({call[0]} {call[1]}: [Errno 111] Connection refused). Check the connection's host, port "
+        "and schema, and that the workspace is up and reachable from this machine (network, proxy, "
+        "firewall)."
+    )
+    assert (error.conn_id, error.host, error.method, error.path) == (
+        "databricks_default",
+        "127.0.0.1:1",
+        *call,
+    )
+
+
+def test_the_quick_retries_keep_within_their_budget_with_any_jitter() -> None:
+    for draw in (lambda low, high: low, lambda low, high: (low + high) / 2, lambda low, high: high):
+        waits, _, ended = run_of_unreachable_attempts(RetryPolicy(jitter=draw))
+        assert 3 <= len(waits) <= 7 and ended <= RetryPolicy().unreachable_seconds + 2
+
+
+def test_slow_unreachable_attempts_count_against_the_budget() -> None:
+    # A resolver that takes 2 s to say a name does not exist: the time of the attempts counts too.
+    waits, error, ended = run_of_unreachable_attempts(policy(), attempt_seconds=2.0)
+    assert waits == [2.0] and ended == 6.0 and isinstance(error, WorkspaceUnreachable)
+
+
+@pytest.mark.parametrize(
+    ("why", "says", "check"),
+    [
+        (Unreachable.REFUSED, "the connection was refused", "that the workspace is up"),
+        (Unreachable.UNRESOLVED, "its host name does not resolve", "host (a typo?)"),
+        (Unreachable.NO_ROUTE, "no network route leads there", "this machine's network"),
+        (Unreachable.NOT_TLS, "the port does not speak TLS", "a local emulator serves plain http"),
+    ],
+)
+def test_each_way_of_being_unreachable_says_what_happened_and_what_to_check(
+    why: Unreachable, says: str, check: str
+) -> None:
+    decision = policy().decide(
+        unreachable(why), number=4, elapsed=10, began=10, unreachable_since=4, method="GET", path="/x"
+    )
+    assert not decision.retry and isinstance(decision.error, WorkspaceUnreachable)
+    assert f"at 127.0.0.1:1: {says}" in str(decision.error) and check in str(decision.error)
+    assert "of connection" not in str(decision.error)  # no connection id given: none made up
+
+
+def test_a_refusal_after_a_long_run_of_5xx_still_gets_its_quick_retries() -> None:
+    # Two minutes of 503s, then the proxy restarts: its refusals start a run of their own.
+    decision = policy().decide(unreachable(), number=9, elapsed=120.0, began=120.0, method="GET", path="/x")
+    assert decision.retry and decision.unreachable_since == 120.0
+    after_an_answer = policy().decide(Answer(503, {}), number=10, elapsed=121.0, method="GET", path="/x")
+    assert after_an_answer.retry and after_an_answer.unreachable_since is None
+
+
+def test_the_call_deadline_still_bounds_the_quick_retries() -> None:
+    decision = policy(deadline=0.5).decide(unreachable(), number=0, elapsed=0, method="GET", path="/x")
+    assert not decision.retry and isinstance(decision.error, WorkspaceUnreachable)
+
+
+def test_timeouts_and_dropped_connections_keep_the_long_policy() -> None:
+    # Not "unreachable": the request may have gone out, and a slow workspace is no typo in the connection.
+    for failure in (
+        TransportFailure("read timeout", sent=True),
+        TransportFailure("connect timeout", sent=False),
+    ):
+        decision = decide(failure, number=4, elapsed=200)
+        assert decision.retry and decision.wait == 16 and decision.unreachable_since is None
+    assert isinstance(decide(TransportFailure("read timeout", sent=True), CREATE).error, UnknownOutcome)
+
+
+def test_the_sync_and_async_drivers_run_the_same_quick_retries() -> None:
+    import asyncio
+
+    from airflow_databricks_clusters.client.transport import call_async, call_sync
+
+    def drive(run: str) -> tuple[list[float], str]:
+        now, waits = [0.0], []
+
+        def send() -> TransportFailure:
+            return unreachable()
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            now[0] += seconds
+
+        async def asend() -> TransportFailure:
+            return send()
+
+        async def asleep(seconds: float) -> None:
+            sleep(seconds)
+
+        options = {"method": "GET", "path": "/x", "clock": lambda: now[0], "conn_id": "databricks_default"}
+        with pytest.raises(WorkspaceUnreachable) as caught:
+            if run == "sync":
+                call_sync(send, policy(), sleep=sleep, **options)  # type: ignore[arg-type]
+            else:
+                asyncio.run(call_async(asend, policy(), sleep=asleep, **options))  # type: ignore[arg-type]
+        return waits, str(caught.value)
+
+    sync = drive("sync")
+    assert sync == drive("async")
+    assert sync[0] == [1.0, 1.0, 2.0]
+    assert sync[1].startswith("Cannot reach the Databricks workspace of connection databricks_default at ")
+    assert "4 attempts in 4.0 s (GET /x: [Errno 111] Connection refused)" in sync[1]
