@@ -316,6 +316,10 @@ class AirflowDeployment:
         answer = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
         return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
 
+    def try_numbers(self, dag_id: str, run_id: str) -> dict[str, int]:
+        answer = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+        return {ti["task_id"]: ti["try_number"] for ti in answer["task_instances"]}
+
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
         return self.api("GET", path)["value"]
