@@ -158,7 +158,9 @@ with DAG(
         polling_interval=POLL_SECONDS,
     )
 
-    @task(task_id="check_form", retries=0)
+    # Retries as every task: a bad form fails with AirflowFailException, which no retry repeats, while a try
+    # lost to the machine (a worker killed, a missed heartbeat) deserves its retry.
+    @task(task_id="check_form")
     def check_form(**context: Any) -> None:
         check_form_limits(context)
 

@@ -145,7 +145,8 @@ def test_the_image_tag_rule_is_said_in_words(pipeline: Any) -> None:
 def test_the_form_check_is_the_task_before_create_cluster_and_never_a_hook_of_it(pipeline: Any) -> None:
     check = pipeline.dag.get_task("check_form")
     assert check.downstream_task_ids == {"create_cluster"}
-    assert check.retries == 0
+    # A bad form is an AirflowFailException (never retried); a try lost to the machine is retried.
+    assert check.retries == pipeline.create.retries == 1
     # A pre_execute hook would run again on the create task's resume from deferral, outside its cleanup.
     assert pipeline.create._pre_execute_hook is None
 
