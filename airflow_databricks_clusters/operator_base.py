@@ -69,33 +69,45 @@ class ClusterOperatorBase(PushesClusterUrl, BaseOperator):
     def _push_cluster_url(self, context: Context, cluster_id: str) -> None:
         self.push_cluster_url(context, self.hook.cluster_url(cluster_id))
 
-    def _wait(self, cluster_id: str, target_states: Iterable[str], *, terminate_on_kill: bool) -> WaitOutcome:
-        """Wait for ``target_states``: in the triggerer when deferrable (resuming in ``execute_complete``),
-        else here. Either way the outcome comes from the one engine."""
+    def _wait(
+        self,
+        cluster_id: str,
+        target_states: Iterable[str],
+        *,
+        terminate_on_kill: bool,
+        end_time: float | None = None,
+        resume_with: Mapping[str, Any] | None = None,
+    ) -> WaitOutcome:
+        """Wait for ``target_states`` until ``end_time`` (seconds since the epoch; by default ``timeout``
+        from now): in the triggerer when deferrable (resuming in ``execute_complete``, given
+        ``resume_with`` in the event), else here. Either way the outcome comes
+        from the one engine."""
         # Imported here: a DAG file that imports the operators does not pay for them at parse time.
         from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
         from airflow_databricks_clusters.wait.lifecycle import wait
 
+        now = time.time()
+        end_time = now + self.timeout_seconds if end_time is None else end_time
         if self.deferrable:
-            now = time.time()
             self.defer(
                 trigger=DatabricksClusterStateTrigger(
                     cluster_id=cluster_id,
                     databricks_conn_id=self.databricks_conn_id,
                     target_states=list(target_states),
-                    end_time=now + self.timeout_seconds,
+                    end_time=end_time,
                     polling_interval=self.polling_interval,
                     started_at=now,
                     terminate_on_kill=terminate_on_kill,
+                    resume_with=None if resume_with is None else dict(resume_with),
                 ),
                 method_name="execute_complete",
-                timeout=timedelta(seconds=self.timeout_seconds) + DEFERRAL_MARGIN,
+                timeout=timedelta(seconds=max(end_time - now, 0)) + DEFERRAL_MARGIN,
             )
         return wait(
             self.hook,
             cluster_id,
             target_states,
-            timeout_seconds=self.timeout_seconds,
+            timeout_seconds=end_time - now,
             polling_interval=self.polling_interval,
             logger=self.log,
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -138,12 +139,14 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     ``cluster_log_conf``, the last lines of the init-script logs (and the driver's) follow in the log.
     """
 
-    template_fields: Sequence[str] = ("cluster_json", *CLUSTER_FIELD_PARAMS, "extra_api_fields")
+    template_fields: Sequence[str] = (
+        "cluster_json", *CLUSTER_FIELD_PARAMS, "extra_api_fields", "capacity_fallback",
+    )  # fmt: skip
     template_fields_renderers: ClassVar[dict[str, str]] = {
         name: "json"
         for name in (
             "cluster_json", "spark_conf", "spark_env_vars", "custom_tags", "aws_attributes", "docker_image",
-            "init_scripts", "cluster_log_conf", "autoscale", "extra_api_fields",
+            "init_scripts", "cluster_log_conf", "autoscale", "extra_api_fields", "capacity_fallback",
         )
     }  # fmt: skip
     ui_color = "#ff6a3d"
@@ -189,6 +192,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         ebs_volume_throughput: int | str | None = None,
         single_node: bool = False,
         extra_api_fields: Mapping[str, Any] | str | None = None,
+        capacity_fallback: Sequence[Mapping[str, Any]] | str | None = None,
         wait_for_running: bool = True,
         deferrable: bool | None = None,
         polling_interval: float = 15.0,
@@ -206,6 +210,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             setattr(self, name, given[name])
         self.single_node = single_node
         self.extra_api_fields = extra_api_fields
+        self.capacity_fallback = capacity_fallback
         self.wait_for_running = wait_for_running
         self.delete_on_error = delete_on_error
         if docker_auth not in (None, "ecr"):
@@ -224,38 +229,53 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         self._cluster_id: str | None = None
         self._tags: dict[str, str] | None = None
         self._killed = False
+        #: The task's validated spec, and each capacity_fallback alternative's, built when the task runs.
+        self._own_spec: dict[str, Any] = {}
+        self._alternatives: list[dict[str, Any]] = []
 
     # -- spec (rendering the fields and building the spec: ClusterSpecOperator) --------------------------
 
     def _prepare(self, spec: dict[str, Any]) -> dict[str, Any]:
         """What runs just before the spec is sent (to create, or to respec a terminated cluster): the
-        pre-flight checks, then fresh ECR credentials. Neither failure can be fixed by retrying."""
-        from airflow_databricks_clusters.preflight.aws import AwsProblem, spec_with_ecr_auth
+        pre-flight checks of the spec and of every ``capacity_fallback`` alternative (a shortage must not
+        be what reveals a bad alternative), then fresh ECR credentials. Neither failure can be fixed by
+        retrying."""
         from airflow_databricks_clusters.preflight.checks import PreflightFailed, enforce_preflight
 
+        if self.preflight_checks:
+            for index, checked in enumerate([spec, *self._alternatives]):
+                try:
+                    enforce_preflight(
+                        checked,
+                        self.hook,
+                        aws_conn_id=self.aws_conn_id,
+                        skip=self.skip_preflight_checks,
+                        logger=self.log,
+                    )
+                except PreflightFailed as err:
+                    where = f"capacity_fallback[{index - 1}]: " if index else ""
+                    raise AirflowFailException(f"{where}{err}") from err
+        return self._with_credentials(spec)
+
+    def _with_credentials(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with fresh ECR credentials when ``docker_auth="ecr"`` (as it is otherwise)."""
+        from airflow_databricks_clusters.preflight.aws import AwsProblem, spec_with_ecr_auth
+
+        if self.docker_auth != "ecr":
+            return spec
         try:
-            if self.preflight_checks:
-                enforce_preflight(
-                    spec,
-                    self.hook,
-                    aws_conn_id=self.aws_conn_id,
-                    skip=self.skip_preflight_checks,
-                    logger=self.log,
-                )
-            if self.docker_auth != "ecr":
-                return spec
             return spec_with_ecr_auth(spec, self.aws_conn_id, self.log)
-        except (PreflightFailed, AwsProblem) as err:
+        except AwsProblem as err:
             raise AirflowFailException(str(err)) from err
 
     # -- execute ----------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> str:
         from airflow_databricks_clusters.cluster_spec.build import redact_spec
-        from airflow_databricks_clusters.wait.ensure import ensure_cluster
-        from airflow_databricks_clusters.wait.states import RUNNING
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import alternative_of
+        from airflow_databricks_clusters.wait.ensure import Action, ensure_cluster
 
-        spec = self.build_spec(context)
+        spec = self._build_specs(context)
         self.log.info("Cluster spec: %s", json.dumps(redact_spec(spec), sort_keys=True))
         # Known before the create call, so a kill in the middle of it can still find the cluster.
         self._tags = self._task_tags(context)
@@ -278,11 +298,84 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             self._record(context, cluster_id)
             if not self.wait_for_running:
                 return cluster_id
-            outcome = self._wait(cluster_id, [RUNNING], terminate_on_kill=self.delete_on_error)
-            return self._complete(context, outcome)
+            current = None
+            if ensured.action is Action.REUSED and self._alternatives:
+                # A live cluster found again may already run on an alternative: go on from there.
+                current = alternative_of(self.hook.get_cluster(cluster_id))
+            return self._until_running(context, cluster_id, current, time.time() + self.timeout_seconds)
         except BaseException as err:
             self._after_failure(cluster_id, err)
             raise
+
+    def _until_running(self, context: Context, cluster_id: str, current: int | None, deadline: float) -> str:
+        """Wait for RUNNING by ``deadline`` (seconds since the epoch), here or deferred (to resume in
+        ``execute_complete`` with ``current`` and ``deadline``); after a start that ended for want of
+        instances, edit the cluster to the next ``capacity_fallback`` alternative and start it again."""
+        from airflow_databricks_clusters.wait.states import RUNNING
+
+        while True:
+            outcome = self._wait(
+                cluster_id,
+                [RUNNING],
+                terminate_on_kill=self.delete_on_error,
+                end_time=deadline,
+                resume_with={"alternative": current, "deadline": deadline},
+            )
+            following = self._following(outcome, current, deadline)
+            if following is None:
+                return self._complete(context, outcome)
+            self._move_on(outcome, current, following, deadline)
+            current = following
+
+    def _following(self, outcome: WaitOutcome, current: int | None, deadline: float) -> int | None:
+        """The alternative to move on to after ``outcome``: None to end with it (reached, any failure but
+        a capacity shortage, no alternative left, or no time left to start another)."""
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import next_alternative
+        from airflow_databricks_clusters.wait.engine import OutcomeKind
+
+        if outcome.kind is not OutcomeKind.FAILED or time.time() >= deadline:
+            return None
+        return next_alternative(current, len(self._alternatives), outcome.termination_reason)
+
+    def _move_on(self, outcome: WaitOutcome, current: int | None, following: int, deadline: float) -> None:
+        """Edit the cluster that could not get its instances to the ``following`` alternative and start it:
+        the same cluster, tags and all, so a crash, a retry and every failure path find it as before."""
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import changes
+        from airflow_databricks_clusters.errors import ClusterFailed
+        from airflow_databricks_clusters.wait.ensure import respec_and_start
+        from airflow_databricks_clusters.wait.lifecycle import log_failure
+        from airflow_databricks_clusters.wait.states import termination_reason_text
+
+        error = outcome.exception()
+        if isinstance(error, ClusterFailed):
+            log_failure(error, self.log)
+        spec = self._alternatives[following]
+        before = self._own_spec if current is None else self._alternatives[current]
+        self.log.warning(
+            "Cluster %s could not get its instances (%s): moving on to capacity_fallback[%d] (%d of %d): %s",
+            outcome.cluster_id,
+            termination_reason_text(outcome.termination_reason),
+            following,
+            following + 1,
+            len(self._alternatives),
+            "; ".join(changes(before, spec)),
+        )
+        respec_and_start(
+            self.hook,
+            outcome.cluster_id,
+            str(outcome.state),
+            self._with_credentials(spec),
+            polling_interval=self.polling_interval,
+            timeout_seconds=max(deadline - time.time(), self.polling_interval),
+            logger=self.log,
+            why=f"capacity_fallback[{following}]",
+        )
+
+    def _build_specs(self, context: Context) -> dict[str, Any]:
+        """The task's spec, and its alternatives kept beside it; a bad one fails the task before any call."""
+        spec = self._own_spec = self.build_spec(context)
+        self._alternatives = self.build_alternatives(spec)
+        return spec
 
     def _recorded_id(self, context: Context) -> str | None:
         store = context.get("task_state_store")
@@ -296,13 +389,28 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             store.set(TASK_STATE_CLUSTER_ID_KEY, cluster_id)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> str:
-        """Resume after the trigger fired: finish on RUNNING, otherwise fail (terminating the cluster)."""
+        """Resume after the trigger fired: finish on RUNNING; after a capacity shortage, move on to the next
+        ``capacity_fallback`` alternative and defer again; otherwise fail (terminating the cluster).
+
+        The event carries, as ``resume_with``, the alternative the cluster ran on and the task's deadline.
+        """
         from airflow_databricks_clusters.wait.engine import WaitOutcome
 
         outcome = WaitOutcome.from_event(event)
         self._cluster_id = outcome.cluster_id
+        resume = event.get("resume_with") or {}
+        alternative, deadline = resume.get("alternative"), resume.get("deadline")
         try:
-            return self._complete(context, outcome)
+            if deadline is None:  # deferred by a version without capacity_fallback
+                deadline = time.time() + self.timeout_seconds
+            following = None
+            if self.capacity_fallback:
+                self._build_specs(context)
+                following = self._following(outcome, alternative, deadline)
+            if following is None:
+                return self._complete(context, outcome)
+            self._move_on(outcome, alternative, following, deadline)
+            return self._until_running(context, outcome.cluster_id, following, deadline)
         except BaseException as err:
             self._after_failure(outcome.cluster_id, err)
             raise

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
 
+    from airflow_databricks_clusters.errors import SpecError
+
 
 #: How the one line of a bad spec begins, in the task log and the task's exception.
 SPEC_ERROR_SUBJECT = "Invalid Databricks cluster spec"
@@ -39,6 +41,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
     cluster_json: Any
     single_node: bool | str
     extra_api_fields: Any
+    capacity_fallback: Any
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
@@ -74,7 +77,6 @@ class ClusterSpecOperator(ClusterOperatorBase):
         field, its value and what is allowed: logged at ERROR here, and the exception's whole message.
         """
         from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
-        from airflow_databricks_clusters.cluster_spec.validation import problems_line
         from airflow_databricks_clusters.errors import SpecError
 
         given = {name: getattr(self, name) for name in OPERATOR_FIELDS if getattr(self, name) is not None}
@@ -87,11 +89,31 @@ class ClusterSpecOperator(ClusterOperatorBase):
                 **given,
             )
         except SpecError as err:
-            line = problems_line(SPEC_ERROR_SUBJECT, err.problems)
-            self.log.error("%s", line)
-            # Retrying cannot fix a bad spec: fail without using up the task's retries. Not chained: the
-            # traceback Airflow logs would repeat the same problems in the SpecError's own form.
-            raise AirflowFailException(line) from None
+            raise self._refused(err) from None
+
+    def build_alternatives(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """The validated spec of each ``capacity_fallback`` alternative laid over ``spec``; a bad one fails
+        the task as a bad spec does, naming the alternative and the field."""
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import (
+            alternative_specs,
+            parse_alternatives,
+        )
+        from airflow_databricks_clusters.errors import SpecError
+
+        try:
+            return alternative_specs(spec, parse_alternatives(self.capacity_fallback))
+        except SpecError as err:
+            raise self._refused(err) from None
+
+    def _refused(self, err: SpecError) -> AirflowFailException:
+        """The task's failure for a bad spec, its one line logged at ERROR first."""
+        from airflow_databricks_clusters.cluster_spec.validation import problems_line
+
+        line = problems_line(SPEC_ERROR_SUBJECT, err.problems)
+        self.log.error("%s", line)
+        # Retrying cannot fix a bad spec: fail without using up the task's retries. Raised not chained: the
+        # traceback Airflow logs would repeat the same problems in the SpecError's own form.
+        return AirflowFailException(line)
 
 
 def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:

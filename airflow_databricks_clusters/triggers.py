@@ -33,6 +33,9 @@ class DatabricksClusterStateTrigger(BaseTrigger):
     :param started_at: when the wait began (seconds since the epoch), for the elapsed times in the log.
     :param terminate_on_kill: terminate the cluster when a user kills the deferred task (mark failed /
         success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
+    :param resume_with: what the task needs to go on after the wait (plain JSON), handed back in the event
+        as ``resume_with``: the event, not the deferral's kwargs, because ``dag.test()`` replaces those
+        with the event alone.
 
     The event payload is ``wait.engine.WaitOutcome.to_event()``: ``status`` (``success``, ``failed``,
     ``timeout``, ``gone`` or ``error``), ``cluster_id``, ``state``, ``state_message``,
@@ -54,6 +57,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         failed_states: Iterable[str] | None = None,
         started_at: float | None = None,
         terminate_on_kill: bool = False,
+        resume_with: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.cluster_id = cluster_id
@@ -64,6 +68,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         self.failed_states = None if failed_states is None else list(failed_states)
         self.started_at = time.time() if started_at is None else float(started_at)
         self.terminate_on_kill = terminate_on_kill
+        self.resume_with = resume_with
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -77,6 +82,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
                 "failed_states": self.failed_states,
                 "started_at": self.started_at,
                 "terminate_on_kill": self.terminate_on_kill,
+                "resume_with": self.resume_with,
             },
         )
 
@@ -90,7 +96,10 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         outcome = await self._wait()
         if outcome.needs_events:
             outcome = outcome.with_events(await self._last_events())
-        yield TriggerEvent(outcome.to_event())
+        payload = outcome.to_event()
+        if self.resume_with is not None:
+            payload["resume_with"] = self.resume_with
+        yield TriggerEvent(payload)
 
     async def _wait(self) -> WaitOutcome:
         """Feed the wait engine the reads of the workspace's shared poller until it gives an outcome."""

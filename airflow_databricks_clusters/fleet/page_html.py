@@ -121,9 +121,14 @@ function uptime(seconds) {
 }
 
 function workers(row) {
-  if (row.workers_on_spot === null) return "\\u2014";
-  const text = `${row.workers_on_spot} spot, ${row.workers_on_demand} on demand`;
-  return row.fell_back ? el("span", {}, text, el("span", {class: "tag"}, "fell back to on-demand")) : text;
+  const cell = el("span", {}, row.workers_on_spot === null
+    ? "\\u2014" : `${row.workers_on_spot} spot, ${row.workers_on_demand} on demand`);
+  if (row.fell_back) cell.append(el("span", {class: "tag"}, "fell back to on-demand"));
+  if (row.capacity_fallback !== null) {
+    const title = "the create task's capacity_fallback alternative this cluster runs on";
+    cell.append(el("span", {class: "tag", title}, `capacity_fallback[${row.capacity_fallback}]`));
+  }
+  return cell;
 }
 
 function render() {

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_databricks_clusters.cluster_spec.capacity_fallback import alternative_of
 from airflow_databricks_clusters.fleet.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
 from airflow_databricks_clusters.wait.states import (
     LIVE_STATES,
@@ -27,7 +28,8 @@ class FleetRow:
     """One cluster as the page's table shows it (every field JSON-able; nothing of the spec, no secret).
 
     ``workers_on_spot``/``workers_on_demand``/``fell_back``: of a live cluster only (None otherwise).
-    ``nodes_lost``: None when the cluster's events could not be read.
+    ``nodes_lost``: None when the cluster's events could not be read. ``capacity_fallback``: the index of the
+    create task's ``capacity_fallback`` alternative the cluster runs on (None: the task's own spec).
     """
 
     conn_id: str
@@ -43,6 +45,7 @@ class FleetRow:
     workers_on_spot: int | None
     workers_on_demand: int | None
     fell_back: bool | None
+    capacity_fallback: int | None
     nodes_lost: int | None
     termination_reason: str
     orphaned: bool
@@ -115,6 +118,7 @@ def fleet_rows(
             workers_on_spot=summary["workers_on_spot"] if summary else None,
             workers_on_demand=summary["workers_on_demand"] if summary else None,
             fell_back=summary["fell_back_to_on_demand"] if summary else None,
+            capacity_fallback=alternative_of(cluster),
             nodes_lost=(
                 lifetime_report(cluster, cluster_events)["nodes_lost"] if cluster_events is not None else None
             ),

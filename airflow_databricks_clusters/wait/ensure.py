@@ -152,8 +152,45 @@ def _bring_back(
     if state == RUNNING or state in STARTING_STATES:
         logger.info("Reusing cluster %s of this task instance (state %s)", cluster_id, state)
         return Action.REUSED
+    reason = termination_reason_text(cluster.get("termination_reason"))
+    logger.info(
+        "Starting cluster %s of this task instance again (it was %s%s)",
+        cluster_id,
+        state,
+        f": {reason}" if reason else "",
+    )
+    respec_and_start(
+        hook,
+        cluster_id,
+        state,
+        prepare(spec),
+        polling_interval=polling_interval,
+        timeout_seconds=timeout_seconds,
+        logger=logger,
+        why="this try's spec",
+    )
+    return Action.STARTED
+
+
+def respec_and_start(
+    hook: DatabricksClustersHook,
+    cluster_id: str,
+    state: str,
+    spec: Mapping[str, Any],
+    *,
+    polling_interval: float,
+    timeout_seconds: float,
+    logger: Logger,
+    why: str,
+) -> None:
+    """Edit a stopped cluster to ``spec`` and start it again: the same cluster, never a second one.
+
+    A TERMINATING cluster is first waited out, because ``edit`` and ``start`` refuse it. A start that fails
+    is followed by a terminate: it may have taken effect before the failure, and nothing would hold the
+    cluster then.
+    """
     if state == TERMINATING:
-        logger.info("Cluster %s of this task instance is TERMINATING; waiting to start it again", cluster_id)
+        logger.info("Cluster %s is TERMINATING; waiting for TERMINATED to start it again", cluster_id)
         wait_for_state(
             hook,
             cluster_id,
@@ -162,23 +199,13 @@ def _bring_back(
             polling_interval=polling_interval,
             logger=logger,
         )
-    reason = termination_reason_text(cluster.get("termination_reason"))
-    logger.info(
-        "Starting cluster %s of this task instance again (it was %s%s)",
-        cluster_id,
-        state,
-        f": {reason}" if reason else "",
-    )
-    edited = prepare(spec)
-    logger.info("Updating cluster %s to this try's spec before starting it", cluster_id)
-    hook.edit_cluster({**edited, "cluster_id": cluster_id})
+    logger.info("Updating cluster %s to %s before starting it", cluster_id, why)
+    hook.edit_cluster({**spec, "cluster_id": cluster_id})
     try:
         hook.start_cluster(cluster_id)
     except BaseException as err:
-        # The start may have taken effect before the failure: nothing would hold the cluster then.
         terminate_quietly(hook, cluster_id, f"starting it again failed ({type(err).__name__})", logger)
         raise
-    return Action.STARTED
 
 
 def _create(

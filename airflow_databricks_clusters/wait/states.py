@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from airflow_databricks_clusters.cluster_spec.capacity_fallback import alternative_of
+
 PENDING = "PENDING"
 RUNNING = "RUNNING"
 RESTARTING = "RESTARTING"
@@ -112,7 +114,8 @@ def cluster_summary(cluster: Mapping[str, Any], events: Sequence[Mapping[str, An
     Counts workers on spot and on demand from the cluster's executors (``node_aws_attributes.is_spot``).
     ``fell_back_to_on_demand`` is true when availability is SPOT_WITH_FALLBACK and more workers run on
     demand than ``first_on_demand`` asked for (the driver takes the first on-demand slot), or when an
-    event reports that spot instances could not be acquired.
+    event reports that spot instances could not be acquired. ``capacity_fallback`` is the index of the
+    create task's alternative the cluster runs on (None: the task's own spec); ``zone_id`` as asked.
     """
     aws = cluster.get("aws_attributes") or {}
     availability = aws.get("availability", "")
@@ -138,6 +141,8 @@ def cluster_summary(cluster: Mapping[str, Any], events: Sequence[Mapping[str, An
         "workers_on_spot": spot,
         "workers_on_demand": on_demand,
         "fell_back_to_on_demand": fell_back,
+        "zone_id": aws.get("zone_id"),
+        "capacity_fallback": alternative_of(cluster),
         "docker_image": (cluster.get("docker_image") or {}).get("url"),
     }
 
@@ -172,6 +177,8 @@ def spot_report(summary: Mapping[str, Any]) -> str:
     )
     if summary.get("fell_back_to_on_demand"):
         text += "; spot capacity was short, SPOT_WITH_FALLBACK fell back to on-demand"
+    if summary.get("capacity_fallback") is not None:
+        text += f"; on capacity_fallback[{summary['capacity_fallback']}] after a shortage"
     return text
 
 

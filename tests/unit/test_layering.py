@@ -39,7 +39,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "links": GLUE,
         "sweeper": GLUE,
     },
-    "cluster_spec": {"fields": PURE, "build": PURE, "validation": PURE},
+    "cluster_spec": {"fields": PURE, "build": PURE, "validation": PURE, "capacity_fallback": PURE},
     "wait": {
         "states": PURE,
         "engine": PURE,

@@ -1,0 +1,142 @@
+"""capacity_fallback in real DAG runs (dag.test()) against the emulator: a start that cannot get its
+instances moves on to the next alternative in the same try, on the same cluster, sync or deferred."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from airflow_databricks_clusters.cluster_spec.capacity_fallback import TAG_CAPACITY_FALLBACK
+from airflow_databricks_clusters.emulator import Emulator
+from tests.integration.lifecycle.pipelines import (
+    cluster_of_an_earlier_try,
+    dag_id_for,
+    only_cluster,
+    run_pipeline,
+    states,
+    xcom,
+)
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+ON_DEMAND = {"availability": "ON_DEMAND"}
+SPOT_ELSEWHERE = {"node_type_id": "r5d.xlarge", "zone_id": "ap-southeast-1a"}
+SHORTAGE = "AWS_INSUFFICIENT_INSTANCE_CAPACITY_FAILURE"
+
+
+def event_types(emu: Emulator, cluster_id: str) -> list[str]:
+    return [e["type"] for e in sorted(emu.events(cluster_id), key=lambda e: e["timestamp"])]
+
+
+def run_with_fallback(emu: Emulator, *, deferrable: bool, shortages: int, fallback: list[Any]) -> Any:
+    """A SPOT cluster whose first ``shortages`` starts find no spot capacity."""
+    emu.set_scenario("spot_capacity_failure", times=shortages)
+    return run_pipeline(
+        "capacity",
+        deferrable=deferrable,
+        downstream="check_running",
+        create={"availability": "SPOT", "capacity_fallback": fallback},
+    )
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_a_shortage_moves_on_to_the_next_alternative_on_the_same_cluster(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str], deferrable: bool
+) -> None:
+    dag_run = run_with_fallback(
+        emulator, deferrable=deferrable, shortages=2, fallback=[SPOT_ELSEWHERE, ON_DEMAND]
+    )
+    assert dag_run.state == "success", states(dag_run)
+    cluster = only_cluster(emulator)  # one cluster for the task try, edited and started again twice
+    trail = event_types(emulator, cluster["cluster_id"])
+    assert trail.count("EDITED") == 2 and trail.count("STARTING") == 2, trail
+    assert cluster["custom_tags"][TAG_CAPACITY_FALLBACK] == "1"
+    assert cluster["aws_attributes"]["availability"] == "ON_DEMAND"
+    # ON_DEMAND laid over the first alternative? No: each alternative is laid over the task's own spec.
+    assert cluster["node_type_id"] == "i3.xlarge"
+    summary = xcom(dag_run, "create_cluster", "cluster_summary")
+    assert summary["capacity_fallback"] == 1
+    out = capfd.readouterr().out
+    assert f"could not get its instances ({SHORTAGE}" in out
+    assert "moving on to capacity_fallback[0] (1 of 2): " in out
+    assert 'node_type_id "i3.xlarge" -> "r5d.xlarge"' in out
+    assert "moving on to capacity_fallback[1] (2 of 2): " in out
+    assert "on capacity_fallback[1] after a shortage" in out
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_when_every_alternative_is_short_the_task_fails_with_the_shortage_and_nothing_runs(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str], deferrable: bool
+) -> None:
+    emulator.set_scenario("spot_capacity_failure")
+    dag_run = run_pipeline(
+        "all_short",
+        deferrable=deferrable,
+        create={"availability": "SPOT", "capacity_fallback": [{"node_type_id": "r5d.xlarge"}]},
+    )
+    assert states(dag_run)["create_cluster"] == "failed"
+    cluster = only_cluster(emulator)
+    assert cluster["state"] in {"TERMINATING", "TERMINATED"}
+    assert cluster["termination_reason"]["code"] == SHORTAGE
+    assert event_types(emulator, cluster["cluster_id"]).count("STARTING") == 1
+    assert SHORTAGE in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_any_other_start_failure_does_not_move_on(emulator: Emulator, deferrable: bool) -> None:
+    emulator.set_scenario("docker_image_pull_failure")
+    dag_run = run_pipeline("pull_fails", deferrable=deferrable, create={"capacity_fallback": [ON_DEMAND]})
+    assert states(dag_run)["create_cluster"] == "failed"
+    cluster = only_cluster(emulator)
+    assert cluster["termination_reason"]["code"] == "DOCKER_IMAGE_PULL_FAILURE"
+    assert "STARTING" not in event_types(emulator, cluster["cluster_id"])
+
+
+def test_sync_and_deferred_leave_the_same_trail(emulator: Emulator) -> None:
+    trails = []
+    for deferrable in (False, True):
+        dag_run = run_with_fallback(emulator, deferrable=deferrable, shortages=1, fallback=[ON_DEMAND])
+        assert dag_run.state == "success", states(dag_run)
+        cluster_id = xcom(dag_run, "create_cluster", "return_value")
+        summary = xcom(dag_run, "create_cluster", "cluster_summary")
+        summary.pop("cluster_id")
+        trails.append((event_types(emulator, cluster_id), summary))
+    assert trails[0] == trails[1]
+
+
+def test_a_bad_alternative_fails_the_task_before_any_call(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_pipeline(
+        "bad_alternative", deferrable=False, create={"capacity_fallback": [{"zone": "ap-southeast-1a"}]}
+    )
+    assert states(dag_run)["create_cluster"] == "failed"
+    assert not [r for r in emulator.request_log if "/clusters/" in r["path"]]
+    out = capfd.readouterr().out
+    assert "capacity_fallback[0].zone: got 'ap-southeast-1a'" in out
+    assert "did you mean 'zone_id'?" in out
+
+
+def test_a_retried_try_starts_again_from_the_tasks_own_spec(emulator: Emulator) -> None:
+    # The first try's cluster ran on an alternative, and was terminated when that try failed. The next
+    # try finds it by its tags, puts the task's own spec back, and moves on again only after a shortage.
+    run_after = datetime(2026, 12, 7, 6, 0, tzinfo=timezone.utc)
+    dag_id = dag_id_for("capacity_retry")
+    earlier = cluster_of_an_earlier_try(
+        dag_id, run_after, terminated=True, availability="ON_DEMAND", custom_tags={TAG_CAPACITY_FALLBACK: "0"}
+    )
+    emulator.set_scenario("spot_capacity_failure", times=1)
+    dag_run = run_pipeline(
+        "capacity_retry",
+        deferrable=True,
+        downstream="check_running",
+        create={"availability": "SPOT", "capacity_fallback": [ON_DEMAND]},
+        run_after=run_after,
+        dag_id=dag_id,
+    )
+    assert dag_run.state == "success", states(dag_run)
+    assert list(emulator.clusters) == [earlier]
+    assert event_types(emulator, earlier).count("STARTING") == 2
+    assert xcom(dag_run, "create_cluster", "cluster_summary")["capacity_fallback"] == 0
