@@ -90,6 +90,16 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         ``cluster_json`` and are sent as given; a field the plugin knows is refused here. Only top-level
         fields: a new key inside ``aws_attributes`` or another checked object cannot be sent. A dict or its
         JSON text; templated.
+    :param capacity_fallback: what to try, in order, when the cluster cannot get its instances: a list of
+        partial specs, each laid over the task's own spec, setting only ``node_type_id``,
+        ``driver_node_type_id``, ``num_workers``, ``autoscale``, ``worker_node_type_flexibility``,
+        ``driver_node_type_flexibility`` or the ``aws_attributes`` fields ``zone_id``, ``availability``,
+        ``first_on_demand`` and ``spot_bid_price_percent``. Each is validated and pre-flighted as a whole
+        spec before the first call. A start that ends for a capacity reason
+        (``cluster_spec.capacity_fallback.is_capacity_shortage``) edits the same cluster to the next entry
+        and starts it again, in the same try and within ``timeout``, logging the reason and what changed;
+        any other end fails the task as before. A retried try starts from the task's own spec again.
+        Templated (a list, or its JSON text).
     :param wait_for_running: wait for RUNNING (default); if False, return as soon as the cluster exists.
     :param deferrable: wait in the triggerer instead of the worker (default
         ``[operators] default_deferrable``).
@@ -120,7 +130,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     Returns (XCom ``return_value``) the cluster id, so ``create.output`` feeds ``existing_cluster_id`` of a
     downstream task. Pushes ``cluster_url`` (the cluster's page; the "Databricks Cluster" link) as soon as
     the cluster exists, and ``cluster_summary`` once RUNNING: workers on spot and on demand, whether
-    SPOT_WITH_FALLBACK fell back to on-demand.
+    SPOT_WITH_FALLBACK fell back to on-demand, the zone asked for, and ``capacity_fallback``: the index of
+    the alternative the cluster runs on (None: the task's own spec).
 
     Idempotent across retries and worker crashes (``wait.ensure.ensure_cluster``): every cluster carries tags
     naming its dag_id, task_id, run_id and map_index. Before creating, the operator looks for a cluster
