@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_databricks_clusters.emulator import cluster_events
+from airflow_databricks_clusters.emulator.capacity import Pick
 
 
 def target_workers(cluster: Mapping[str, Any]) -> int:
@@ -29,39 +30,88 @@ def instance_id(rng: random.Random) -> str:
 
 
 def place_driver(
-    rng: random.Random, cluster: dict[str, Any], at: float, driver_ip: str | None = None
+    rng: random.Random,
+    cluster: dict[str, Any],
+    at: float,
+    pick: Pick,
+    driver_ip: str | None = None,
+    *,
+    acquired_at: float | None = None,
 ) -> None:
-    cluster["driver"] = _node(rng, at, _on_spot(0, True, cluster["aws_attributes"]), driver_ip)
+    """The driver, of ``pick``'s node type and market, shown from ``at`` (bought at ``acquired_at``,
+    default ``at``)."""
+    cluster["driver"] = _node(rng, at, pick.spot, driver_ip)
+    _forget_gone(cluster)  # the driver it replaces
+    _track(cluster, cluster["driver"], pick, at, acquired_at)
 
 
-def place_executors(
-    rng: random.Random, cluster: dict[str, Any], at: float, count: int, *, spot_ok: bool
+def keep_executors(cluster: dict[str, Any], count: int) -> None:
+    """The first ``count`` executors stay; the rest go."""
+    cluster["executors"] = list(cluster.get("executors") or [])[:count]
+    _forget_gone(cluster)
+
+
+def add_executors(
+    rng: random.Random,
+    cluster: dict[str, Any],
+    at: float,
+    picks: list[Pick],
+    *,
+    acquired_at: float | None = None,
 ) -> None:
-    """``count`` executors: the ones there are kept (up to ``count``), new ones fill the rest."""
-    kept = list(cluster.get("executors") or [])[:count]
-    aws = cluster["aws_attributes"]
-    for slot in range(len(kept) + 1, count + 1):
-        kept.append(_node(rng, at, _on_spot(slot, spot_ok, aws)))
-    cluster["executors"] = kept
+    """New executors after the ones there, one per pick."""
+    executors = list(cluster.get("executors") or [])
+    for pick in picks:
+        node = _node(rng, at, pick.spot)
+        executors.append(node)
+        _track(cluster, node, pick, at, acquired_at)
+    cluster["executors"] = executors
 
 
-def upsize(rng: random.Random, cluster: dict[str, Any], at: float) -> None:
-    """The cluster gets to its target size (new nodes may be spot again): UPSIZE_COMPLETED."""
-    place_executors(rng, cluster, at, target_workers(cluster), spot_ok=True)
-    cluster_events.record(
-        cluster,
-        at,
-        "UPSIZE_COMPLETED",
-        current_num_workers=target_workers(cluster),
-        target_num_workers=target_workers(cluster),
-    )
+def tracked(cluster: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the emulator keeps of a node: ``node_type_id``, ``acquired_at``, ``shown_at``."""
+    entry = (cluster.get("_nodes") or {}).get(node["node_id"])
+    return None if entry is None else dict(entry)
+
+
+def forget_all(cluster: dict[str, Any]) -> None:
+    """The cluster has no machines (it terminated)."""
+    cluster.pop("driver", None)
+    cluster.pop("executors", None)
+    cluster.pop("_nodes", None)
+
+
+def _track(
+    cluster: dict[str, Any], node: Mapping[str, Any], pick: Pick, at: float, acquired_at: float | None
+) -> None:
+    cluster.setdefault("_nodes", {})[node["node_id"]] = {
+        "node_type_id": pick.node_type_id,
+        "acquired_at": at if acquired_at is None else acquired_at,
+        "shown_at": at,
+    }
+
+
+def _forget_gone(cluster: dict[str, Any]) -> None:
+    """Keep ``_nodes`` to the machines the cluster has."""
+    if "_nodes" not in cluster:
+        return
+    present = {node["node_id"] for node in cluster.get("executors") or []}
+    if "driver" in cluster:
+        present.add(cluster["driver"]["node_id"])
+    cluster["_nodes"] = {key: value for key, value in cluster["_nodes"].items() if key in present}
 
 
 def lose_spot_nodes(cluster: dict[str, Any], at: float, count: int) -> None:
     """AWS takes back up to ``count`` spot executors: NODES_LOST, with their instance ids."""
     executors = list(cluster.get("executors") or [])
     spot = [node for node in executors if node["node_aws_attributes"]["is_spot"]][:count]
-    cluster["executors"] = [node for node in executors if node not in spot]
+    lose(cluster, at, spot)
+
+
+def lose(cluster: dict[str, Any], at: float, lost: list[dict[str, Any]]) -> None:
+    """AWS takes back these spot executors: NODES_LOST, with their instance ids."""
+    cluster["executors"] = [node for node in cluster.get("executors") or [] if node not in lost]
+    _forget_gone(cluster)
     cluster_events.record(
         cluster,
         at,
@@ -72,7 +122,7 @@ def lose_spot_nodes(cluster: dict[str, Any], at: float, count: int) -> None:
             "SPOT_INSTANCE_TERMINATION",
             "CLOUD_FAILURE",
             aws_instance_state_reason="Server.SpotInstanceTermination",
-            instance_id=",".join(node["instance_id"] for node in spot),
+            instance_id=",".join(node["instance_id"] for node in lost),
         ),
     )
 
@@ -90,10 +140,3 @@ def _node(rng: random.Random, at: float, on_spot: bool, node_ip: str | None = No
         "node_aws_attributes": {"is_spot": on_spot},
         "host_private_ip": private_ip(rng),
     }
-
-
-def _on_spot(slot: int, spot_ok: bool, aws: Mapping[str, Any]) -> bool:
-    """Slot 0 is the driver: ``first_on_demand`` counts the driver first, as Databricks does."""
-    if aws["availability"] == "ON_DEMAND" or not spot_ok:
-        return False
-    return slot >= int(aws.get("first_on_demand", 0))

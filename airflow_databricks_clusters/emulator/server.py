@@ -60,10 +60,13 @@ class Emulator:
         a failed one (no bucket, endpoint down) is a logged warning, never an API error. Needs boto3
         (imported only then); credentials from the environment if ``AWS_ACCESS_KEY_ID`` is set, else
         dummy ones. Without it, or for ``dbfs`` and ``volumes`` destinations, nothing is written.
+    :param capacity: EC2 shortages to start with (``set_capacity``); None keeps what the state file
+        holds (none for a new workspace).
 
     Use as ``with Emulator() as emu:``; then ``emu.url``, ``emu.token``, ``emu.clusters`` (id -> the
-    ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.add_fault(...)``, ``emu.request_log``,
-    ``emu.clock`` (``now()``, a settable ``time_scale``), ``emu.advance(seconds)`` and ``emu.stats()``.
+    ``clusters/get`` answer), ``emu.set_scenario(...)``, ``emu.set_capacity(...)``, ``emu.add_fault(...)``,
+    ``emu.request_log``, ``emu.clock`` (``now()``, a settable ``time_scale``), ``emu.advance(seconds)``
+    and ``emu.stats()``.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class Emulator:
         s3_endpoint_url: str | None = None,
         time_scale: float = 1.0,
         fast_forward: bool = False,
+        capacity: list[dict[str, Any]] | None = None,
     ) -> None:
         self.token = token
         self.host = host
@@ -103,6 +107,8 @@ class Emulator:
             "clock": self.clock.now,
         }
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
+        if capacity is not None:  # replaces what the state file held
+            self.workspace.set_capacity(capacity)
         self.runs = Runs(self.workspace, run_seconds=run_seconds)
         if saved:
             self.runs.load_json(saved.get("runs", {}))
@@ -219,6 +225,18 @@ class Emulator:
 
     def clear_scenarios(self) -> None:
         self.workspace.clear_scenarios()
+
+    def set_capacity(self, shortages: list[dict[str, Any]]) -> None:
+        """Replace every EC2 shortage; see ``Workspace.set_capacity``. ``from_seconds`` and
+        ``until_seconds`` are readings of ``emu.clock.now()``."""
+        self.workspace.set_capacity(shortages)
+
+    def capacity(self) -> list[dict[str, Any]]:
+        """The shortages as set."""
+        return self.workspace.capacity()
+
+    def clear_capacity(self) -> None:
+        self.workspace.clear_capacity()
 
     def add_fault(self, kind: str, **options: Any) -> Fault:
         """See ``faults.Fault``: kind status | rate_limit | delay | drop_before | drop_after."""

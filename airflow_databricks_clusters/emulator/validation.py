@@ -126,6 +126,8 @@ KNOWN_KEYS: Keys = {
 }
 MAX_CUSTOM_TAGS = 45
 MAX_SSH_KEYS = 10
+#: The per-cluster flexible node type objects: their alternates are node types of the workspace.
+FLEXIBILITY_FIELDS = ("worker_node_type_flexibility", "driver_node_type_flexibility")
 _ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
 
 
@@ -197,6 +199,7 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
         raise invalid_parameter(f"Invalid spark version {spark_version}.")
     _check_size(spec)
     _check_nodes(spec, catalog)
+    _check_flexibility(spec, catalog)
     _check_aws(aws, catalog)
     _check_autotermination(spec)
     tags = spec.get("custom_tags") or {}
@@ -261,6 +264,31 @@ def _check_nodes(spec: Mapping[str, Any], catalog: Catalog) -> None:
     driver_pool = spec.get("driver_instance_pool_id")
     if driver_pool is not None and catalog.pool(driver_pool) is None:
         raise invalid_parameter(f"Instance pool {driver_pool} does not exist.")
+
+
+def _check_flexibility(spec: Mapping[str, Any], catalog: Catalog) -> None:
+    """``alternate_node_type_ids``: a list of node types the workspace offers. The objects' other keys are
+    not looked into (``KNOWN_KEYS``: the plugin does not look into them either)."""
+    for name in FLEXIBILITY_FIELDS:
+        alternates = (spec.get(name) or {}).get("alternate_node_type_ids")
+        if alternates is None:
+            continue
+        if not isinstance(alternates, list):
+            raise malformed_request(
+                f"Could not parse request object: Expected an array for field "
+                f"{name}.alternate_node_type_ids, found {_json_type_name(alternates)}"
+            )
+        for index, node_type in enumerate(alternates):
+            if not isinstance(node_type, str):
+                raise malformed_request(
+                    f"Could not parse request object: Expected a string for field "
+                    f"{name}.alternate_node_type_ids[{index}], found {_json_type_name(node_type)}"
+                )
+            if node_type not in catalog.node_types:
+                raise invalid_parameter(
+                    f"Node type {node_type} is not supported ({name}.alternate_node_type_ids). "
+                    "Supported node types: " + ", ".join(sorted(catalog.node_types))
+                )
 
 
 def _check_aws(aws: Mapping[str, Any], catalog: Catalog) -> None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.emulator import cluster_events
+from airflow_databricks_clusters.emulator import capacity, cluster_events
 from airflow_databricks_clusters.emulator.api_errors import (
     cluster_does_not_exist,
     invalid_parameter,
@@ -101,6 +101,7 @@ class Workspace:
         self._clusters: dict[str, dict[str, Any]] = {}
         self._due = DueSchedule()
         self._scenarios = Scenarios()
+        self._capacity = capacity.Capacity()
         self.lifecycle = Lifecycle(
             start_seconds=start_seconds,
             terminate_seconds=terminate_seconds,
@@ -110,6 +111,8 @@ class Workspace:
             rng=self._random,
             scenarios=self._scenarios,
             log_delivery=log_delivery,
+            capacity=self._capacity,
+            catalog=self.catalog,
         )
         #: Called on every change (the server saves its state file through it).
         self.on_change: Callable[[], None] | None = None
@@ -191,6 +194,32 @@ class Workspace:
         """The options of a scenario that applies to this cluster (using up one of its ``times``)."""
         with self.lock:
             return self._scenarios.take(name, cluster)
+
+    # -- capacity ------------------------------------------------------------------------------------------
+
+    def set_capacity(self, shortages: Any) -> None:
+        """Replace every EC2 shortage (``capacity.py``): a list of ``{"node_type_id", "zone_id",
+        "market", "from_seconds", "until_seconds"}``, each None or absent for any node type, any zone,
+        both markets (SPOT, ON_DEMAND), from the beginning, for ever; times on the workspace's clock.
+        A start, resize or replacement buys only what is not short; a spot shortage that begins takes
+        back the spot machines it covers (at the moment it is set, for one that had already begun).
+        Refused with 400 INVALID_PARAMETER_VALUE naming the first bad field."""
+        checked = capacity.checked(shortages, node_types=self.catalog.node_types, zones=self.catalog.zones)
+        with self.lock:
+            self._advance()
+            self._capacity.set(checked, self.now())
+            for cluster in self._clusters.values():  # a reclaim may now fall due earlier
+                self._plan(cluster)
+            self._changed()
+
+    def clear_capacity(self) -> None:
+        """No shortage: everything can be had."""
+        self.set_capacity([])
+
+    def capacity(self) -> list[dict[str, Any]]:
+        """The shortages as set (a copy)."""
+        with self.lock:
+            return copy.deepcopy(self._capacity.shortages)
 
     # -- helpers -------------------------------------------------------------------------------------------
 
@@ -447,11 +476,16 @@ class Workspace:
 
     def to_json(self) -> dict[str, Any]:
         with self.lock:
-            return {"clusters": copy.deepcopy(self._clusters), "scenarios": self._scenarios.to_json()}
+            return {
+                "clusters": copy.deepcopy(self._clusters),
+                "scenarios": self._scenarios.to_json(),
+                "capacity": self._capacity.to_json(),
+            }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], **kwargs: Any) -> Workspace:
         workspace = cls(**kwargs)
+        workspace._capacity.load_json(data.get("capacity", {}))
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
         for cluster_id, cluster in workspace._clusters.items():
             if "_node_memory_mb" not in cluster:  # a file saved before the record kept a node's size

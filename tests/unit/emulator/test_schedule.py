@@ -288,3 +288,53 @@ def test_the_schedule_hands_out_due_clusters_in_creation_order_once_each() -> No
     schedule.plan("b", 1.0)
     schedule.remove("b")
     assert schedule.take_due(100.0) == []
+
+
+def _random_shortages(rng: random.Random, now: float) -> list[dict[str, Any]]:
+    """A few shortages around ``now``: some begun, some to begin, some to end."""
+    shortages: list[dict[str, Any]] = []
+    for _ in range(rng.randint(0, 3)):
+        shortage: dict[str, Any] = {
+            "node_type_id": rng.choice([None, "i3.xlarge", "i3.2xlarge"]),
+            "zone_id": rng.choice([None, "ap-southeast-1a", "ap-southeast-1b"]),
+            "market": rng.choice([None, "SPOT", "SPOT", "ON_DEMAND"]),
+        }
+        if rng.random() < 0.7:
+            shortage["from_seconds"] = now + rng.choice([-5.0, 0.0, 0.5, 1.0, 3.0, 8.0])
+        if rng.random() < 0.5:
+            shortage["until_seconds"] = shortage.get("from_seconds", now) + rng.choice([0.5, 2.0, 10.0])
+        shortages.append(shortage)
+    return shortages
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_scheduled_workspace_answers_as_the_walking_one_did_under_capacity(seed: int) -> None:
+    """Shortages set now and then (spot machines taken back when one begins) and clusters that meet them
+    (zone auto, alternates): a reclaim is a due moment like a step."""
+    rng = random.Random(seed)
+    pair = Pair()
+    for step in range(400):
+        if rng.random() < 0.06:
+            shortages = _random_shortages(rng, pair.clock.now)
+            pair.both(lambda ws, runs, shortages=shortages: ws.set_capacity(shortages))
+            continue
+        if rng.random() < 0.08:
+            spec = {
+                **_random_spec(rng),
+                "aws_attributes": {
+                    "availability": rng.choice(["SPOT", "SPOT_WITH_FALLBACK", "ON_DEMAND"]),
+                    "first_on_demand": rng.choice([0, 1, 2]),
+                    "zone_id": rng.choice(["auto", "ap-southeast-1a"]),
+                },
+                "worker_node_type_flexibility": {"alternate_node_type_ids": ["i3.2xlarge"]},
+            }
+            pair.both(lambda ws, runs, spec=spec: ws.clusters_create(spec))
+            continue
+        call = _random_call(rng, pair)
+        if call is not None:
+            pair.both(call)
+        if step % 25 == 0:
+            pair.assert_same_records()
+    pair.clock.now += 100
+    pair.both(lambda ws, runs: (ws.all_clusters(), runs.all_runs()))
+    pair.assert_same_records()
