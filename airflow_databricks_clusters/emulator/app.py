@@ -246,6 +246,19 @@ class EmulatorApp:
             return {}
         if (method, action) == ("GET", "scenarios"):
             return {"scenarios": self.workspace.scenarios()}
+        if (method, action) == ("PUT", "capacity"):
+            unknown = sorted(set(body) - {"shortages"})
+            if unknown:
+                raise invalid_parameter(f"Unknown field {unknown[0]}: the capacity takes shortages.")
+            if "shortages" not in body:
+                raise invalid_parameter("Missing field: shortages (a list, [] for none).")
+            self.workspace.set_capacity(body["shortages"])
+            return {"shortages": self.workspace.capacity()}
+        if (method, action) == ("GET", "capacity"):
+            return {"shortages": self.workspace.capacity()}
+        if (method, action) == ("DELETE", "capacity"):
+            self.workspace.clear_capacity()
+            return {}
         if (method, action) == ("POST", "faults"):
             kind = body.pop("kind", None)
             try:

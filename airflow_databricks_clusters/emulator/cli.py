@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +47,36 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="deliver the logs of clusters with an s3 cluster_log_conf to this S3 API (needs boto3)",
     )
+    emu.add_argument(
+        "--capacity",
+        type=_shortages,
+        metavar="JSON|@FILE",
+        help="EC2 shortages to start with, as PUT /emulator/capacity takes them: a JSON list of "
+        '{"node_type_id", "zone_id", "market", "from_seconds", "until_seconds"} (each optional), or '
+        "@ and the path of a file holding it; replaces what --state-file held",
+    )
     return parser
+
+
+def _shortages(text: str) -> list[Any]:
+    """The shortages of ``--capacity``: JSON, or ``@path`` of a file of JSON; a list, or an object
+    ``{"shortages": [...]}`` (the body ``PUT /emulator/capacity`` takes). The fields are checked when the
+    workspace takes them."""
+    source = text
+    if text.startswith("@"):
+        try:
+            source = Path(text[1:]).read_text()
+        except OSError as err:
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]}: {err.strerror}") from None
+    try:
+        value = json.loads(source)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not JSON ({err})") from None
+    if isinstance(value, dict) and set(value) == {"shortages"}:
+        value = value["shortages"]
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError('a JSON list of shortages (or {"shortages": [...]})')
+    return value
 
 
 def _time_scale(text: str) -> float:
@@ -58,24 +90,30 @@ def _time_scale(text: str) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from airflow_databricks_clusters.emulator.api_errors import ApiError
     from airflow_databricks_clusters.emulator.server import Emulator
 
     clients = dict(item.split(":", 1) for item in args.oauth_client)
-    emulator = Emulator(
-        host=args.host,
-        port=args.port,
-        token=args.token,
-        start_seconds=args.start_seconds,
-        terminate_seconds=args.terminate_seconds,
-        run_seconds=args.run_seconds,
-        region=args.region,
-        state_file=args.state_file,
-        oauth_clients=clients,
-        s3_endpoint_url=args.s3_endpoint_url,
-        time_scale=args.time_scale,
-        fast_forward=args.fast_forward,
-    )
+    try:
+        emulator = Emulator(
+            host=args.host,
+            port=args.port,
+            token=args.token,
+            start_seconds=args.start_seconds,
+            terminate_seconds=args.terminate_seconds,
+            run_seconds=args.run_seconds,
+            region=args.region,
+            state_file=args.state_file,
+            oauth_clients=clients,
+            s3_endpoint_url=args.s3_endpoint_url,
+            time_scale=args.time_scale,
+            fast_forward=args.fast_forward,
+            capacity=args.capacity,
+        )
+    except ApiError as err:  # a shortage the workspace refuses
+        parser.error(f"argument --capacity: {err.message}")
 
     def stop(signum: int, frame: FrameType | None) -> None:
         emulator.stop()
