@@ -153,6 +153,8 @@ class Lifecycle:
                 terminated_time=cluster_events.ms(at),
             )
             nodes.forget_all(cluster)
+            # A terminated cluster holds its idempotency token no more (workspace.py).
+            cluster.pop("_idempotency_token", None)
         elif op == "nodes_lost":
             nodes.lose_spot_nodes(cluster, at, int(step["count"]))
         elif op == "nodes_replaced":

@@ -126,6 +126,7 @@ KNOWN_KEYS: Keys = {
 }
 MAX_CUSTOM_TAGS = 45
 MAX_SSH_KEYS = 10
+MAX_IDEMPOTENCY_TOKEN = 64
 #: The per-cluster flexible node type objects: their alternates are node types of the workspace.
 FLEXIBILITY_FIELDS = ("worker_node_type_flexibility", "driver_node_type_flexibility")
 _ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
@@ -215,6 +216,12 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
     keys = spec.get("ssh_public_keys") or []
     if len(keys) > MAX_SSH_KEYS:
         raise invalid_parameter(f"Cannot specify more than {MAX_SSH_KEYS} ssh public keys.")
+    token = spec.get("idempotency_token")
+    if token is not None and not 1 <= len(token) <= MAX_IDEMPOTENCY_TOKEN:
+        raise invalid_parameter(
+            f"Invalid idempotency_token of {len(token)} characters: it must be 1 to "
+            f"{MAX_IDEMPOTENCY_TOKEN} characters long."
+        )
     _check_enum(spec, "runtime_engine", RUNTIME_ENGINES)
     _check_enum(spec, "data_security_mode", DATA_SECURITY_MODES)
     _check_docker(spec.get("docker_image"))

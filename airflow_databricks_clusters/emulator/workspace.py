@@ -102,6 +102,8 @@ class Workspace:
         self._due = DueSchedule()
         self._scenarios = Scenarios()
         self._capacity = capacity.Capacity()
+        #: idempotency token -> the cluster created with it (which holds it while not TERMINATED).
+        self._tokens: dict[str, str] = {}
         self.lifecycle = Lifecycle(
             start_seconds=start_seconds,
             terminate_seconds=terminate_seconds,
@@ -239,6 +241,17 @@ class Workspace:
             raise cluster_does_not_exist(cluster_id)
         return cluster
 
+    def _token_holder(self, token: str | None) -> str | None:
+        """The cluster that holds ``token``: created with it and not TERMINATED since."""
+        if token is None:
+            return None
+        cluster_id = self._tokens.get(token)
+        cluster = self._clusters.get(cluster_id or "")
+        if cluster is None or cluster.get("_idempotency_token") != token:
+            self._tokens.pop(token, None)  # terminated (which clears it) or permanently deleted
+            return None
+        return cluster_id
+
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
@@ -246,9 +259,15 @@ class Workspace:
     # -- Clusters API --------------------------------------------------------------------------------------
 
     def clusters_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+        """A new cluster, PENDING. With an ``idempotency_token`` that a cluster not TERMINATED holds (one
+        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes."""
         spec = validate_create(body, self.catalog)
+        token = spec.pop("idempotency_token", None)
         with self.lock:
             self._advance()
+            holder = self._token_holder(token)
+            if holder is not None:
+                return {"cluster_id": holder}
             at = self.now()
             cluster_id = self._new_cluster_id(at)
             cluster: dict[str, Any] = {
@@ -261,8 +280,10 @@ class Workspace:
                 "_last_activity": at,
             }
             spec.pop("cluster_source", None)
-            spec.pop("idempotency_token", None)
             fill(cluster, spec, self.catalog)
+            if token is not None:
+                cluster["_idempotency_token"] = token
+                self._tokens[token] = cluster_id
             self._clusters[cluster_id] = cluster
             self._due.add(cluster_id)
             self.lifecycle.begin_start(cluster, at, first=True)
@@ -276,6 +297,7 @@ class Workspace:
             cluster = self._cluster(body.get("cluster_id"))
             _expect_state(cluster, "RUNNING", "TERMINATED")
             spec = validate_create({k: v for k, v in body.items() if k != "cluster_id"}, self.catalog)
+            spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
             at = self.now()
             before = event_attributes(cluster["spec"])
             fill(cluster, spec, self.catalog)
@@ -360,6 +382,8 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            if cluster.get("_idempotency_token") is not None:
+                self._tokens.pop(cluster["_idempotency_token"], None)
             del self._clusters[cluster["cluster_id"]]
             self._due.remove(cluster["cluster_id"])
             self._changed()
@@ -488,6 +512,8 @@ class Workspace:
         workspace._capacity.load_json(data.get("capacity", {}))
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
         for cluster_id, cluster in workspace._clusters.items():
+            if cluster.get("_idempotency_token") is not None:
+                workspace._tokens[cluster["_idempotency_token"]] = cluster_id
             if "_node_memory_mb" not in cluster:  # a file saved before the record kept a node's size
                 node_sizes(cluster, workspace.catalog)
             workspace._due.add(cluster_id)
