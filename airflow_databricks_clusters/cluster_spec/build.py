@@ -84,6 +84,19 @@ def task_instance_tags(dag_id: str, task_id: str, run_id: str, map_index: int = 
     }
 
 
+#: The longest ``idempotency_token`` clusters/create takes.
+IDEMPOTENCY_TOKEN_MAX = 64
+
+
+def idempotency_token(tags: Mapping[str, str]) -> str:
+    """The ``clusters/create`` idempotency token of the task instance that ``tags`` name: the same for
+    every try of it, different for any other task instance, at most 64 characters. While a cluster created
+    with it is not terminated, the workspace answers a create with the same token with that cluster."""
+    key = "\n".join(f"{name}={tags[name]}" for name in sorted(tags))
+    prefix = "airflow-"
+    return prefix + hashlib.sha256(key.encode()).hexdigest()[: IDEMPOTENCY_TOKEN_MAX - len(prefix)]
+
+
 def is_given(value: Any) -> bool:
     """Whether a parameter was given: not None, nor the "None" (or JSON "null") a template renders for an
     absent value."""

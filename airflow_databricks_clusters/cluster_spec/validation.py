@@ -509,6 +509,17 @@ def _ssh_keys(check: _Checker, name: str, value: Any) -> Any:
     return list(value)
 
 
+def _idempotency_token(check: _Checker, name: str, value: Any) -> Any:
+    # A token given in the DAG would be the same for every run: a later run's create would be answered
+    # with an earlier run's live cluster.
+    check.problem(
+        name,
+        value,
+        "nothing: the create operator sends its own, one per task instance (dag_id, task_id, run_id, "
+        "map_index), so that a create sent again after a lost answer is answered with the cluster it made",
+    )
+
+
 def _enum_field(allowed: tuple[str, ...]) -> Callable[[_Checker, str, Any], Any]:
     return lambda check, name, value: check.enum(name, value, allowed)
 
@@ -529,4 +540,5 @@ _FIELD_HANDLERS: dict[str, Callable[[_Checker, str, Any], Any]] = {
     "init_scripts": _init_scripts,
     "cluster_log_conf": _cluster_log_conf,
     "ssh_public_keys": _ssh_keys,
+    "idempotency_token": _idempotency_token,
 }

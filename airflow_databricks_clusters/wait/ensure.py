@@ -4,10 +4,13 @@ Airflow-free (I/O through ``DatabricksClustersHook`` only), so it is tested agai
 own and the create operator only calls it. Its promises:
 
 - **Never two.** Every cluster carries its task instance's tags. Before creating, the tags (and the id an
-  earlier try recorded) are looked up; a found cluster is reused. A create whose outcome is unknown (the
-  answer was lost, or came back unreadable) is resolved by the tags, never by creating blindly. A lookup
-  that cannot be read is an error, never "no clusters". When several clusters carry the tags, the newest
-  live one is kept and the other live ones are terminated.
+  earlier try recorded) are looked up; a found cluster is reused. Every create carries the task instance's
+  ``idempotency_token``, so a create whose outcome is unknown (the answer was lost, or came back
+  unreadable) is sent again with the same token, and the workspace answers it with the cluster the first
+  one made, if it made one. The tags are the second line: after an unknown outcome they are looked up
+  once more (and instead of answers that keep coming back unreadable), and every other live cluster
+  carrying them is terminated (the newest one is kept). A lookup that cannot be read is an error, never
+  "no clusters".
 - **Never leaked.** Every exit after a create call either hands back a cluster id or terminates, by its
   tags, whatever that call may have created.
 """
@@ -21,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_databricks_clusters.cluster_spec.build import idempotency_token
 from airflow_databricks_clusters.errors import ApiError, ClusterNotFound, UnknownOutcome
 from airflow_databricks_clusters.wait.lifecycle import (
     Logger,
@@ -54,7 +58,7 @@ class Action(str, enum.Enum):
     REUSED = "reused"  # a live cluster of this task instance
     STARTED = "started"  # a terminated one, edited to this try's spec and started again
     CREATED = "created"
-    FOUND = "found"  # a create whose answer was lost did take effect: the tags found its cluster
+    FOUND = "found"  # a create whose answer was lost, sent again with its token: the workspace answered
 
 
 @dataclass(frozen=True)
@@ -215,7 +219,9 @@ def _create(
     logger: Logger,
     attempts: int,
 ) -> Ensured:
-    """Create the cluster; resolve an unknown outcome by the tags; clean up on every failing exit."""
+    """Create the cluster with the task instance's token; send it again with the same token after an
+    unknown outcome, then check the tags; clean up on every failing exit."""
+    spec = {**spec, "idempotency_token": idempotency_token(tags)}
     uncertain = False
     attempt = 1
     try:
@@ -224,32 +230,41 @@ def _create(
                 cluster_id = hook.create_cluster(spec)
             except UnknownOutcome as err:
                 uncertain = True
-                logger.warning("%s; looking the cluster up by this task instance's tags", err)
-                found = find_task_clusters(hook, tags)
-                if found:
-                    cluster_id = str(found[0]["cluster_id"])
-                    logger.info("The create call did take effect: cluster %s", cluster_id)
-                    return Ensured(
-                        cluster_id, Action.FOUND, tuple(_terminate_surplus(hook, found[1:], logger))
-                    )
+                if attempt > 1:
+                    # The resent create's answer was lost too (a proxy mangling every create answer):
+                    # the token kept it to one cluster at most, and the tags find that one.
+                    found = find_task_clusters(hook, tags)
+                    if found:
+                        logger.info("The create call did take effect: cluster %s", found[0]["cluster_id"])
+                        others = tuple(_terminate_surplus(hook, found[1:], logger))
+                        return Ensured(str(found[0]["cluster_id"]), Action.FOUND, others)
                 if attempt >= attempts:
                     raise
                 attempt += 1
-                logger.info(
-                    "No cluster carries this task instance's tags: the create call did not take effect; "
-                    "sending it again (attempt %d of %d)",
+                logger.warning(
+                    "%s; sending the create again with the same idempotency token, which the workspace "
+                    "answers with the cluster the first call made, if it made one (attempt %d of %d)",
+                    err,
                     attempt,
                     attempts,
                 )
-            else:
-                logger.info("Created cluster %s", cluster_id)
-                surplus: tuple[str, ...] = ()
-                if uncertain:
-                    # An earlier create may have been made after all, only listed late (a read timeout
-                    # while the workspace was still creating): keep this one, terminate any other.
-                    others = [c for c in find_task_clusters(hook, tags) if c["cluster_id"] != cluster_id]
-                    surplus = tuple(_terminate_surplus(hook, others, logger))
-                return Ensured(cluster_id, Action.CREATED, surplus)
+                continue
+            surplus: tuple[str, ...] = ()
+            if uncertain:
+                # The second line: a workspace that did not honour the token made a second cluster, or
+                # the first one listed late. Keep the one answered; terminate any other.
+                others = [c for c in find_task_clusters(hook, tags) if c["cluster_id"] != cluster_id]
+                surplus = tuple(_terminate_surplus(hook, others, logger))
+                logger.info(
+                    "The create sent again was answered with cluster %s; %s",
+                    cluster_id,
+                    f"terminated {len(surplus)} other(s) carrying this task instance's tags"
+                    if surplus
+                    else "no other cluster carries this task instance's tags",
+                )
+                return Ensured(cluster_id, Action.FOUND, surplus)
+            logger.info("Created cluster %s", cluster_id)
+            return Ensured(cluster_id, Action.CREATED, surplus)
     except BaseException as err:
         # A workspace that answered with an error created nothing; after anything else (a lost answer, a
         # lookup that could not be read, a kill) a cluster may exist that nobody holds the id of.

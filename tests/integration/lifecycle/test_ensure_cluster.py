@@ -12,9 +12,13 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.client.retry import RetryPolicy
-from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec, task_instance_tags
+from airflow_databricks_clusters.cluster_spec.build import (
+    build_cluster_spec,
+    idempotency_token,
+    task_instance_tags,
+)
 from airflow_databricks_clusters.emulator import Emulator
-from airflow_databricks_clusters.errors import InvalidParameter, MalformedAnswer, UnknownOutcome
+from airflow_databricks_clusters.errors import InvalidParameter, MalformedAnswer, SpecError, UnknownOutcome
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.wait.ensure import Action, ensure_cluster
 from tests.integration.lifecycle.pipelines import (
@@ -143,14 +147,62 @@ def test_a_refused_create_looks_nothing_up_afterwards(emulator: Emulator) -> Non
     assert paths[-1].endswith("clusters/create") and emulator.clusters == {}
 
 
-def test_a_create_listed_late_is_terminated_once_the_resent_one_is_made(emulator: Emulator) -> None:
-    # The first create was made but its answer lost, and the lookup after it did not list it yet (the
-    # workspace was still creating): the resent create makes a second one. The first is then terminated.
+class RecordingHook(DatabricksClustersHook):
+    """The hook, recording each create's token and what came of it (the answer, or the error's type)."""
+
+    def __init__(self) -> None:
+        super().__init__(retry_policy=RetryPolicy(deadline_seconds=60, base_delay=0.05))
+        self.creates: list[tuple[str, str]] = []
+
+    def create_cluster(self, spec: Any) -> str:
+        try:
+            cluster_id = super().create_cluster(spec)
+        except Exception as err:
+            self.creates.append((spec["idempotency_token"], type(err).__name__))
+            raise
+        self.creates.append((spec["idempotency_token"], cluster_id))
+        return cluster_id
+
+
+def test_a_create_whose_answer_was_lost_is_sent_again_with_its_token_and_answered_with_its_cluster(
+    emulator: Emulator,
+) -> None:
     emulator.add_fault("drop_after", path="clusters/create", times=1)
+    recording = RecordingHook()
+    spec = build_cluster_spec(**CLUSTER, tags=TAGS)
+    made = ensure_cluster(recording, spec, TAGS, polling_interval=0.1, timeout_seconds=TIMEOUT)
+    token = idempotency_token(TAGS)
+    assert recording.creates == [(token, "UnknownOutcome"), (token, made.cluster_id)]
+    # The request log: the first create was handled and its answer dropped (no status sent), the second
+    # was answered.
+    creates = [r for r in emulator.request_log if r["path"].endswith("clusters/create")]
+    assert [(r["fault"] is not None, r["status"]) for r in creates] == [(True, None), (False, 200)]
+    # The tags, looked up after, found nothing to fix.
+    assert made.action is Action.FOUND and made.surplus_terminated == ()
+    assert [c["cluster_id"] for c in tagged(emulator)] == [made.cluster_id]
+
+
+def test_a_tagged_cluster_the_first_lookup_missed_is_terminated_after_a_lost_create(
+    emulator: Emulator,
+) -> None:
+    # The second line behind the token: a live cluster of this task instance that the lookup before the
+    # create did not list (a workspace listing late) is found by the lookup after a lost answer.
+    earlier = hook().create_cluster(build_cluster_spec(**CLUSTER, tags=TAGS))
     emulator.add_fault(
-        "malformed", path="clusters/list", body='{"clusters": [], "next_page_token": ""}', nth=2
+        "malformed", path="clusters/list", body='{"clusters": [], "next_page_token": ""}', nth=1
     )
+    emulator.add_fault("drop_after", path="clusters/create", times=1)
     made = ensure()
-    assert made.action is Action.CREATED and len(made.surplus_terminated) == 1
+    assert made.action is Action.FOUND and made.surplus_terminated == (earlier,)
     assert [c["cluster_id"] for c in live(emulator)] == [made.cluster_id]
-    assert len(tagged(emulator)) == 2
+
+
+def test_every_create_carries_the_task_instances_token_and_a_given_one_is_refused() -> None:
+    token = idempotency_token(TAGS)
+    assert token == idempotency_token(dict(TAGS)) and len(token) <= 64
+    other = task_instance_tags("ensure", "create_cluster", "manual__1", 0)
+    assert idempotency_token(other) != token
+    with pytest.raises(SpecError) as caught:
+        build_cluster_spec(**CLUSTER, cluster_json={"idempotency_token": "mine"}, tags=TAGS)
+    assert caught.value.problems[0].field == "idempotency_token"
+    assert "one per task instance" in caught.value.problems[0].allowed

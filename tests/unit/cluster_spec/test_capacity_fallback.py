@@ -91,7 +91,8 @@ def test_an_alternative_is_laid_over_the_spec_and_tagged() -> None:
 
 def test_alternatives_are_validated_as_whole_specs_and_say_what_they_change() -> None:
     given = parse_alternatives(
-        '[{"node_type_id": "r5.xlarge"}, {"availability": "ON_DEMAND", "autoscale": {"min_workers": "1", "max_workers": 3}}]'
+        '[{"node_type_id": "r5.xlarge"}, '
+        '{"availability": "ON_DEMAND", "autoscale": {"min_workers": "1", "max_workers": 3}}]'
     )
     first, second = alternative_specs(SPEC, given)
     assert changes(SPEC, first) == ['node_type_id "r5d.xlarge" -> "r5.xlarge"']

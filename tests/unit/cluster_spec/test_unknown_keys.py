@@ -143,7 +143,6 @@ NEWER: dict[str, Any] = {
     "kind": "CLASSIC_PREVIEW",
     "is_single_node": False,
     "use_ml_runtime": False,
-    "idempotency_token": "nightly-2026-12-07",
     "worker_node_type_flexibility": {"alternate_node_type_ids": ["i3.2xlarge"]},
     "driver_node_type_flexibility": {"alternate_node_type_ids": ["i3.2xlarge"]},
     "remote_disk_throughput": 250,
