@@ -236,8 +236,8 @@ def _create(
                     found = find_task_clusters(hook, tags)
                     if found:
                         logger.info("The create call did take effect: cluster %s", found[0]["cluster_id"])
-                        others = tuple(_terminate_surplus(hook, found[1:], logger))
-                        return Ensured(str(found[0]["cluster_id"]), Action.FOUND, others)
+                        extra = tuple(_terminate_surplus(hook, found[1:], logger))
+                        return Ensured(str(found[0]["cluster_id"]), Action.FOUND, extra)
                 if attempt >= attempts:
                     raise
                 attempt += 1
