@@ -6,8 +6,10 @@ A transition whose time has come happens then, stamped with the moment it was du
 is what it would have seen polling a real workspace at any rate. Planned transitions are plain data (the
 record's ``_steps``), so a workspace can be saved to JSON and resumed.
 
-A start is PENDING, then what the scenarios say (``scenarios.py``): RUNNING, or a failure ending
-TERMINATED; a RUNNING cluster that stays idle past its ``autotermination_minutes`` terminates itself.
+A start is PENDING, then what the scenarios say (``scenarios.py``) and what EC2 capacity allows
+(``capacity.py``: the instances are bought halfway): RUNNING, or a failure ending TERMINATED; a RUNNING
+cluster that stays idle past its ``autotermination_minutes`` terminates itself, and loses its spot
+machines when a spot shortage covering them begins (a due moment like a step).
 Every duration here is in emulated seconds: ``now`` is whatever the workspace's clock says
 (``clock.py``), which a test may stop, speed up or move forward.
 

@@ -6,7 +6,7 @@ lazy, and how a cluster moves from state to state is ``lifecycle.py``. Only the 
 due are touched (``schedule.py``), so a request costs the same however many clusters the workspace holds.
 The rest is elsewhere too: the cluster record (spec and defaults) in ``cluster_record.py``, its events
 (and the ``clusters/events`` answer) in ``cluster_events.py``, its machines in ``nodes.py``, the
-scenarios in ``scenarios.py``.
+scenarios in ``scenarios.py``, the EC2 capacity they are bought from in ``capacity.py``.
 """
 
 from __future__ import annotations
