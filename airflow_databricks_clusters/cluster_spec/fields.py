@@ -16,7 +16,8 @@ knows.
 Where the field names come from, to refresh them: databricks-sdk-py 0.167.0, ``databricks/sdk/service/
 compute.py``: ``ClustersAPI.create``'s parameters (the request body of ``clusters/create``) and the
 dataclasses ``AwsAttributes``, ``AutoScale``, ``DockerImage``, ``DockerBasicAuth``, ``InitScriptInfo``,
-``ClusterLogConf``, ``S3StorageInfo`` and the one-field destinations (``WorkspaceStorageInfo``, ...).
+``ClusterLogConf``, ``S3StorageInfo``, ``NodeTypeFlexibility`` and the one-field destinations
+(``WorkspaceStorageInfo``, ...).
 """
 
 from __future__ import annotations
@@ -77,6 +78,21 @@ AWS_FIELDS: dict[str, Kind] = {
     "ebs_volume_throughput": Kind.INT,
 }
 
+#: Create fields the validator checks but the operator has no parameter for: they come in ``cluster_json``.
+#: The flexible node types (2025): ``NodeTypeFlexibility`` objects, each node type's alternates.
+JSON_ONLY_FIELDS: dict[str, Kind] = {
+    "worker_node_type_flexibility": Kind.OBJECT,
+    "driver_node_type_flexibility": Kind.OBJECT,
+}
+#: The fields of a ``NodeTypeFlexibility`` object (databricks-sdk's dataclass of that name).
+NODE_TYPE_FLEXIBILITY_FIELDS: tuple[str, ...] = ("alternate_node_type_ids", "aws_context_id")
+#: Each flexibility field and the field of the node type its alternates stand in for. The driver's is
+#: ``node_type_id`` when no ``driver_node_type_id`` is given (the driver then runs on the workers' type).
+FLEXIBLE_NODE_TYPES: dict[str, str] = {
+    "worker_node_type_flexibility": "node_type_id",
+    "driver_node_type_flexibility": "driver_node_type_id",
+}
+
 #: Create fields of the API this client does not model: no parameter of their own and no check of their
 #: values. A base spec (``cluster_json``) may hold them, and they are sent as given. ``cluster_source`` and
 #: ``idempotency_token`` are not in databricks-sdk 0.167's create but older clients send them and a
@@ -87,8 +103,6 @@ PASSED_CREATE_FIELDS: tuple[str, ...] = (
     "use_ml_runtime",
     "idempotency_token",
     "cluster_source",
-    "worker_node_type_flexibility",
-    "driver_node_type_flexibility",
     "remote_disk_throughput",
     "total_initial_remote_disk_size",
     "clone_from",
@@ -99,7 +113,7 @@ PASSED_CREATE_FIELDS: tuple[str, ...] = (
 )
 
 #: Every field of a ``clusters/create`` body: the keys a base spec may have.
-API_CREATE_FIELDS: tuple[str, ...] = (*CREATE_FIELDS, *PASSED_CREATE_FIELDS)
+API_CREATE_FIELDS: tuple[str, ...] = (*CREATE_FIELDS, *JSON_ONLY_FIELDS, *PASSED_CREATE_FIELDS)
 
 #: The fields of the one object an init script is, each holding a destination object of these fields.
 #: ``abfss`` and ``gcs`` are Azure's and Google's storage: the API knows them, an AWS cluster cannot use them.
@@ -126,7 +140,9 @@ LOG_DESTINATIONS: dict[str, tuple[str, ...]] = {
 #: What a key may be, at each place in a spec: an object's keys, each with what its value holds (None: its
 #: keys are not looked at), and a list of such objects written as a one-item list. The objects whose keys
 #: are checked are the ones this client models; the inside of a passed field (``workload_type``, ...) is
-#: sent as given, as the field itself is.
+#: sent as given, as the field itself is. The flexibility objects' keys (``NODE_TYPE_FLEXIBILITY_FIELDS``)
+#: are checked by their validator handler instead: this table must equal the emulator's, which does not
+#: look inside them yet.
 Keys = dict[str, "Keys | list[Keys] | None"]
 KNOWN_KEYS: Keys = {
     **{name: None for name in API_CREATE_FIELDS},

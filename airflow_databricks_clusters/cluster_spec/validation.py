@@ -20,9 +20,12 @@ from typing import Any
 from airflow_databricks_clusters.cluster_spec.fields import (
     AWS_FIELDS,
     CREATE_FIELDS,
+    FLEXIBLE_NODE_TYPES,
     INIT_SCRIPT_DESTINATIONS,
+    JSON_ONLY_FIELDS,
     KNOWN_KEYS,
     LOG_DESTINATIONS,
+    NODE_TYPE_FLEXIBILITY_FIELDS,
     Keys,
     Kind,
     names,
@@ -252,7 +255,7 @@ def validate_cluster_spec(spec: Mapping[str, Any], *, source: str = "") -> dict[
             continue
         inside = unknown_keys(value, KNOWN_KEYS[name], name)
         check.problems += inside
-        if inside and CREATE_FIELDS.get(name) is Kind.OBJECT:
+        if inside and (CREATE_FIELDS.get(name) or JSON_ONLY_FIELDS.get(name)) is Kind.OBJECT:
             # Its handler reads the object whole, so its other problems would mostly echo the typo (a
             # destination "missing" beside a "destnation") and bury it. (aws_attributes is read key by key.)
             continue
@@ -293,6 +296,16 @@ def _whole_rules(check: _Checker, given: Mapping[str, Any], out: dict[str, Any])
                 "the bucket's region: give cluster_log_conf as {s3: {destination, region}}, "
                 "or an aws_attributes.zone_id to take the region from",
             )
+    for flexibility in FLEXIBLE_NODE_TYPES:
+        named, primary = primary_node_type(out, flexibility)
+        if primary is None or flexibility not in out:  # nothing to repeat, or refused already
+            continue
+        # Read as given, so that an alternate is named by its place in the user's own list.
+        alternates = given[flexibility].get("alternate_node_type_ids")
+        for index, alternate in enumerate(alternates if isinstance(alternates, list | tuple) else ()):
+            if isinstance(alternate, str) and alternate.strip() == primary:
+                check.problem(f"{flexibility}.alternate_node_type_ids[{index}]", alternate,
+                              f"a node type other than {named}: an alternate stands in for it")  # fmt: skip
     tags = out.get("custom_tags") or {}
     if len(tags) > MAX_CUSTOM_TAGS:
         check.problem(
@@ -300,6 +313,16 @@ def _whole_rules(check: _Checker, given: Mapping[str, Any], out: dict[str, Any])
             f"{len(tags)} tags",
             f"at most {MAX_CUSTOM_TAGS} tags, the 4 Airflow tags included",
         )
+
+
+def primary_node_type(spec: Mapping[str, Any], flexibility: str) -> tuple[str, Any]:
+    """The field naming the node type that the alternates of ``flexibility`` stand in for (said so that
+    the user sees which it is), and that node type in ``spec`` (None when it has none): the driver's is
+    ``node_type_id`` when no ``driver_node_type_id`` is given."""
+    field = FLEXIBLE_NODE_TYPES[flexibility]
+    if spec.get(field) is None and field != "node_type_id":
+        return f"node_type_id (the driver's, as no {field} is given)", spec.get("node_type_id")
+    return field, spec.get(field)
 
 
 def _int_field(low: int | None = None, high: int | None = None) -> Callable[[_Checker, str, Any], Any]:
@@ -499,6 +522,49 @@ def _cluster_log_conf(check: _Checker, name: str, value: Any) -> Any:
     return copy.deepcopy(dict(value))
 
 
+_FLEXIBILITY_FORM = '{"alternate_node_type_ids": ["r5.xlarge", ...]}'
+
+
+def _node_type_flexibility(check: _Checker, name: str, value: Any) -> Any:
+    """A ``NodeTypeFlexibility`` object: its keys the API's (named with the nearest one when not), and its
+    alternates a list of distinct node type ids. Which node types a workspace offers, and whether each
+    is the size of the one it stands in for, pre-flight's ``node_types`` check looks up."""
+    if not isinstance(value, Mapping):
+        check.problem(name, value, f"an object such as {_FLEXIBILITY_FORM}")
+        return None
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        field = f"{name}.{key}"
+        if key not in NODE_TYPE_FLEXIBILITY_FIELDS:
+            check.problems.append(unknown_key(field, key, item, NODE_TYPE_FLEXIBILITY_FIELDS, name))
+        elif item is None:
+            continue
+        elif key == "alternate_node_type_ids":
+            out[key] = _alternate_node_types(check, field, item)
+        else:
+            out[key] = check.string(field, item)
+    return {key: item for key, item in out.items() if item is not None}
+
+
+def _alternate_node_types(check: _Checker, field: str, value: Any) -> list[str] | None:
+    if not isinstance(value, list | tuple):
+        check.problem(field, value, "a list of node type ids such as ['r5.xlarge', 'r5a.xlarge']")
+        return None
+    out: list[str] = []
+    first: dict[str, int] = {}
+    for index, item in enumerate(value):
+        node_type = check.string(f"{field}[{index}]", item)
+        if node_type is None:
+            continue
+        if node_type in first:
+            check.problem(f"{field}[{index}]", item,
+                          f"each node type once (this one is at [{first[node_type]}] too)")  # fmt: skip
+            continue
+        first[node_type] = index
+        out.append(node_type)
+    return out
+
+
 def _ssh_keys(check: _Checker, name: str, value: Any) -> Any:
     if not isinstance(value, list | tuple) or not all(isinstance(key, str) for key in value):
         check.problem(name, value, "a list of public key strings")
@@ -540,5 +606,6 @@ _FIELD_HANDLERS: dict[str, Callable[[_Checker, str, Any], Any]] = {
     "init_scripts": _init_scripts,
     "cluster_log_conf": _cluster_log_conf,
     "ssh_public_keys": _ssh_keys,
+    **{name: _node_type_flexibility for name in JSON_ONLY_FIELDS},
     "idempotency_token": _idempotency_token,
 }

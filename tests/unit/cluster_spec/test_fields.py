@@ -17,6 +17,7 @@ from airflow_databricks_clusters.cluster_spec.fields import (
     API_CREATE_FIELDS,
     AWS_FIELDS,
     CREATE_FIELDS,
+    JSON_ONLY_FIELDS,
     KNOWN_KEYS,
     OPERATOR_FIELDS,
     PASSED_CREATE_FIELDS,
@@ -56,8 +57,10 @@ def test_the_operator_takes_exactly_the_table_as_parameters() -> None:
 
 
 def test_the_known_keys_are_every_create_field_once_and_the_modelled_objects_fields() -> None:
-    assert not set(CREATE_FIELDS) & set(PASSED_CREATE_FIELDS)
-    assert list(KNOWN_KEYS) == [*CREATE_FIELDS, *PASSED_CREATE_FIELDS] == list(API_CREATE_FIELDS)
+    parts = [set(CREATE_FIELDS), set(JSON_ONLY_FIELDS), set(PASSED_CREATE_FIELDS)]
+    assert all(not one & other for one in parts for other in parts if one is not other)
+    assert list(KNOWN_KEYS) == [*CREATE_FIELDS, *JSON_ONLY_FIELDS, *PASSED_CREATE_FIELDS]
+    assert list(KNOWN_KEYS) == list(API_CREATE_FIELDS)
     assert list(KNOWN_KEYS["aws_attributes"] or {}) == list(AWS_FIELDS)
     # Each object the validator reads whole (Kind.OBJECT) has its keys checked, but ssh_public_keys, a list
     # of strings; the maps (spark_conf, ...) hold the user's own keys.
@@ -67,9 +70,10 @@ def test_the_known_keys_are_every_create_field_once_and_the_modelled_objects_fie
     } | {"aws_attributes"}
 
 
-def test_every_create_field_has_a_validator_handler() -> None:
-    # idempotency_token is a passed field the operator sets itself: a given one is refused.
-    assert set(_FIELD_HANDLERS) == {*CREATE_FIELDS, "idempotency_token"}
+def test_every_checked_field_has_a_validator_handler() -> None:
+    # The operator's fields, those it takes only in cluster_json, and idempotency_token (which the operator
+    # sets itself: a given one is refused); no other passed field is checked.
+    assert set(_FIELD_HANDLERS) == set(CREATE_FIELDS) | set(JSON_ONLY_FIELDS) | {"idempotency_token"}
 
 
 @pytest.mark.parametrize("name", list(CREATE_FIELDS))
@@ -77,6 +81,20 @@ def test_the_validator_names_every_create_field_given_a_wrong_value(name: str) -
     with pytest.raises(SpecError) as caught:
         build_cluster_spec(**{**BASE, name: WRONG[CREATE_FIELDS[name]]})
     assert any(p.field.split(".")[0].split("[")[0] == name for p in caught.value.problems), caught.value
+
+
+@pytest.mark.parametrize("name", list(JSON_ONLY_FIELDS))
+def test_the_validator_names_every_cluster_json_only_field_given_a_wrong_value(name: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        build_cluster_spec(**BASE, cluster_json={name: WRONG[JSON_ONLY_FIELDS[name]]})
+    assert [p.field for p in caught.value.problems] == [name]
+
+
+@pytest.mark.parametrize("name", list(JSON_ONLY_FIELDS))
+def test_a_cluster_json_only_field_is_no_operator_parameter(name: str) -> None:
+    assert name not in OPERATOR_FIELDS
+    with pytest.raises(SpecError, match=f"{name}: got"):
+        build_cluster_spec(**BASE, **{name: {"alternate_node_type_ids": ["i3.2xlarge"]}})
 
 
 @pytest.mark.parametrize("name", list(AWS_FIELDS))
