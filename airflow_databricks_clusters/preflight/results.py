@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
 
-#: The name of every check, as ``skip_preflight_checks`` takes them.
+#: The name of every check, as ``skip_preflight_checks`` takes them: first those that read the spec alone
+#: (and the date), then those that look things up in the workspace and AWS.
 CHECK_NAMES: tuple[str, ...] = (
+    "container_services",
+    "init_scripts",
+    "runtime_support",
     "spark_version",
     "node_types",
     "zone",
@@ -30,6 +34,8 @@ class Outcome(enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"
+    #: The check found something to act on soon (a runtime near its end of support), not a reason to fail.
+    WARNING = "warning"
 
 
 @dataclass(frozen=True)
@@ -52,32 +58,39 @@ class CheckResult:
     def skipped(cls, check: str, detail: str) -> CheckResult:
         return cls(check, Outcome.SKIPPED, detail)
 
+    @classmethod
+    def warning(cls, check: str, detail: str) -> CheckResult:
+        return cls(check, Outcome.WARNING, detail)
+
     def __str__(self) -> str:
         return f"{self.check} {self.outcome.value}: {self.detail}"
 
 
 class PreflightFailed(DatabricksClustersError):
-    """One or more pre-flight checks failed. Lists every failure, then the checks that were skipped."""
+    """One or more pre-flight checks failed. Lists every failure, then the checks that were skipped, then
+    the warnings."""
 
     def __init__(self, results: Sequence[CheckResult]) -> None:
         self.results = tuple(results)
         failures = [r for r in self.results if r.outcome is Outcome.FAILED]
-        skipped = [r for r in self.results if r.outcome is Outcome.SKIPPED]
         noun = "check" if len(failures) == 1 else "checks"
         lines = [f"Pre-flight: {len(failures)} {noun} failed, the cluster was not created:"]
         lines += [f"  - {r.check}: {r.detail}" for r in failures]
-        if skipped:
-            lines.append("Skipped (not checked):")
-            lines += [f"  - {r.check}: {r.detail}" for r in skipped]
+        for outcome, heading in ((Outcome.SKIPPED, "Skipped (not checked):"), (Outcome.WARNING, "Warnings:")):
+            found = [r for r in self.results if r.outcome is outcome]
+            if found:
+                lines.append(heading)
+                lines += [f"  - {r.check}: {r.detail}" for r in found]
         super().__init__("\n".join(lines))
 
 
 def report_lines(results: Sequence[CheckResult]) -> list[tuple[Outcome, str]]:
     """What the task log says about the checks, each line with the outcome it reports (its log level).
 
-    One line names every check that passed in full; then one line for each part that failed or could not
-    run. A check of several parts (the instance profile: registered in the workspace, and in IAM) that
-    passed in part is not named as passed: what did pass is said at the end of its first other line.
+    One line names every check that passed in full; then one line for each part that failed, could not
+    run, or warns. A check of several parts (the instance profile: registered in the workspace, and in
+    IAM) that passed in part is not named as passed: what did pass is said at the end of its first other
+    line.
     """
     # Each check's parts that passed, in the order they ran.
     passed_parts: dict[str, list[str]] = {}

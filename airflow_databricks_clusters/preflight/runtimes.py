@@ -1,14 +1,18 @@
-"""What a Databricks Runtime key says, and the spark_version pre-flight check's decision (pure).
+"""What a Databricks Runtime key says, and the decisions of the spark_version and runtime_support
+pre-flight checks (pure).
 
 A key such as ``15.4.x-photon-scala2.12`` names a version (15.4) and a variant (Photon). A runtime older
 than every offered runtime of its variant is one the workspace stopped offering (retired), not a mistyped
-one: the check says which, and lists what the workspace offers.
+one: the check says which, and lists what the workspace offers. A version's end of support is the same for
+all its variants (Photon, ML): past it a workspace refuses the runtime, and within ``SUPPORT_WARNING_DAYS``
+of it the task log says so.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 
 from airflow_databricks_clusters.preflight.results import CheckResult
 
@@ -70,3 +74,60 @@ def runtime_result(given: str, offered: Iterable[str]) -> CheckResult:
     return CheckResult.failed(
         "spark_version", f"spark_version {given!r} is not offered by the workspace{hint}; {listing}"
     )
+
+
+#: Each Databricks Runtime version's end-of-support date, from the Databricks Runtime release notes'
+#: "versions and compatibility" page (its table of supported releases, 2026; the LTS releases before 13.3
+#: from its earlier editions). A version not here (19, not LTS yet; a short-lived non-LTS release) has no
+#: date this plugin knows: the check says nothing of it. Refresh with each LTS release.
+END_OF_SUPPORT: dict[tuple[int, int], date] = {
+    (18, 0): date(2029, 6, 10),
+    (17, 3): date(2028, 10, 22),
+    (16, 4): date(2028, 5, 9),
+    (15, 4): date(2027, 8, 19),
+    (14, 3): date(2027, 2, 1),
+    (13, 3): date(2026, 8, 22),
+    (12, 2): date(2026, 3, 1),
+    (11, 3): date(2025, 10, 19),
+    (10, 4): date(2025, 3, 18),
+    (9, 1): date(2024, 9, 23),
+}
+#: How many days before a runtime's end of support the check warns: a quarter, time to move a DAG on.
+SUPPORT_WARNING_DAYS = 90
+
+
+def _label(version: tuple[int, int]) -> str:
+    return f"{version[0]}" if version[0] >= 18 and version[1] == 0 else f"{version[0]}.{version[1]}"
+
+
+def support_result(key: str, today: date) -> CheckResult | None:
+    """The runtime_support check's finding on ``today``: failed from the runtime's end-of-support day on,
+    a warning within ``SUPPORT_WARNING_DAYS`` before it, passed before that; None for a runtime whose
+    end of support is not known. A failure or a warning names the runtimes supported for longer."""
+    found = runtime_version(key)
+    ends = END_OF_SUPPORT.get(found[0]) if found else None
+    if found is None or ends is None:
+        return None
+    label = f"spark_version {key!r} (Databricks Runtime {_label(found[0])})"
+    horizon = today + timedelta(days=SUPPORT_WARNING_DAYS)
+    lasting = [
+        f"{_label(v)} (to {d.isoformat()})"
+        for v, d in sorted(END_OF_SUPPORT.items(), reverse=True)
+        if d > horizon
+    ]
+    newer = f"runtimes supported past {horizon.isoformat()}: {', '.join(lasting) or 'none this plugin knows'}"
+    if today >= ends:
+        return CheckResult.failed(
+            "runtime_support",
+            f"{label} reached its end of support on "
+            f"{ends.isoformat()} and a workspace refuses it; allowed: {newer}",
+        )
+    if ends <= horizon:
+        days = (ends - today).days
+        return CheckResult.warning(
+            "runtime_support",
+            f"{label} reaches its end of support on "
+            f"{ends.isoformat()}, in {days} days; from then on a workspace refuses "
+            f"it. Move to one of the {newer}",
+        )
+    return CheckResult.passed("runtime_support", f"spark_version {key} is supported until {ends.isoformat()}")

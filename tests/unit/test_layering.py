@@ -56,7 +56,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "rate_limit": PURE,
         "oauth_tokens": PURE,
     },
-    "preflight": {"checks": IO, "results": PURE, "runtimes": PURE, "aws": IO},
+    "preflight": {"checks": IO, "results": PURE, "runtimes": PURE, "spec_rules": PURE, "aws": IO},
     "fleet": {
         "sweep_policy": PURE,
         "rows": PURE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from tests.aws_server import AwsServer
 SEED = Path(__file__).resolve().parents[3] / "dags" / "clusters" / "dataengineeringe2e.json"
 PROFILE = "arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role"
 IMAGE = "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/dataengineeringe2e"
+#: The day the checks run on: a runtime's end of support is measured from it, never from the real date.
+TODAY = date(2026, 12, 1)
 
 
 def spec(**overrides: Any) -> dict[str, Any]:
@@ -69,8 +72,10 @@ def everything_in_place(aws: AwsServer) -> None:
 
 def test_a_spec_whose_every_part_exists_passes(aws: AwsServer, emu: Emulator) -> None:
     everything_in_place(aws)
-    results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default")
+    results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default", today=TODAY)
     assert outcomes(results) == [
+        ("container_services", "passed"),
+        ("runtime_support", "passed"),
         ("spark_version", "passed"),
         ("node_types", "passed"),
         ("zone", "passed"),
@@ -90,14 +95,19 @@ def test_every_problem_is_reported_at_once(aws: AwsServer, emu: Emulator) -> Non
         zone_id="ap-southeast-1d",
         instance_profile_arn="arn:aws:iam::123456789012:instance-profile/other-role",
         policy_id="NOPOLICY",
+        data_security_mode="USER_ISOLATION",
+        init_scripts=["dbfs:/init/setup.sh"],
     )
-    results = run_preflight(bad, DatabricksClustersHook(), aws_conn_id="aws_default")
-    assert all(r.outcome is Outcome.FAILED for r in results), results
+    results = run_preflight(bad, DatabricksClustersHook(), aws_conn_id="aws_default", today=TODAY)
+    assert ("runtime_support", "passed") in outcomes(results)  # 15.4 is supported whatever its Scala
+    assert all(r.outcome is Outcome.FAILED for r in results if r.check != "runtime_support"), results
     with pytest.raises(PreflightFailed) as caught:
         raise_on_failure(results)
     message = str(caught.value)
-    assert message.startswith("Pre-flight: 8 checks failed, the cluster was not created:")
+    assert message.startswith("Pre-flight: 10 checks failed, the cluster was not created:")
     for expected in (
+        "container_services: docker_image " + IMAGE + ":2026.11.24 with data_security_mode USER_ISOLATION: ",
+        "init_scripts: init_scripts[0] dbfs:/init/setup.sh: init scripts on DBFS are end of life",
         "spark_version: spark_version '15.4.x-scala2.13' is not offered by the workspace; close matches: ",
         "node_types: node_type_id 'r5d.2xlarge' is not offered",
         "zone: aws_attributes.zone_id 'ap-southeast-1d' is not offered",
@@ -119,7 +129,9 @@ def test_the_source_articles_retired_runtime_fails_naming_it_and_what_is_offered
     )
     assert seed["spark_version"] == "7.0.x-scala2.12"  # the file's own
     with pytest.raises(PreflightFailed) as caught:
-        enforce_preflight(seed, DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=SILENT)
+        enforce_preflight(
+            seed, DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=SILENT, today=TODAY
+        )
     (failed,) = [r for r in caught.value.results if r.outcome is Outcome.FAILED]
     assert failed.check == "spark_version"
     assert failed.detail.startswith("spark_version '7.0.x-scala2.12' is a retired runtime, older than every ")
@@ -131,20 +143,28 @@ def test_the_source_articles_retired_runtime_fails_naming_it_and_what_is_offered
 def test_a_tag_that_was_never_pushed(aws: AwsServer, emu: Emulator) -> None:
     everything_in_place(aws)
     results = run_preflight(
-        spec(docker_image=f"{IMAGE}:never-pushed"), DatabricksClustersHook(), aws_conn_id="aws_default"
+        spec(docker_image=f"{IMAGE}:never-pushed"),
+        DatabricksClustersHook(),
+        aws_conn_id="aws_default",
+        today=TODAY,
     )
     (image,) = [r for r in results if r.check == "ecr_image"]
     assert image.outcome is Outcome.FAILED and "(ImageNotFoundException)" in image.detail
     digest = aws.push_image("dataengineeringe2e", "v2")
     results = run_preflight(
-        spec(docker_image=f"{IMAGE}@{digest}"), DatabricksClustersHook(), aws_conn_id="aws_default"
+        spec(docker_image=f"{IMAGE}@{digest}"),
+        DatabricksClustersHook(),
+        aws_conn_id="aws_default",
+        today=TODAY,
     )
     assert ("ecr_image", "passed") in outcomes(results)
 
 
 def test_without_an_aws_connection_the_aws_lookups_are_skipped_not_passed(emu: Emulator) -> None:
-    results = run_preflight(spec(), DatabricksClustersHook())
+    results = run_preflight(spec(), DatabricksClustersHook(), today=TODAY)
     assert outcomes(results) == [
+        ("container_services", "passed"),
+        ("runtime_support", "passed"),
         ("spark_version", "passed"),
         ("node_types", "passed"),
         ("zone", "passed"),
@@ -166,7 +186,9 @@ def test_lookups_that_cannot_run_are_skipped(emu: Emulator, monkeypatch: pytest.
     conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
     emu.add_fault("status", status=403, path="instance-profiles/list")
-    results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["zone"])
+    results = run_preflight(
+        spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["zone"], today=TODAY
+    )
     skipped = {r.check: r.detail for r in results if r.outcome is Outcome.SKIPPED}
     assert set(skipped) == {"instance_profile", "ecr_image", "s3_log_bucket"}
     assert "could not reach AWS" in skipped["ecr_image"]
@@ -177,8 +199,9 @@ def test_lookups_that_cannot_run_are_skipped(emu: Emulator, monkeypatch: pytest.
 
 
 def test_switched_off_checks_do_not_run(aws: AwsServer, emu: Emulator) -> None:
+    skip = ["container_services", "runtime_support", "ecr_image", "s3_log_bucket"]
     results = run_preflight(
-        spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=["ecr_image", "s3_log_bucket"]
+        spec(), DatabricksClustersHook(), aws_conn_id="aws_default", skip=skip, today=TODAY
     )
     assert {r.check for r in results} == {"spark_version", "node_types", "zone", "instance_profile"}
 
@@ -221,7 +244,7 @@ def test_a_lookup_that_cannot_be_read_skips_its_check(
     check: str, endpoint: str, body: str, overrides: dict[str, Any], what: str, emu: Emulator
 ) -> None:
     emu.add_fault("malformed", path=endpoint, body=body)
-    results = run_preflight(spec(**overrides), DatabricksClustersHook())
+    results = run_preflight(spec(**overrides), DatabricksClustersHook(), today=TODAY)
     assert [r for r in results if r.outcome is Outcome.FAILED] == []
     (skipped,) = [r for r in results if r.check == check and NO_AWS not in r.detail]
     assert skipped.outcome is Outcome.SKIPPED
@@ -241,7 +264,9 @@ def test_the_operator_logs_the_skipped_check_and_goes_on(emu: Emulator) -> None:
 
         warning = error = info
 
-    enforce_preflight(spec(), DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=Logger())
+    enforce_preflight(
+        spec(), DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=Logger(), today=TODAY
+    )
     (line,) = [line for line in lines if "node_types" in line]
     assert line.startswith("Pre-flight node_types skipped: could not list node types: GET /api/2.1/clusters/")
     assert "list-node-types: HTTP 200: answered a body that is not JSON" in line and "<html>..</html>" in line
@@ -277,7 +302,7 @@ def test_an_aws_answer_that_cannot_be_read_skips_its_check(
                  "config_kwargs": {"retries": {"max_attempts": 1}}}  # fmt: skip
         conn = {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
         monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(conn))
-        results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default")
+        results = run_preflight(spec(), DatabricksClustersHook(), aws_conn_id="aws_default", today=TODAY)
     finally:
         proxy.shutdown()
         proxy.server_close()

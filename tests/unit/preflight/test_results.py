@@ -3,6 +3,7 @@ the emulator, as `make demo` runs them)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -96,9 +97,16 @@ def test_the_checks_run_without_aws_log_no_check_both_passed_and_skipped(
 
     with Emulator() as emu:
         monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.connection_env())
-        enforce_preflight(spec, DatabricksClustersHook(), aws_conn_id=None, skip=(), logger=Logger())
+        enforce_preflight(
+            spec,
+            DatabricksClustersHook(),
+            aws_conn_id=None,
+            skip=(),
+            logger=Logger(),
+            today=date(2026, 12, 1),
+        )
     (passed,) = [line for level, line in logged if line.startswith("Pre-flight checks passed:")]
-    assert passed == "Pre-flight checks passed: node_types, spark_version, zone"
+    assert passed == "Pre-flight checks passed: node_types, runtime_support, spark_version, zone"
     (skipped,) = [line for level, line in logged if level == "warning"]
     assert skipped.startswith("Pre-flight instance_profile skipped: IAM instance profile of arn:")
     assert skipped.endswith("(passed: arn:aws:iam::123456789012:instance-profile/dataengineeringe2e-role "
@@ -117,7 +125,7 @@ def test_check_names_are_validated() -> None:
     assert validate_check_names(["ecr_image", "zone"]) == ("ecr_image", "zone")
     assert validate_check_names("policy") == ("policy",)
     with pytest.raises(
-        ValueError, match=r"skip_preflight_checks: got \['ecr'\]; allowed: any of spark_version"
+        ValueError, match=r"skip_preflight_checks: got \['ecr'\]; allowed: any of container_services, "
     ):
         validate_check_names(["ecr"])
     # The checks and the names a DAG file may skip (known without loading the checks) are one list.
@@ -137,3 +145,35 @@ def test_the_create_operator_refuses_an_unknown_check_name_when_the_dag_is_parse
         DatabricksCreateClusterOperator(task_id="t", skip_preflight_checks=["ecr"])
     with pytest.raises(ValueError, match=r"skip_preflight_checks: got \[''\]"):
         DatabricksCreateClusterOperator(task_id="t", skip_preflight_checks="")
+
+
+RUNTIME_WARNING = CheckResult.warning(
+    "runtime_support", "spark_version '14.3.x-scala2.12' (Databricks Runtime 14.3) reaches its end of support"
+)
+
+
+def test_a_warning_is_its_own_line_and_not_a_pass() -> None:
+    results = [CheckResult.passed("spark_version", "offered"), RUNTIME_WARNING]
+    assert report_lines(results) == [
+        (Outcome.PASSED, "Pre-flight checks passed: spark_version"),
+        (Outcome.WARNING, f"Pre-flight runtime_support warning: {RUNTIME_WARNING.detail}"),
+    ]
+    raise_on_failure(results)  # a warning does not fail the task
+
+
+def test_a_failure_lists_the_warnings_after_the_skipped_checks() -> None:
+    results = [
+        RUNTIME_WARNING,
+        CheckResult.failed("init_scripts", "init_scripts[0] dbfs:/i.sh: ..."),
+        CheckResult.skipped("ecr_image", "no aws_conn_id given"),
+    ]
+    with pytest.raises(PreflightFailed) as caught:
+        raise_on_failure(results)
+    assert str(caught.value) == (
+        "Pre-flight: 1 check failed, the cluster was not created:\n"
+        "  - init_scripts: init_scripts[0] dbfs:/i.sh: ...\n"
+        "Skipped (not checked):\n"
+        "  - ecr_image: no aws_conn_id given\n"
+        "Warnings:\n"
+        f"  - runtime_support: {RUNTIME_WARNING.detail}"
+    )

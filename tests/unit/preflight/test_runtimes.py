@@ -1,12 +1,22 @@
-"""The spark_version pre-flight check's decision (no I/O): a runtime the workspace does not offer is named,
-called retired when it is older than every offered runtime of its variant, and the offered ones listed."""
+"""The spark_version and runtime_support pre-flight checks' decisions (no I/O): a runtime the workspace
+does not offer is named, called retired when it is older than every offered runtime of its variant, and the
+offered ones listed; a runtime past its end of support is refused, one within 90 days of it warned about,
+each on a day the test gives (never the real date)."""
 
 from __future__ import annotations
+
+from datetime import date
 
 import pytest
 
 from airflow_databricks_clusters.preflight.results import Outcome
-from airflow_databricks_clusters.preflight.runtimes import is_retired, runtime_result, runtime_version
+from airflow_databricks_clusters.preflight.runtimes import (
+    END_OF_SUPPORT,
+    is_retired,
+    runtime_result,
+    runtime_version,
+    support_result,
+)
 
 OFFERED = [
     "14.3.x-scala2.12",
@@ -83,3 +93,66 @@ def test_a_mistyped_runtime_gets_its_close_matches_and_the_offered_list_not_reti
     )
     assert "retired" not in result.detail
     assert result.detail.endswith(f"; {LISTING}")
+
+
+# -- runtime_support: the end of support, on the day the check runs ---------------------------------------
+
+
+def test_the_end_of_support_dates_are_the_release_notes_ones() -> None:
+    # The facts file's months (18 to 2029-06, 17.3 LTS 2028-10, ...), to the day the release notes give.
+    assert {f"{v[0]}.{v[1]}": d.isoformat() for v, d in END_OF_SUPPORT.items() if v >= (13, 3)} == {
+        "18.0": "2029-06-10",
+        "17.3": "2028-10-22",
+        "16.4": "2028-05-09",
+        "15.4": "2027-08-19",
+        "14.3": "2027-02-01",
+        "13.3": "2026-08-22",
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "today", "outcome"),
+    [
+        ("15.4.x-scala2.12", date(2026, 12, 1), Outcome.PASSED),
+        ("15.4.x-scala2.12", date(2027, 5, 20), Outcome.PASSED),  # 91 days before
+        ("15.4.x-scala2.12", date(2027, 5, 21), Outcome.WARNING),  # 90 days before
+        ("15.4.x-photon-scala2.12", date(2027, 8, 18), Outcome.WARNING),  # the last supported day
+        ("15.4.x-cpu-ml-scala2.12", date(2027, 8, 19), Outcome.FAILED),  # the end-of-support day
+        ("14.3.x-scala2.12", date(2026, 12, 1), Outcome.WARNING),
+        ("13.3.x-scala2.12", date(2026, 12, 1), Outcome.FAILED),
+        ("18.x-scala2.13", date(2029, 6, 9), Outcome.WARNING),
+        ("18.x-scala2.13", date(2026, 12, 1), Outcome.PASSED),
+    ],
+)
+def test_refused_from_the_end_of_support_warned_90_days_before(
+    key: str, today: date, outcome: Outcome
+) -> None:
+    result = support_result(key, today)
+    assert result is not None and result.check == "runtime_support"
+    assert result.outcome is outcome
+
+
+@pytest.mark.parametrize("key", ["19.x-scala2.13", "17.2.x-scala2.13", "7.0.x-scala2.12", "custom-scala2.11"])
+def test_a_runtime_without_a_known_end_of_support_says_nothing(key: str) -> None:
+    # 19 is not LTS yet; a short-lived release and the retired 7.0 are the spark_version check's to name.
+    assert support_result(key, date(2026, 12, 1)) is None
+
+
+def test_the_warning_names_the_runtime_its_date_the_days_left_and_longer_supported_ones() -> None:
+    result = support_result("14.3.x-scala2.12", date(2026, 12, 1))
+    assert result is not None
+    assert result.detail == (
+        "spark_version '14.3.x-scala2.12' (Databricks Runtime 14.3) reaches its end of support on "
+        "2027-02-01, in 62 days; from then on a workspace refuses it. Move to one of the runtimes "
+        "supported past 2027-03-01: 18 (to 2029-06-10), 17.3 (to 2028-10-22), 16.4 (to 2028-05-09), "
+        "15.4 (to 2027-08-19)"
+    )
+
+
+def test_the_refusal_names_the_runtime_its_date_and_what_is_allowed() -> None:
+    result = support_result("13.3.x-photon-scala2.12", date(2026, 12, 1))
+    assert result is not None
+    assert result.detail.startswith(
+        "spark_version '13.3.x-photon-scala2.12' (Databricks Runtime 13.3) reached its end of support on "
+        "2026-08-22 and a workspace refuses it; allowed: runtimes supported past 2027-03-01: 18 (to "
+    )
