@@ -85,9 +85,10 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         ``init_scripts`` and ``cluster_log_conf``, must be one the API has there, or the task fails before
         any API call, without retries, naming the key's path and the field it was likely meant to be
         (``aws_attributes.availabilty ... did you mean 'availability'?``). Newer create fields the plugin
-        knows but does not model (``kind``, ``is_single_node``, ``use_ml_runtime``,
-        ``worker_node_type_flexibility``, ... : ``cluster_spec.fields.PASSED_CREATE_FIELDS``) go in
-        ``cluster_json`` and are sent as given; a field the plugin knows is refused here. Only top-level
+        knows but does not model (``kind``, ``is_single_node``, ``use_ml_runtime``, ... :
+        ``cluster_spec.fields.PASSED_CREATE_FIELDS``) go in ``cluster_json`` and are sent as given; the
+        flexible node types (``worker_node_type_flexibility``, ``driver_node_type_flexibility``) go there
+        too and are checked; a field the plugin knows is refused here. Only top-level
         fields: a new key inside ``aws_attributes`` or another checked object cannot be sent. A dict or its
         JSON text; templated.
     :param capacity_fallback: what to try, in order, when the cluster cannot get its instances: a list of
@@ -124,8 +125,9 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         and IAM; the image in ECR; the S3 log bucket) and fail the task, without retries, with one message
         listing every problem. Checks that cannot run (no ``aws_conn_id``, no permission) are skipped, and
         said so, not passed. Default True.
-    :param skip_preflight_checks: names of checks to switch off: ``spark_version``, ``node_types``,
-        ``zone``, ``instance_profile``, ``instance_pool``, ``policy``, ``ecr_image``, ``s3_log_bucket``.
+    :param skip_preflight_checks: names of checks to switch off: ``container_services``,
+        ``init_scripts``, ``runtime_support``, ``spark_version``, ``node_types``, ``zone``,
+        ``instance_profile``, ``instance_pool``, ``policy``, ``ecr_image``, ``s3_log_bucket``.
 
     Returns (XCom ``return_value``) the cluster id, so ``create.output`` feeds ``existing_cluster_id`` of a
     downstream task. Pushes ``cluster_url`` (the cluster's page; the "Databricks Cluster" link) as soon as
