@@ -50,6 +50,12 @@ NODE_TYPES: dict[str, tuple[int, float, int]] = {
     "r4.xlarge": (31232, 4.0, 0),
     "r4.2xlarge": (62464, 8.0, 0),
     "r5d.xlarge": (32768, 4.0, 1),
+    # r5d.xlarge's flexible alternates (the same cores, 100-110% of its memory) and a Graviton type, which
+    # Databricks Container Services cannot run.
+    "r5.xlarge": (32768, 4.0, 0),
+    "r5a.xlarge": (32768, 4.0, 0),
+    "r6i.xlarge": (32768, 4.0, 0),
+    "r6gd.xlarge": (32768, 4.0, 1),
     "i3.xlarge": (31232, 4.0, 1),
     "i3.2xlarge": (62464, 8.0, 1),
 }

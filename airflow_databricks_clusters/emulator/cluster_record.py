@@ -13,9 +13,19 @@ from typing import Any
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.nodes import target_workers
 
-#: Fields a new spec replaces entirely on edit (so a field left out of the edit disappears).
+#: Fields a new spec replaces entirely on edit (so a field left out of the edit disappears, and a default
+#: the server filled in, such as ``driver_node_type_id``, is filled in again from the new spec).
 spec_fields_to_reset = frozenset(
     {
+        "cluster_name",
+        "node_type_id",
+        "driver_node_type_id",
+        "worker_node_type_flexibility",
+        "driver_node_type_flexibility",
+        "autotermination_minutes",
+        "enable_elastic_disk",
+        "enable_local_disk_encryption",
+        "apply_policy_default_values",
         "num_workers",
         "autoscale",
         "spark_conf",

@@ -17,7 +17,7 @@ import requests
 
 from airflow_databricks_clusters.emulator import Emulator
 from airflow_databricks_clusters.emulator.cli import main
-from tests.integration.emulator.conftest import Api
+from tests.integration.emulator.conftest import SPEC, Api
 from tests.integration.emulator.test_command import free_port, start
 
 A, B, C = "ap-southeast-1a", "ap-southeast-1b", "ap-southeast-1c"
@@ -535,3 +535,18 @@ def test_the_command_refuses_bad_capacity_before_it_serves(
         main(["emulator", "--port", "0", "--state-file", str(tmp_path / "s.json"), "--capacity", value])
     assert exited.value.code == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_cluster_edited_to_another_node_type_starts_on_it_driver_included(emu: Emulator, api: Api) -> None:
+    # An edit replaces the whole spec: a driver_node_type_id the edit leaves out is the new node type's, as
+    # it was at create, not the one the server filled in before (which would meet the old shortage again).
+    emu.set_capacity([{"node_type_id": "r5d.xlarge"}])
+    spec = {"node_type_id": "r5d.xlarge", **aws("SPOT", 0, zone_id=A)}
+    cluster_id = api.create(**spec)
+    assert api.wait_for(cluster_id, "TERMINATED")["driver_node_type_id"] == "r5d.xlarge"
+    edit = {**SPEC, **spec, "node_type_id": "r5.xlarge", "cluster_id": cluster_id}
+    assert api.call("POST", "/api/2.1/clusters/edit", edit)[0] == 200
+    assert api.get(cluster_id)["driver_node_type_id"] == "r5.xlarge"
+    api.call("POST", "/api/2.1/clusters/start", {"cluster_id": cluster_id})
+    running = api.wait_for(cluster_id, "RUNNING", "TERMINATED")
+    assert running["state"] == "RUNNING", running.get("termination_reason")

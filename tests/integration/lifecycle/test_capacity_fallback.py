@@ -140,3 +140,33 @@ def test_a_retried_try_starts_again_from_the_tasks_own_spec(emulator: Emulator) 
     assert list(emulator.clusters) == [earlier]
     assert event_types(emulator, earlier).count("STARTING") == 2
     assert xcom(dag_run, "create_cluster", "cluster_summary")["capacity_fallback"] == 0
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferred"])
+def test_a_node_type_short_in_its_zone_starts_in_the_next_zone(emulator: Emulator, deferrable: bool) -> None:
+    # The emulator's capacity, not a scenario: i3.xlarge has nothing in 1c, spot or on-demand; 1a has it.
+    emulator.set_capacity([{"node_type_id": "i3.xlarge", "zone_id": "ap-southeast-1c"}])
+    dag_run = run_pipeline(
+        "zone_short",
+        deferrable=deferrable,
+        downstream="check_running",
+        create={"zone_id": "ap-southeast-1c", "capacity_fallback": [{"zone_id": "ap-southeast-1a"}]},
+    )
+    assert dag_run.state == "success", states(dag_run)
+    cluster = only_cluster(emulator)
+    assert cluster["aws_attributes"]["zone_id"] == "ap-southeast-1a"
+    summary = xcom(dag_run, "create_cluster", "cluster_summary")
+    assert summary["capacity_fallback"] == 0 and summary["zone_id"] == "ap-southeast-1a"
+    assert summary["workers"] == 1  # autoscale's min_workers, on the zone that had them
+
+
+def test_every_alternative_is_pre_flighted_before_the_first_call(
+    emulator: Emulator, capfd: pytest.CaptureFixture[str]
+) -> None:
+    dag_run = run_pipeline(
+        "alternative_preflight", deferrable=False, create={"capacity_fallback": [{"node_type_id": "z9.mega"}]}
+    )
+    assert states(dag_run)["create_cluster"] == "failed"
+    assert not [r for r in emulator.request_log if r["path"].endswith("clusters/create")]
+    out = capfd.readouterr().out
+    assert "capacity_fallback[0]: " in out and "z9.mega" in out

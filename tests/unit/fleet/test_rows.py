@@ -88,3 +88,13 @@ def test_live_rows_first_then_the_most_recently_started() -> None:
     new = cluster("new", start_time=int((NOW - 60) * 1000), run_id="r2")
     ended = cluster("ended", "TERMINATED", start_time=int((NOW - 30) * 1000), run_id="r3")
     assert [row.cluster_id for row in rows([ended, old, new])] == ["new", "old", "ended"]
+
+
+def test_a_row_says_which_capacity_fallback_alternative_its_cluster_runs_on() -> None:
+    on_own_spec = cluster("a")
+    moved = cluster("b", run_id="r2")
+    moved["custom_tags"] = {**moved["custom_tags"], "airflow_capacity_fallback": "1"}
+    by_id = {row.cluster_id: row for row in rows([on_own_spec, moved])}
+    assert by_id["a"].capacity_fallback is None
+    assert by_id["b"].capacity_fallback == 1
+    assert by_id["b"].as_json(can_terminate=False)["capacity_fallback"] == 1
