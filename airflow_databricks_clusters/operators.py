@@ -223,6 +223,11 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             setattr(self, name, given[name])
         self.single_node = single_node
         self.extra_api_fields = extra_api_fields
+        if capacity_fallback and not wait_for_running:
+            raise ValueError(
+                "capacity_fallback: needs wait_for_running=True (a shortage shows only while the task waits "
+                "for RUNNING)"
+            )
         self.capacity_fallback = capacity_fallback
         self.wait_for_running = wait_for_running
         self.delete_on_error = delete_on_error
@@ -253,20 +258,24 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         pre-flight checks of the spec and of every ``capacity_fallback`` alternative (a shortage must not
         be what reveals a bad alternative), then fresh ECR credentials. Neither failure can be fixed by
         retrying."""
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import PREFLIGHT_CHECKS
         from airflow_databricks_clusters.preflight.checks import PreflightFailed, enforce_preflight
+        from airflow_databricks_clusters.preflight.results import CHECK_NAMES
 
         if self.preflight_checks:
+            # An alternative changes only what chooses the instances: only the checks of those are run again.
+            others = {name for name in CHECK_NAMES if name not in PREFLIGHT_CHECKS}
             for index, checked in enumerate([spec, *self._alternatives]):
+                where = f"capacity_fallback[{index - 1}]: " if index else ""
                 try:
                     enforce_preflight(
                         checked,
                         self.hook,
                         aws_conn_id=self.aws_conn_id,
-                        skip=self.skip_preflight_checks,
-                        logger=self.log,
+                        skip={*self.skip_preflight_checks, *(others if index else ())},
+                        logger=_Labelled(self.log, where),
                     )
                 except PreflightFailed as err:
-                    where = f"capacity_fallback[{index - 1}]: " if index else ""
                     raise AirflowFailException(f"{where}{err}") from err
         return self._with_credentials(spec)
 
@@ -346,9 +355,17 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         from airflow_databricks_clusters.cluster_spec.capacity_fallback import next_alternative
         from airflow_databricks_clusters.wait.engine import OutcomeKind
 
-        if outcome.kind is not OutcomeKind.FAILED or time.time() >= deadline:
+        if outcome.kind is not OutcomeKind.FAILED:
             return None
-        return next_alternative(current, len(self._alternatives), outcome.termination_reason)
+        following = next_alternative(current, len(self._alternatives), outcome.termination_reason)
+        if following is not None and time.time() >= deadline:
+            self.log.warning(
+                "No time left (timeout %.0f s) to move on to capacity_fallback[%d]",
+                self.timeout_seconds,
+                following,
+            )
+            return None
+        return following
 
     def _move_on(self, outcome: WaitOutcome, current: int | None, following: int, deadline: float) -> None:
         """Edit the cluster that could not get its instances to the ``following`` alternative and start it:
@@ -373,6 +390,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             len(self._alternatives),
             "; ".join(changes(before, spec)),
         )
+        self._raise_if_killed(outcome.cluster_id)
         respec_and_start(
             self.hook,
             outcome.cluster_id,
@@ -382,7 +400,16 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             timeout_seconds=max(deadline - time.time(), self.polling_interval),
             logger=self.log,
             why=f"capacity_fallback[{following}]",
+            before_start=lambda: self._raise_if_killed(outcome.cluster_id),
         )
+        # A kill during the start call found the cluster stopped, and terminated nothing.
+        self._raise_if_killed(outcome.cluster_id)
+
+    def _raise_if_killed(self, cluster_id: str) -> None:
+        """Fail (the caller's cleanup terminates the cluster) when the task was killed meanwhile: Airflow's
+        kill runs ``on_kill`` and lets this thread go on until it kills the process."""
+        if self._killed:
+            raise AirflowException(f"The task was killed while cluster {cluster_id} moved to an alternative")
 
     def _build_specs(self, context: Context) -> dict[str, Any]:
         """The task's spec, and its alternatives kept beside it; a bad one fails the task before any call."""
@@ -407,6 +434,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
 
         The event carries, as ``resume_with``, the alternative the cluster ran on and the task's deadline.
         """
+        from airflow_databricks_clusters.cluster_spec.capacity_fallback import is_capacity_shortage
         from airflow_databricks_clusters.wait.engine import WaitOutcome
 
         outcome = WaitOutcome.from_event(event)
@@ -417,7 +445,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             if deadline is None:  # deferred by a version without capacity_fallback
                 deadline = time.time() + self.timeout_seconds
             following = None
-            if self.capacity_fallback:
+            if self.capacity_fallback and is_capacity_shortage(outcome.termination_reason):
+                # Built only now: a RUNNING cluster needs no spec to finish, whatever the DAG became since.
                 self._build_specs(context)
                 following = self._following(outcome, alternative, deadline)
             if following is None:
@@ -599,3 +628,19 @@ class DatabricksTerminateClusterOperator(ClusterOperatorBase):
             with contextlib.suppress(ClusterNotFound):
                 self.hook.permanent_delete_cluster(cluster_id)
         return report
+
+
+class _Labelled:
+    """A logger whose lines begin with a label (the alternative a pre-flight line is about)."""
+
+    def __init__(self, logger: Any, label: str) -> None:
+        self._logger, self._label = logger, label
+
+    def info(self, msg: Any, /, *args: Any) -> Any:
+        return self._logger.info(self._label + str(msg), *args)
+
+    def warning(self, msg: Any, /, *args: Any) -> Any:
+        return self._logger.warning(self._label + str(msg), *args)
+
+    def error(self, msg: Any, /, *args: Any) -> Any:
+        return self._logger.error(self._label + str(msg), *args)

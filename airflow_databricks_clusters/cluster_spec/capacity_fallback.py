@@ -18,6 +18,7 @@ from typing import Any
 from airflow_databricks_clusters.cluster_spec.fields import KNOWN_KEYS, Keys
 from airflow_databricks_clusters.cluster_spec.validation import problem, unknown_keys, validate_cluster_spec
 from airflow_databricks_clusters.errors import SpecError, SpecProblem
+from airflow_databricks_clusters.redaction import structured
 
 #: The operator parameter, as problems name it.
 PARAM = "capacity_fallback"
@@ -37,6 +38,8 @@ ALTERNATIVE_KEYS: tuple[str, ...] = (*TOP_KEYS, *AWS_KEYS)
 _KEYS: Keys = {**{key: KNOWN_KEYS.get(key) for key in TOP_KEYS}, **dict.fromkeys(AWS_KEYS)}
 #: The custom tag that says which alternative a cluster runs on (the Clusters page and the summary read it).
 TAG_CAPACITY_FALLBACK = "airflow_capacity_fallback"
+#: The pre-flight checks of what an alternative may change (the others passed on the task's own spec).
+PREFLIGHT_CHECKS = ("container_services", "node_types", "zone")
 
 #: Termination codes that mean no instances could be had for the spec as it is: EC2 had no capacity for the
 #: node type in the zone (spot or on-demand), the account's spot limit was reached, the subnet had no free
@@ -96,10 +99,11 @@ def parse_alternatives(value: Any) -> list[dict[str, Any]]:
         text = value.strip()
         if text in ("", "None", "null"):
             return []
-        try:
-            value = json.loads(text)
-        except ValueError:
-            raise SpecError([problem(PARAM, value, _ALLOWED)]) from None
+        # JSON, or the Python a template renders a list into ({{ params.fallback }}).
+        parsed = structured(text)
+        if not isinstance(parsed, list):
+            raise SpecError([problem(PARAM, value, _ALLOWED)])
+        value = parsed
     if value is None:
         return []
     if not isinstance(value, Sequence) or isinstance(value, str | bytes):
@@ -112,6 +116,14 @@ def parse_alternatives(value: Any) -> list[dict[str, Any]]:
             problems.append(problem(path, alternative, f"a non-empty dict of {', '.join(ALTERNATIVE_KEYS)}"))
             continue
         problems.extend(unknown_keys(alternative, _KEYS, path))
+        if "num_workers" in alternative and "autoscale" in alternative:
+            problems.append(
+                problem(
+                    f"{path}.num_workers",
+                    alternative["num_workers"],
+                    "either num_workers or autoscale, not both",
+                )
+            )
         alternatives.append(dict(alternative))
     if problems:
         raise SpecError(problems)
@@ -185,4 +197,4 @@ def _shown(value: Any) -> str:
 def alternative_of(cluster: Mapping[str, Any]) -> int | None:
     """The alternative a cluster runs on, from its tag (None: the task's own spec)."""
     value = (cluster.get("custom_tags") or {}).get(TAG_CAPACITY_FALLBACK)
-    return int(value) if isinstance(value, str) and value.isdigit() else None
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None

@@ -186,11 +186,13 @@ def respec_and_start(
     timeout_seconds: float,
     logger: Logger,
     why: str,
+    before_start: Callable[[], None] | None = None,
 ) -> None:
     """Edit a stopped cluster to ``spec`` and start it again: the same cluster, never a second one.
 
-    A TERMINATING cluster is first waited out, because ``edit`` and ``start`` refuse it. A start that fails
-    is followed by a terminate: it may have taken effect before the failure, and nothing would hold the
+    A TERMINATING cluster is first waited out, because ``edit`` and ``start`` refuse it. ``before_start``
+    runs between the edit and the start, and may raise to keep the cluster stopped. A start that fails is
+    followed by a terminate: it may have taken effect before the failure, and nothing would hold the
     cluster then.
     """
     if state == TERMINATING:
@@ -205,6 +207,8 @@ def respec_and_start(
         )
     logger.info("Updating cluster %s to %s before starting it", cluster_id, why)
     hook.edit_cluster({**spec, "cluster_id": cluster_id})
+    if before_start is not None:
+        before_start()
     try:
         hook.start_cluster(cluster_id)
     except BaseException as err:
@@ -224,6 +228,7 @@ def _create(
     spec = {**spec, "idempotency_token": idempotency_token(tags)}
     uncertain = False
     attempt = 1
+    answered: str | None = None
     try:
         while True:
             try:
@@ -249,6 +254,7 @@ def _create(
                     attempts,
                 )
                 continue
+            answered = cluster_id
             surplus: tuple[str, ...] = ()
             if uncertain:
                 # The second line: a workspace that did not honour the token made a second cluster, or
@@ -268,6 +274,10 @@ def _create(
     except BaseException as err:
         # A workspace that answered with an error created nothing; after anything else (a lost answer, a
         # lookup that could not be read, a kill) a cluster may exist that nobody holds the id of.
+        why = f"the create step failed ({type(err).__name__})"
+        if answered is not None:
+            # Its id is known: terminated even when the tags cannot be read (the lookup that just failed).
+            terminate_quietly(hook, answered, why, logger)
         if uncertain or not isinstance(err, ApiError):
-            terminate_tagged(hook, tags, f"the create step failed ({type(err).__name__})", logger)
+            terminate_tagged(hook, tags, why, logger)
         raise

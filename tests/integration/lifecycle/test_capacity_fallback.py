@@ -7,10 +7,15 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from airflow.sdk.exceptions import AirflowException
 
-from airflow_databricks_clusters.cluster_spec.capacity_fallback import TAG_CAPACITY_FALLBACK
+from airflow_databricks_clusters.cluster_spec.capacity_fallback import (
+    TAG_CAPACITY_FALLBACK,
+    parse_alternatives,
+)
 from airflow_databricks_clusters.emulator import Emulator
 from tests.integration.lifecycle.pipelines import (
+    CLUSTER,
     cluster_of_an_earlier_try,
     dag_id_for,
     only_cluster,
@@ -18,6 +23,7 @@ from tests.integration.lifecycle.pipelines import (
     states,
     xcom,
 )
+from tests.integration.lifecycle.test_bad_input import create_task, run
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -170,3 +176,33 @@ def test_every_alternative_is_pre_flighted_before_the_first_call(
     assert not [r for r in emulator.request_log if r["path"].endswith("clusters/create")]
     out = capfd.readouterr().out
     assert "capacity_fallback[0]: " in out and "z9.mega" in out
+
+
+def test_a_kill_while_the_cluster_moves_to_an_alternative_leaves_nothing_running(emulator: Emulator) -> None:
+    # Airflow's kill calls on_kill and lets the task's thread run on until it kills the process. A kill that
+    # comes while the cluster is being edited finds it stopped and terminates nothing: the task itself must
+    # not start it, or nothing would hold the cluster.
+    emulator.set_scenario("spot_capacity_failure", times=1)
+    operator = create_task(**{**CLUSTER, "availability": "SPOT", "capacity_fallback": [ON_DEMAND]})
+    edit = operator.hook.edit_cluster
+
+    def edit_then_killed(spec: Any) -> None:
+        edit(spec)
+        operator.on_kill()
+
+    operator.hook.edit_cluster = edit_then_killed  # type: ignore[method-assign]
+    with pytest.raises(AirflowException, match="killed"):
+        run(operator)
+    cluster = only_cluster(emulator)
+    assert cluster["state"] in {"TERMINATED", "TERMINATING"}, cluster["state"]
+    assert "STARTING" not in event_types(emulator, cluster["cluster_id"])
+
+
+def test_capacity_fallback_templated_from_params_is_read_as_python_too() -> None:
+    rendered = str([{"node_type_id": "r5.xlarge", "first_on_demand": 1}])  # what {{ params.x }} renders
+    assert parse_alternatives(rendered) == [{"node_type_id": "r5.xlarge", "first_on_demand": 1}]
+
+
+def test_capacity_fallback_without_waiting_for_running_is_refused_at_parse_time() -> None:
+    with pytest.raises(ValueError, match="capacity_fallback: needs wait_for_running=True"):
+        create_task(**CLUSTER, capacity_fallback=[ON_DEMAND], wait_for_running=False)

@@ -141,3 +141,14 @@ def test_not_a_list_is_refused(value: Any) -> None:
     with pytest.raises(SpecError) as caught:
         parse_alternatives(value)
     assert caught.value.problems[0].field == "capacity_fallback"
+
+
+def test_an_alternative_with_both_sizes_is_refused() -> None:
+    with pytest.raises(SpecError) as caught:
+        parse_alternatives([{"num_workers": 3, "autoscale": {"min_workers": 1, "max_workers": 4}}])
+    assert caught.value.problems[0].field == "capacity_fallback[0].num_workers"
+
+
+def test_a_tag_that_is_not_a_plain_number_names_no_alternative() -> None:
+    assert alternative_of({"custom_tags": {TAG_CAPACITY_FALLBACK: "²"}}) is None
+    assert alternative_of({"custom_tags": {TAG_CAPACITY_FALLBACK: "12"}}) == 12
