@@ -189,7 +189,7 @@ def test_offered_alternates_of_the_same_size_pass(emu: Emulator) -> None:
 
 def test_an_alternate_not_offered_or_of_another_size_is_refused(emu: Emulator) -> None:
     flexible = {
-        WORKER: {"alternate_node_type_ids": ["r5.xlarge", "m5d.xlarge", "r4.xlarge"]},
+        WORKER: {"alternate_node_type_ids": ["r5n.xlarge", "m5d.xlarge", "r4.xlarge"]},
         DRIVER: {"alternate_node_type_ids": ["m5d.2xlarge"]},
     }
     bad = spec(node_type_id="r5d.xlarge", driver_node_type_id="i3.2xlarge", cluster_json=flexible)
@@ -202,8 +202,8 @@ def test_an_alternate_not_offered_or_of_another_size_is_refused(emu: Emulator) -
     r5d = "r5d.xlarge (4 vCPUs, 32768 MB); allowed: an alternate with 4 vCPUs and 32768 to 36044 MB of memory"
     i3 = "i3.2xlarge (8 vCPUs, 62464 MB); allowed: an alternate with 8 vCPUs and 62464 to 68710 MB of memory"
     assert failures == [
-        f"{WORKER}.alternate_node_type_ids[0] 'r5.xlarge' is not offered by the workspace; close matches: "
-        "r5d.xlarge, r4.xlarge, r4.2xlarge",
+        f"{WORKER}.alternate_node_type_ids[0] 'r5n.xlarge' is not offered by the workspace; close matches: "
+        "r5.xlarge, r5d.xlarge, r5a.xlarge",
         f"{WORKER}.alternate_node_type_ids[1] m5d.xlarge (4 vCPUs, 16384 MB) cannot stand in for "
         f"node_type_id {r5d} (100-110%)",
         f"{WORKER}.alternate_node_type_ids[2] r4.xlarge (4 vCPUs, 31232 MB) cannot stand in for node_type_id "
@@ -214,7 +214,7 @@ def test_an_alternate_not_offered_or_of_another_size_is_refused(emu: Emulator) -
 
 
 def test_the_r5d_family_alternates_pass_where_the_workspace_offers_them(emu: Emulator) -> None:
-    # The emulated workspace's default offer has none of these: this one offers them as AWS sizes them.
+    # The emulated workspace's default offer has some of these: this one offers all of them as AWS sizes them.
     for name in ("r5.xlarge", "r5a.xlarge", "r5n.xlarge", "r6i.xlarge"):
         emu.workspace.catalog.node_types[name] = (32768, 4.0, 0)
     alternates = {
