@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/trigger_fleet.py
 	$(PY) benchmarks/worker_seconds.py
 	$(PY) benchmarks/dag_test_speed.py
+	$(PY) benchmarks/capacity_soak.py
 
 # A local Airflow (on the machine's PostgreSQL) with the example DAGs and the emulator, until Ctrl-C.
 airflow: $(STAMP)
