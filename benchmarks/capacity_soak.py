@@ -73,12 +73,10 @@ ZONE_A, ZONE_B = "ap-southeast-1a", "ap-southeast-1b"
 PRIMARY_TYPE, SAME_SIZE_TYPE = "i3.xlarge", "r5d.xlarge"  # 4 vCPUs each
 SPOT, ON_DEMAND = "SPOT", "ON_DEMAND"
 WORKERS = 2
-#: What the task tries in order after its own spec (``capacity_fallback``).
-#: Each names the driver's type with the workers' (so does the task's own spec): the emulator's
-#: clusters/edit keeps a ``driver_node_type_id`` the edit leaves out, where a workspace would take the new
-#: ``node_type_id`` for the driver too.
+#: What the task tries in order after its own spec (``capacity_fallback``). The driver takes the workers'
+#: type (no ``driver_node_type_id``), so the first alternative moves both.
 ALTERNATIVES: list[dict[str, Any]] = [
-    {"node_type_id": SAME_SIZE_TYPE, "driver_node_type_id": SAME_SIZE_TYPE},
+    {"node_type_id": SAME_SIZE_TYPE},
     {"zone_id": ZONE_B},
     {"availability": ON_DEMAND},
 ]
@@ -147,7 +145,6 @@ def build(dag_id, *, fallback, deferrable):
             cluster_name="{{{{ dag_run.conf['cluster_name'] }}}}",
             spark_version="15.4.x-scala2.12",
             node_type_id={PRIMARY_TYPE!r},
-            driver_node_type_id={PRIMARY_TYPE!r},
             num_workers={WORKERS},
             availability="SPOT",
             first_on_demand=0,
