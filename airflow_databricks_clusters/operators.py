@@ -329,25 +329,34 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             self._after_failure(cluster_id, err)
             raise
 
-    def _until_running(self, context: Context, cluster_id: str, current: int | None, deadline: float) -> str:
+    def _until_running(
+        self,
+        context: Context,
+        cluster_id: str,
+        current: int | None,
+        deadline: float,
+        outcome: WaitOutcome | None = None,
+    ) -> str:
         """Wait for RUNNING by ``deadline`` (seconds since the epoch), here or deferred (to resume in
-        ``execute_complete`` with ``current`` and ``deadline``); after a start that ended for want of
-        instances, edit the cluster to the next ``capacity_fallback`` alternative and start it again."""
+        ``execute_complete`` with ``current`` and ``deadline``), unless ``outcome`` is the wait's end
+        already; after a start that ended for want of instances, edit the cluster to the next
+        ``capacity_fallback`` alternative and start it again."""
         from airflow_databricks_clusters.wait.states import RUNNING
 
         while True:
-            outcome = self._wait(
-                cluster_id,
-                [RUNNING],
-                terminate_on_kill=self.delete_on_error,
-                end_time=deadline,
-                resume_with={"alternative": current, "deadline": deadline},
-            )
+            if outcome is None:
+                outcome = self._wait(
+                    cluster_id,
+                    [RUNNING],
+                    terminate_on_kill=self.delete_on_error,
+                    end_time=deadline,
+                    resume_with={"alternative": current, "deadline": deadline},
+                )
             following = self._following(outcome, current, deadline)
             if following is None:
                 return self._complete(context, outcome)
             self._move_on(outcome, current, following, deadline)
-            current = following
+            current, outcome = following, None
 
     def _following(self, outcome: WaitOutcome, current: int | None, deadline: float) -> int | None:
         """The alternative to move on to after ``outcome``: None to end with it (reached, any failure but
@@ -444,15 +453,11 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         try:
             if deadline is None:  # deferred by a version without capacity_fallback
                 deadline = time.time() + self.timeout_seconds
-            following = None
             if self.capacity_fallback and is_capacity_shortage(outcome.termination_reason):
                 # Built only now: a RUNNING cluster needs no spec to finish, whatever the DAG became since.
+                # Without them there is no alternative to move on to.
                 self._build_specs(context)
-                following = self._following(outcome, alternative, deadline)
-            if following is None:
-                return self._complete(context, outcome)
-            self._move_on(outcome, alternative, following, deadline)
-            return self._until_running(context, outcome.cluster_id, following, deadline)
+            return self._until_running(context, outcome.cluster_id, alternative, deadline, outcome)
         except BaseException as err:
             self._after_failure(outcome.cluster_id, err)
             raise

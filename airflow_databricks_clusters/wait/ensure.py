@@ -255,7 +255,6 @@ def _create(
                 )
                 continue
             answered = cluster_id
-            surplus: tuple[str, ...] = ()
             if uncertain:
                 # The second line: a workspace that did not honour the token made a second cluster, or
                 # the first one listed late. Keep the one answered; terminate any other.
@@ -270,7 +269,7 @@ def _create(
                 )
                 return Ensured(cluster_id, Action.FOUND, surplus)
             logger.info("Created cluster %s", cluster_id)
-            return Ensured(cluster_id, Action.CREATED, surplus)
+            return Ensured(cluster_id, Action.CREATED)
     except BaseException as err:
         # A workspace that answered with an error created nothing; after anything else (a lost answer, a
         # lookup that could not be read, a kill) a cluster may exist that nobody holds the id of.
