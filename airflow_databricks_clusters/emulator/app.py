@@ -30,6 +30,7 @@ from airflow_databricks_clusters.emulator.api_errors import (
 )
 from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
+from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.request_params import one
@@ -54,11 +55,17 @@ Handler = Callable[[dict[str, Any], Caller], dict[str, Any]]
 
 
 class EmulatorApp:
-    """ASGI app serving the Clusters API, the Jobs runs API, SCIM Me, OAuth, the admin endpoints, and the
-    console page at ``/`` that the operators' "Databricks Cluster" link opens (``console_page.py``)."""
+    """ASGI app serving the Clusters API, the Jobs runs API, DBFS, SCIM Me, OAuth, the admin endpoints, and
+    the console page at ``/`` that the operators' "Databricks Cluster" link opens (``console_page.py``)."""
 
     def __init__(
-        self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults, clock: EmulatedClock
+        self,
+        workspace: Workspace,
+        runs: Runs,
+        auth: Auth,
+        faults: Faults,
+        clock: EmulatedClock,
+        dbfs: Dbfs | None = None,
     ) -> None:
         self.workspace = workspace
         self.runs = runs
@@ -106,11 +113,26 @@ class EmulatorApp:
             ("GET", "policies/clusters/list"): lambda b, c: ws.policies_list(),
             ("GET", "preview/scim/v2/Me"): lambda b, c: _scim_me(c.user),
         }
+        fs = dbfs or Dbfs(clock.now)
+        self.dbfs = fs
+        files: dict[tuple[str, str], Handler] = {
+            ("POST", "dbfs/put"): lambda b, c: fs.put(b),
+            ("POST", "dbfs/create"): lambda b, c: fs.create(b),
+            ("POST", "dbfs/add-block"): lambda b, c: fs.add_block(b),
+            ("POST", "dbfs/close"): lambda b, c: fs.close(b),
+            ("GET", "dbfs/get-status"): lambda b, c: fs.get_status(b),
+            ("GET", "dbfs/list"): lambda b, c: fs.list_status(b),
+            ("GET", "dbfs/read"): lambda b, c: fs.read(b),
+            ("POST", "dbfs/mkdirs"): lambda b, c: fs.mkdirs(b),
+            ("POST", "dbfs/move"): lambda b, c: fs.move(b),
+            ("POST", "dbfs/delete"): lambda b, c: fs.delete(b),
+        }
         self.routes: dict[str, dict[tuple[str, str], Handler]] = {
             "2.0": {
                 **clusters,
                 **jobs,
                 **other,
+                **files,
                 ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.0"),
             },
             "2.1": {
@@ -153,7 +175,8 @@ class EmulatorApp:
         request = Request(scope, receive)
         raw = await request.body()
         try:
-            status, payload, headers = 200, self._handle(request, method, path, raw), {}
+            form = await _form(request) if _is_multipart(request) else None
+            status, payload, headers = 200, self._handle(request, method, path, raw, form), {}
         except ApiError as err:
             status, payload, headers = err.status, err.body(), err.headers
         if fault is not None and fault.kind == "drop_after":
@@ -185,7 +208,9 @@ class EmulatorApp:
             return
         await _respond(send, 200, payload, headers)
 
-    def _handle(self, request: Request, method: str, path: str, raw: bytes) -> dict[str, Any]:
+    def _handle(
+        self, request: Request, method: str, path: str, raw: bytes, form: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if path == "/.well-known/databricks-config":
             base = str(request.base_url).rstrip("/")
             return {"oidc_endpoint": f"{base}/oidc", "workspace_id": WORKSPACE_ID, "cloud": "aws"}
@@ -209,7 +234,10 @@ class EmulatorApp:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         # A GET takes its parameters from the query string or a JSON body (the official provider's async
         # hook sends the latter); a workspace answers both.
-        params = {**_json_body(raw), **_query(request)} if method == "GET" else _json_body(raw)
+        if method == "GET":
+            params = {**_json_body(raw), **_query(request)}
+        else:
+            params = form if form is not None else _json_body(raw)
         if self.fast_forward:
             self._settle(match["tail"], params)
         return handler(params, Caller(user, base_url, match["version"]))
@@ -349,6 +377,23 @@ def _query(request: Request) -> dict[str, Any]:
         if key.startswith("filter_by.cluster_states") and not isinstance(params[key], list):
             params[key] = [params[key]]
     return params
+
+
+def _is_multipart(request: Request) -> bool:
+    return request.headers.get("content-type", "").lower().startswith("multipart/form-data")
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    """A multipart form's fields (text) and files (bytes), as ``dbfs/put``'s form upload sends them."""
+    try:
+        form = await request.form(max_part_size=64 * 1024 * 1024)
+    except Exception as err:  # python-multipart and Starlette raise several kinds for a broken form
+        raise malformed_request(f"Could not parse the multipart form: {err}") from None
+    fields: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        fields[key] = value if isinstance(value, str) else await value.read()
+    await form.close()
+    return fields
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:

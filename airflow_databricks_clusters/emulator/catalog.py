@@ -104,6 +104,9 @@ class Catalog:
             }
         ]
     )
+    #: Whether clusters may run init scripts from DBFS. A workspace today refuses them at create (they are
+    #: end of life); True stands for a workspace from before that, which reads and runs them.
+    dbfs_init_scripts: bool = False
     policies: list[dict[str, Any]] = field(
         default_factory=lambda: [
             {

@@ -80,6 +80,26 @@ def failure_message(run: ScriptRun) -> str:
     return f"Cluster scoped init script {label(run['script'])} failed: Script exit status is non-zero"
 
 
+def missing_file(run: ScriptRun) -> ScriptRun:
+    """The run of a script whose file is not there: it fails at once, saying so on stderr."""
+    ((_, target),) = run["script"].items()
+    path = str(target["destination"]).removeprefix("dbfs:")
+    return ScriptRun(
+        script=run["script"],
+        started=run["started"],
+        seconds=0.0,
+        status="FAILED_EXECUTION",
+        stderr=f"{path}: No such file or directory\n",
+    )
+
+
+def missing_file_message(run: ScriptRun) -> str:
+    """The ``databricks_error_message`` of the INIT_SCRIPT_FAILURE a missing script file causes."""
+    ((_, target),) = run["script"].items()
+    path = str(target["destination"]).removeprefix("dbfs:")
+    return f"Cluster scoped init script {label(run['script'])} failed: {path}: No such file or directory"
+
+
 def started_details(scripts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``details`` of INIT_SCRIPTS_STARTED: the scripts about to run."""
     return {"init_scripts": {"cluster": [copy.deepcopy(dict(script)) for script in scripts]}}

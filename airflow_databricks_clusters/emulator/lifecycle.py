@@ -32,6 +32,7 @@ from airflow_databricks_clusters.emulator.driver_logs import driver_logs
 from airflow_databricks_clusters.emulator.scenarios import Scenarios
 
 if TYPE_CHECKING:
+    from airflow_databricks_clusters.emulator.dbfs import Dbfs
     from airflow_databricks_clusters.emulator.log_delivery import LogDelivery
 
 PENDING_MESSAGE = "Finding instances for new nodes, acquiring more instances if necessary"
@@ -57,6 +58,8 @@ class Lifecycle:
     :param capacity: the workspace's EC2 shortages (``capacity.py``): what a start, a resize or a
         replacement can buy, and when a spot node is taken back.
     :param catalog: the workspace's offer (its zones, its pools' node types).
+    :param dbfs: the workspace's DBFS, where ``dbfs`` init scripts are read from as they run (a missing
+        file fails the start).
     """
 
     def __init__(
@@ -72,6 +75,7 @@ class Lifecycle:
         log_delivery: LogDelivery | None,
         capacity: Capacity | None = None,
         catalog: Catalog | None = None,
+        dbfs: Dbfs | None = None,
     ) -> None:
         self.start_seconds = start_seconds
         self.terminate_seconds = terminate_seconds
@@ -83,6 +87,7 @@ class Lifecycle:
         self._scenarios = scenarios
         self._capacity = capacity or Capacity()
         self._catalog = catalog or Catalog()
+        self.dbfs = dbfs
 
     # -- time ---------------------------------------------------------------------------------------------
 
@@ -285,7 +290,17 @@ class Lifecycle:
         node_ip: str,
         reason: dict[str, Any] | None,
     ) -> None:
-        """The scripts are done: their logs go out, then INIT_SCRIPTS_FINISHED or the failure."""
+        """The scripts are done: their logs go out, then INIT_SCRIPTS_FINISHED or the failure. A ``dbfs``
+        script whose file is not in DBFS now fails there, before any later script runs."""
+        missing = self._missing_script(runs)
+        if missing is not None:
+            runs = [*runs[:missing], init_scripts.missing_file(runs[missing])]
+            reason = cluster_events.reason(
+                "INIT_SCRIPT_FAILURE",
+                "CLIENT_ERROR",
+                instance_id=nodes.instance_id(self._random),
+                databricks_error_message=init_scripts.missing_file_message(runs[-1]),
+            )
         self._deliver_logs(cluster, init_scripts.log_files(cluster["cluster_id"], node_ip, runs))
         if reason is not None:
             self.begin_termination(cluster, at, reason)
@@ -293,6 +308,16 @@ class Lifecycle:
         cluster_events.record(
             cluster, at, "INIT_SCRIPTS_FINISHED", **init_scripts.finished_details(runs, node_ip)
         )
+
+    def _missing_script(self, runs: list[init_scripts.ScriptRun]) -> int | None:
+        """The position of the first run whose ``dbfs`` script file is not in DBFS, if any."""
+        if self.dbfs is None:
+            return None
+        for position, run in enumerate(runs):
+            target = run["script"].get("dbfs")
+            if target is not None and self.dbfs.find_file(str(target["destination"])) is None:
+                return position
+        return None
 
     # -- capacity ------------------------------------------------------------------------------------------
 

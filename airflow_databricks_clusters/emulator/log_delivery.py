@@ -1,9 +1,10 @@
 """Cluster log delivery: write a cluster's log files where its ``cluster_log_conf`` sends them.
 
 Databricks puts them under ``<destination>/<cluster_id>/``. ``S3LogDelivery`` does that for an ``s3``
-destination on any S3 API (moto's server in the tests, MinIO, LocalStack); ``dbfs`` and ``volumes``
-destinations have no storage behind the emulator, so nothing is written for them. A failed write is a
-warning, never an API error: log delivery does not decide what a client of the workspace sees.
+destination on any S3 API (moto's server in the tests, MinIO, LocalStack); ``dbfs_log_delivery.py`` for a
+``dbfs`` one, in the workspace's own DBFS; ``volumes`` destinations have no storage behind the emulator,
+so nothing is written for them. ``LogDestinations`` hands each delivery to the one for its kind. A failed
+write is a warning, never an API error: log delivery does not decide what a client of the workspace sees.
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ class LogDelivery(Protocol):
 
     def deliver(self, log_conf: Mapping[str, Any], cluster_id: str, files: Mapping[str, str]) -> None:
         """Write ``files`` (path under ``<destination>/<cluster_id>/`` -> text) to ``log_conf``."""
+
+
+class LogDestinations:
+    """The delivery for each kind of destination (``s3``, ``dbfs``); a kind with none writes nothing."""
+
+    def __init__(self, **deliveries: LogDelivery | None) -> None:
+        self.deliveries = {kind: delivery for kind, delivery in deliveries.items() if delivery is not None}
+
+    def deliver(self, log_conf: Mapping[str, Any], cluster_id: str, files: Mapping[str, str]) -> None:
+        for kind, delivery in self.deliveries.items():
+            if log_conf.get(kind):
+                delivery.deliver(log_conf, cluster_id, files)
 
 
 def s3_location(destination: str, cluster_id: str, path: str) -> tuple[str, str]:

@@ -17,17 +17,21 @@ from typing import Any
 
 from airflow_databricks_clusters.emulator.app import EmulatorApp
 from airflow_databricks_clusters.emulator.auth import Auth
+from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
+from airflow_databricks_clusters.emulator.dbfs import Dbfs
+from airflow_databricks_clusters.emulator.dbfs_log_delivery import DbfsLogDelivery
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
-from airflow_databricks_clusters.emulator.log_delivery import S3LogDelivery
+from airflow_databricks_clusters.emulator.log_delivery import LogDestinations, S3LogDelivery
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
 DEFAULT_TOKEN = "dapi-emulator-token"
 
 
 class Emulator:
-    """A local Databricks workspace (Clusters API, one-time Jobs runs, SCIM Me, OAuth M2M, log delivery).
+    """A local Databricks workspace (Clusters API, one-time Jobs runs, DBFS, SCIM Me, OAuth M2M, log
+    delivery).
 
     :param start_seconds: how long a cluster takes from PENDING to RUNNING (a real one takes minutes).
     :param terminate_seconds: how long TERMINATING lasts.
@@ -59,7 +63,12 @@ class Emulator:
         its error and exit status). Each write is done before a client can see the state that caused it;
         a failed one (no bucket, endpoint down) is a logged warning, never an API error. Needs boto3
         (imported only then); credentials from the environment if ``AWS_ACCESS_KEY_ID`` is set, else
-        dummy ones. Without it, or for ``dbfs`` and ``volumes`` destinations, nothing is written.
+        dummy ones. Without it, or for ``volumes`` destinations, nothing is written.
+        A ``dbfs`` destination gets the same files in the workspace's own DBFS (``emu.dbfs``, the DBFS API).
+    :param dbfs_init_scripts: whether clusters may run init scripts from DBFS. False (the default) answers
+        a create or edit naming one as a workspace does today, 400 ``FEATURE_DISABLED``; True stands for a
+        workspace from before their end of life: the script is read from the emulator's DBFS as it runs,
+        and a missing file ends the start with ``INIT_SCRIPT_FAILURE``.
     :param capacity: EC2 shortages to start with (``set_capacity``); None keeps what the state file
         holds (none for a new workspace).
 
@@ -87,17 +96,24 @@ class Emulator:
         time_scale: float = 1.0,
         fast_forward: bool = False,
         capacity: list[dict[str, Any]] | None = None,
+        dbfs_init_scripts: bool = False,
     ) -> None:
         self.token = token
         self.host = host
         self.port = port
         self.state_file = Path(state_file) if state_file else None
-        log_delivery = S3LogDelivery(s3_endpoint_url, default_region=region) if s3_endpoint_url else None
         saved = self._load()
         if saved and "clock" in saved:
             self.clock = EmulatedClock.resumed(saved["clock"], time_scale=time_scale)
         else:  # a new workspace, or a file saved before the clock: its records are in wall time
             self.clock = EmulatedClock(time_scale=time_scale)
+        self.dbfs = Dbfs(self.clock.now)
+        if saved:
+            self.dbfs.load_json(saved.get("dbfs", {}))
+        log_delivery = LogDestinations(
+            s3=S3LogDelivery(s3_endpoint_url, default_region=region) if s3_endpoint_url else None,
+            dbfs=DbfsLogDelivery(self.dbfs),
+        )
         options: dict[str, Any] = {
             "start_seconds": start_seconds,
             "terminate_seconds": terminate_seconds,
@@ -105,6 +121,8 @@ class Emulator:
             "autotermination_scale": autotermination_scale,
             "log_delivery": log_delivery,
             "clock": self.clock.now,
+            "catalog": Catalog(region=region, dbfs_init_scripts=dbfs_init_scripts),
+            "dbfs": self.dbfs,
         }
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         if capacity is not None:  # replaces what the state file held
@@ -114,9 +132,10 @@ class Emulator:
             self.runs.load_json(saved.get("runs", {}))
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
-        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock)
+        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock, self.dbfs)
         self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
+        self.dbfs.on_change = self.save
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()
@@ -179,12 +198,16 @@ class Emulator:
         return loaded
 
     def save(self) -> None:
-        """Write the workspace and its runs to ``state_file`` (atomically), if one was given."""
+        """Write the workspace, its runs and its DBFS to ``state_file`` (atomically), if one was given."""
         if self.state_file is None:
             return
         # The workspace's lock first, as every change that saves holds it already: never the other order.
         with self.workspace.lock, self._save_lock:
-            data = {"workspace": self.workspace.to_json(), "runs": self.runs.to_json()}
+            data = {
+                "workspace": self.workspace.to_json(),
+                "runs": self.runs.to_json(),
+                "dbfs": self.dbfs.to_json(),
+            }
             # Read after the records: the saved reading is at or after every moment they hold.
             data["clock"] = self.clock.to_json()
             tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_databricks_clusters.emulator.api_errors import invalid_parameter, malformed_request
+from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
 from airflow_databricks_clusters.emulator.catalog import Catalog
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -225,7 +225,7 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
     _check_enum(spec, "runtime_engine", RUNTIME_ENGINES)
     _check_enum(spec, "data_security_mode", DATA_SECURITY_MODES)
     _check_docker(spec.get("docker_image"))
-    _check_init_scripts(spec.get("init_scripts") or [])
+    _check_init_scripts(spec.get("init_scripts") or [], allow_dbfs=catalog.dbfs_init_scripts)
     _check_log_conf(spec.get("cluster_log_conf"))
     if "policy_id" in spec and not any(p["policy_id"] == spec["policy_id"] for p in catalog.policies):
         raise invalid_parameter(f"Cluster policy {spec['policy_id']} does not exist.")
@@ -367,7 +367,7 @@ def _check_docker(docker: Mapping[str, Any] | None) -> None:
         raise invalid_parameter("docker_image.basic_auth requires username and password.")
 
 
-def _check_init_scripts(scripts: list[Any]) -> None:
+def _check_init_scripts(scripts: list[Any], *, allow_dbfs: bool) -> None:
     for index, script in enumerate(scripts):
         if not isinstance(script, dict) or len(script) != 1:
             raise invalid_parameter(
@@ -376,6 +376,14 @@ def _check_init_scripts(scripts: list[Any]) -> None:
         ((kind, target),) = script.items()  # a kind the API does not have is refused as an unknown field
         if not isinstance(target, dict) or not target.get("destination"):
             raise invalid_parameter(f"Missing required field: init_scripts[{index}].{kind}.destination")
+        if kind == "dbfs" and not allow_dbfs:
+            # The answer a workspace gives since DBFS init scripts reached end of life.
+            raise ApiError(
+                400,
+                "FEATURE_DISABLED",
+                "Init scripts cannot be loaded from DBFS. Review the init script documentation for more "
+                "details on configuring init scripts.",
+            )
 
 
 def _check_log_conf(conf: Mapping[str, Any] | None) -> None:

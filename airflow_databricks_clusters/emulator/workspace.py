@@ -47,6 +47,7 @@ from airflow_databricks_clusters.emulator.schedule import DueSchedule
 from airflow_databricks_clusters.emulator.validation import validate_create
 
 if TYPE_CHECKING:
+    from airflow_databricks_clusters.emulator.dbfs import Dbfs
     from airflow_databricks_clusters.emulator.log_delivery import LogDelivery
 
 __all__ = ["DEFAULT_USER", "PENDING_MESSAGE", "SCENARIOS", "SORT_FIELDS", "WORKSPACE_ID", "Workspace"]
@@ -93,6 +94,7 @@ class Workspace:
         catalog: Catalog | None = None,
         seed: int | None = None,
         log_delivery: LogDelivery | None = None,
+        dbfs: Dbfs | None = None,
     ) -> None:
         self.catalog = catalog or Catalog(region=region)
         self.clock = clock
@@ -115,6 +117,7 @@ class Workspace:
             log_delivery=log_delivery,
             capacity=self._capacity,
             catalog=self.catalog,
+            dbfs=dbfs,
         )
         #: Called on every change (the server saves its state file through it).
         self.on_change: Callable[[], None] | None = None
