@@ -64,9 +64,13 @@ def plan_runs(
 
 
 def label(script: Mapping[str, Any]) -> str:
-    """``kind:destination`` as Databricks names a script in messages, e.g. ``s3:s3://bucket/init.sh``."""
+    """``kind:destination`` as Databricks names a script in messages, e.g. ``s3:s3://bucket/init.sh``; a
+    ``dbfs`` script by its ``dbfs:/`` path alone."""
     ((kind, target),) = script.items()
-    return f"{kind}:{target['destination']}"
+    destination = str(target["destination"])
+    if kind == "dbfs":
+        return destination if destination.startswith("dbfs:") else f"dbfs:{destination}"
+    return f"{kind}:{destination}"
 
 
 def file_name(script: Mapping[str, Any]) -> str:
