@@ -1,5 +1,5 @@
-"""A local Databricks workspace on AWS: the Clusters API, one-time job runs, SCIM Me and OAuth M2M, and
-cluster log delivery to an S3 API (``Emulator(s3_endpoint_url=...)``).
+"""A local Databricks workspace on AWS: the Clusters API, one-time job runs, DBFS, SCIM Me and OAuth M2M,
+and cluster log delivery to an S3 API (``Emulator(s3_endpoint_url=...)``) or to its own DBFS.
 
 It imports nothing else of the plugin, and the plugin never imports it: tests and the demo join them.
 ``Emulator`` loads the HTTP server only when it is used.

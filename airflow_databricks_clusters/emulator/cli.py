@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
         help="deliver the logs of clusters with an s3 cluster_log_conf to this S3 API (needs boto3)",
     )
     emu.add_argument(
+        "--dbfs-init-scripts",
+        action="store_true",
+        help="run init scripts from DBFS (a workspace from before their end of life); without it a "
+        "create naming one is refused with FEATURE_DISABLED, as a workspace does today",
+    )
+    emu.add_argument(
         "--capacity",
         type=_shortages,
         metavar="JSON|@FILE",
@@ -111,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_scale=args.time_scale,
             fast_forward=args.fast_forward,
             capacity=args.capacity,
+            dbfs_init_scripts=args.dbfs_init_scripts,
         )
     except ApiError as err:  # a shortage the workspace refuses
         parser.error(f"argument --capacity: {err.message}")
