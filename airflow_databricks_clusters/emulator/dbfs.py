@@ -277,6 +277,7 @@ class Dbfs:
             for path, entry in moved:
                 new = target + path[len(source) :]
                 self._entries[new] = entry
+                self._bytes += len(entry.data)  # _unlink counted them as gone
                 if entry.is_dir:
                     self._children[new] = {}
                 self._children[parent(new)][new.rsplit("/", 1)[1]] = None

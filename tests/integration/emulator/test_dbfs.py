@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_databricks_clusters.emulator import Emulator
-from airflow_databricks_clusters.emulator.dbfs import HANDLE_IDLE_SECONDS, MAX_BLOCK_BYTES
+from airflow_databricks_clusters.emulator.dbfs import HANDLE_IDLE_SECONDS, MAX_BLOCK_BYTES, Dbfs
 from tests.integration.emulator.conftest import SPEC, Api
 
 MB = MAX_BLOCK_BYTES
@@ -335,3 +335,36 @@ def test_a_missing_dbfs_init_script_fails_the_start(legacy: Emulator) -> None:
     stderr = next(name for name in logs if name.endswith("_01_missing.sh.stderr.log"))
     text = read_all(api, f"/cluster-logs/{cluster_id}/init_scripts/{node}/{stderr}").decode()
     assert text.startswith("/init/missing.sh: No such file or directory\n")
+
+
+class _NoScan(dict[str, Any]):
+    """A dict that refuses to be walked: a call that scans it fails the test."""
+
+    def _refuse(self, *args: Any) -> Any:
+        raise AssertionError("the whole tree was walked")
+
+    __iter__ = keys = values = items = _refuse
+
+
+def test_no_call_walks_the_whole_tree() -> None:
+    fs = Dbfs(lambda: 1_000_000.0)
+    for n in range(200):
+        fs.put({"path": f"/many/f{n}", "contents": b64(b"x")})
+    fs.mkdirs({"path": "/small/dir"})
+    fs._entries = _NoScan(fs._entries)
+    fs._children = _NoScan(fs._children)
+    fs.put({"path": "/small/a", "contents": b64(b"abc")})
+    handle = fs.create({"path": "/small/b"})["handle"]
+    fs.add_block({"handle": handle, "data": b64(b"def")})
+    fs.close({"handle": handle})
+    assert fs.get_status({"path": "/many/f7"})["file_size"] == 1
+    assert fs.read({"path": "/small/b"})["data"] == b64(b"def")
+    assert [f["path"] for f in fs.list_status({"path": "/small"})["files"]] == [
+        "/small/a",
+        "/small/b",
+        "/small/dir",
+    ]
+    fs.move({"source_path": "/small", "destination_path": "/moved"})
+    fs.delete({"path": "/moved", "recursive": True})
+    fs.delete({"path": "/many/f8"})
+    assert fs.total_bytes() == 199
