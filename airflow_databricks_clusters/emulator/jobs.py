@@ -29,6 +29,8 @@ from airflow_databricks_clusters.emulator.job_clusters import (
     checked_job_clusters,
     create_job_cluster,
 )
+from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
+from airflow_databricks_clusters.emulator.library_spec import checked_libraries, run_failure_message
 from airflow_databricks_clusters.emulator.request_params import integer, one, paged
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, WORKSPACE_ID, Workspace
 
@@ -56,9 +58,17 @@ UPSTREAM_CANCELED = "Upstream task(s) canceled."
 class Runs:
     """The runs of a workspace: one-time runs (``runs/submit``) and, through ``launch``, a job's runs."""
 
-    def __init__(self, workspace: Workspace, *, run_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        run_seconds: float = 1.0,
+        libraries: ClusterLibraries | None = None,
+    ) -> None:
         self.workspace = workspace
         self.run_seconds = run_seconds
+        #: Where a task's ``libraries`` are installed on its cluster before it runs (the Libraries API's).
+        self.libraries = libraries or ClusterLibraries(workspace)
         #: The server's own address (``Emulator`` sets it once listening), for page URLs outside a request.
         self.base_url = ""
         self._runs: dict[int, dict[str, Any]] = {}
@@ -111,6 +121,8 @@ class Runs:
                 raise invalid_parameter(
                     f"Task {task.get('task_key')} must set one of {', '.join(TASK_KINDS)}."
                 )
+            if task.get("libraries"):
+                checked_libraries(task["libraries"])
         task_graph.check(tasks)
         with self.workspace.lock:
             for task in tasks:
@@ -121,6 +133,7 @@ class Runs:
             job_id = run_id + 100000 if job_id is None else int(job_id)
             records = [self._task_record(task, job_id, now) for task in tasks]
             self._place(records, keyed, user=user, job_id=job_id)
+            self._ask_for_libraries(records)
             run: dict[str, Any] = {
                 "run_id": run_id,
                 "job_id": job_id,
@@ -190,6 +203,33 @@ class Runs:
             record["_cluster_id"] = cluster_id
             record["_job_cluster"] = True
             record["cluster_instance"] = {"cluster_id": cluster_id}
+
+    def _ask_for_libraries(self, records: list[dict[str, Any]]) -> None:
+        """Each task's ``libraries`` are asked for on its cluster now, as ``libraries/install`` would:
+        they install while the cluster is up, and the task runs once they have."""
+        for record in records:
+            if not record.get("libraries"):
+                continue
+            record["_libraries"] = checked_libraries(record["libraries"])
+            cluster = self._cluster(str(record["_cluster_id"]))
+            if cluster is not None:
+                self.libraries.add(cluster, record["_libraries"])
+
+    def _libraries_done(self, task: dict[str, Any], cluster: Mapping[str, Any], now: float) -> float | None:
+        """When the task's libraries all ended their install on its (RUNNING) cluster; None while one has
+        not. A failed one ends the task, FAILED with a message naming the library, as a workspace does."""
+        wanted = task.get("_libraries")
+        if not wanted:
+            return now
+        done = self.libraries.settled_at(cluster, wanted)
+        if done is None:
+            return None
+        for status in self.libraries.statuses(cluster, wanted):
+            if status["status"] == "FAILED":
+                message = run_failure_message(status["library"], "\n".join(status.get("messages", [])))
+                self._end(task, "INTERNAL_ERROR", "FAILED", message, done)
+                return None
+        return done
 
     def _index(self, run: Mapping[str, Any]) -> None:
         for index, task in enumerate(run["tasks"]):
@@ -276,9 +316,14 @@ class Runs:
                 return
             if cluster_state != "RUNNING":
                 return
-            # It began when its cluster became RUNNING (or when it became ready), however late that is
-            # seen: emulated time may have jumped (a test advancing the clock) since the last look.
-            task["_ran_since"] = max(ready, self._running_since(cluster_id, now))
+            installed = self._libraries_done(task, cluster, now)
+            if installed is None:
+                return
+            # It began when its cluster became RUNNING (or when it became ready, or its libraries were
+            # installed), however late that is seen: emulated time may have jumped (a test advancing
+            # the clock) since the last look.
+            began = max(ready, self._running_since(cluster_id, now))
+            task["_ran_since"] = max(began, installed) if task.get("_libraries") else began
             task["state"] = {"life_cycle_state": "RUNNING", "state_message": "In run"}
             task["cluster_instance"] = {"cluster_id": cluster_id, "spark_context_id": _context_id(cluster)}
             self.workspace.touch_cluster(cluster_id, at=task["_ran_since"])
@@ -377,7 +422,11 @@ class Runs:
             return None
         if task.get("_ran_since") is not None:
             return float(task["_ran_since"]) + self.run_seconds
-        return self.workspace.settles_at(str(task["_cluster_id"]))
+        cluster_id = str(task["_cluster_id"])
+        due = self.workspace.settles_at(cluster_id)
+        if due is None and task.get("_libraries"):  # up: its libraries installing are what it waits on
+            due = self.libraries.settles_at(cluster_id)
+        return due
 
     def _running_since(self, cluster_id: str, default: float) -> float:
         """When the cluster last became RUNNING (its newest RUNNING event)."""

@@ -114,8 +114,8 @@ class Emulator:
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         if capacity is not None:  # replaces what the state file held
             self.workspace.set_capacity(capacity)
-        self.runs = Runs(self.workspace, run_seconds=run_seconds)
         self.libraries = ClusterLibraries(self.workspace, library_seconds=library_seconds)
+        self.runs = Runs(self.workspace, run_seconds=run_seconds, libraries=self.libraries)
         if saved:
             self.libraries.load_json(saved.get("libraries", {}))
         if saved:
