@@ -29,6 +29,13 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Api]:
+    """One workspace for the tests that only read refusals: nothing they do changes what another sees."""
+    with Emulator(time_scale=0) as emulator:
+        yield Api(emulator)
+
+
 def _running(api: Api) -> str:
     cluster_id = api.create()
     api.emu.advance(2)
@@ -138,13 +145,14 @@ def test_library_failure_fails_the_matching_library_with_a_pip_or_maven_message(
     assert [s["name"] for s in api.emu.workspace.scenarios().values()] == ["library_failure"]
 
 
-def test_library_failure_options_are_checked(api: Api) -> None:
+def test_library_failure_options_are_checked(shared: Api) -> None:
+    api = shared
     status, body = api.call("POST", "/emulator/scenarios", {"name": "library_failure", "match": 3})
     assert status == 400 and "match" in body["message"]
     status, body = api.call("POST", "/emulator/scenarios", {"name": "library_failure", "package": "x"})
     assert status == 400 and "package" in body["message"]
     status, body = api.call(
-        "POST", "/emulator/scenarios", {"name": "library_failure", "message": "boom", "times": 2}
+        "POST", "/emulator/scenarios", {"name": "library_failure", "message": "boom", "cluster_id": "none"}
     )
     assert status == 200, body
 
@@ -165,8 +173,9 @@ def test_library_failure_options_are_checked(api: Api) -> None:
     ],
 )
 def test_bad_libraries_are_refused_naming_the_field(
-    api: Api, libraries: Any, status: int, code: str, names: str
+    shared: Api, libraries: Any, status: int, code: str, names: str
 ) -> None:
+    api = shared
     cluster_id = api.create()
     answer_status, body = api.call(
         "POST", "/api/2.0/libraries/install", {"cluster_id": cluster_id, "libraries": libraries}
@@ -175,7 +184,8 @@ def test_bad_libraries_are_refused_naming_the_field(
     assert names in body["message"]
 
 
-def test_an_unknown_cluster_is_the_workspace_error(api: Api) -> None:
+def test_an_unknown_cluster_is_the_workspace_error(shared: Api) -> None:
+    api = shared
     for method, path, body in [
         ("POST", "install", {"cluster_id": "nope", "libraries": [PYPI]}),
         ("POST", "uninstall", {"cluster_id": "nope", "libraries": [PYPI]}),
