@@ -48,9 +48,10 @@ class Emulator:
         saved reading as if it had kept running at its saved scale while stopped (a stopped clock
         resumes where it stopped), so time never goes back behind what the file records.
     :param fast_forward: a read of one cluster or run (``clusters/get``, ``clusters/events``,
-        ``jobs/runs/get``, ``jobs/runs/get-output``) first moves the clock until what it reads rests:
-        RUNNING or TERMINATED, a run ended. Clients that poll get their answer at the first read and never
-        sleep, however long their polling interval (``fast_forward.py``). Settable at any time
+        ``jobs/runs/get``, ``jobs/runs/get-output``, ``libraries/cluster-status``) first moves the clock
+        until what it reads rests: RUNNING or TERMINATED, a run ended, a cluster's libraries installed.
+        Clients that poll get their answer at the first read and never sleep, however long their polling
+        interval (``fast_forward.py``). Settable at any time
         (``emu.fast_forward = False`` to watch a cluster PENDING on a stopped clock).
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
     :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
