@@ -24,6 +24,7 @@ from typing import Any
 from airflow_databricks_clusters.emulator import task_graph
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
 from airflow_databricks_clusters.emulator.job_clusters import (
+    as_numbers,
     check_compute,
     check_specs,
     checked_job_clusters,
@@ -139,7 +140,10 @@ class Runs:
                 "state": {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"},
             }
             if keyed:
-                run["job_clusters"] = [copy.deepcopy(dict(entry)) for entry in job_clusters]
+                run["job_clusters"] = [
+                    {**copy.deepcopy(dict(entry)), "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
+                    for entry in job_clusters
+                ]
             run.update(copy.deepcopy(dict(extra or {})))
             self._runs[run_id] = run
             self._index(run)
@@ -160,6 +164,8 @@ class Runs:
             "_cluster_id": cluster_id,
             "_ran_since": None,
         }
+        if isinstance(record.get("new_cluster"), Mapping):
+            record["new_cluster"] = as_numbers(record["new_cluster"])
         return record
 
     def _take_failure(self, record: dict[str, Any]) -> None:

@@ -96,7 +96,7 @@ def test_tasks_sharing_a_job_cluster_key_share_one_cluster_and_run_in_dependency
     run = get_run(api, run_id)
     assert run["state"]["result_state"] == "SUCCESS"
     ta, tb, _ = run["tasks"]
-    assert tb["end_time"] - ta["end_time"] == 300  # b began when a ended: run_seconds later it ended
+    assert abs(tb["end_time"] - ta["end_time"] - 300) <= 1  # b began when a ended, ran 0.3 s (in ms)
     assert api.get(a)["termination_reason"]["code"] == "JOB_FINISHED"
 
 
