@@ -297,3 +297,22 @@ def test_fast_forward_sees_a_run_through_its_libraries(api: Api) -> None:
     api.emu.fast_forward = True
     assert _run(api, run_id)["state"]["result_state"] == "SUCCESS"
     assert _states(api, cluster_id) == ["INSTALLED"]
+
+
+def test_a_job_cluster_s_task_installs_its_libraries_there(api: Api) -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "cluster_name"}
+    task = {
+        "task_key": "etl",
+        "new_cluster": spec,
+        "spark_python_task": {"python_file": "/Workspace/etl.py"},
+        "libraries": [WHL],
+    }
+    status, body = api.call("POST", "/api/2.1/jobs/runs/submit", {"tasks": [task]})
+    assert status == 200, body
+    run = _run(api, int(body["run_id"]))
+    cluster_id = run["tasks"][0]["cluster_instance"]["cluster_id"]
+    assert _states(api, cluster_id) == ["PENDING"]
+    api.emu.advance(2 + LIBRARY_SECONDS)
+    assert _states(api, cluster_id) == ["INSTALLED"]
+    api.emu.advance(1)
+    assert _run(api, int(body["run_id"]))["state"]["result_state"] == "SUCCESS"
