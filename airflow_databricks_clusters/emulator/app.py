@@ -33,6 +33,7 @@ from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.request_params import one
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
 
@@ -65,9 +66,12 @@ class EmulatorApp:
         auth: Auth,
         faults: Faults,
         clock: EmulatedClock,
+        *,
         dbfs: Dbfs | None = None,
+        libraries: ClusterLibraries | None = None,
     ) -> None:
         self.workspace = workspace
+        self.libraries = libraries or ClusterLibraries(workspace)
         self.runs = runs
         self.auth = auth
         self.faults = faults
@@ -106,6 +110,14 @@ class EmulatorApp:
             ),
             ("POST", "jobs/runs/cancel"): lambda b, c: runs.cancel(b),
         }
+        libs = self.libraries
+        # Served on 2.0 only, as databricks-sdk, the official provider and the legacy CLI call it.
+        library_routes: dict[tuple[str, str], Handler] = {
+            ("POST", "libraries/install"): lambda b, c: libs.install(b),
+            ("POST", "libraries/uninstall"): lambda b, c: libs.uninstall(b),
+            ("GET", "libraries/cluster-status"): lambda b, c: libs.cluster_status(b),
+            ("GET", "libraries/all-cluster-statuses"): lambda b, c: libs.all_cluster_statuses(b),
+        }
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
@@ -133,6 +145,7 @@ class EmulatorApp:
                 **jobs,
                 **other,
                 **files,
+                **library_routes,
                 ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.0"),
             },
             "2.1": {
@@ -248,6 +261,14 @@ class EmulatorApp:
             cluster_id = one(params.get("cluster_id"))
             if isinstance(cluster_id, str):
                 fast_forward.settle(self.clock, lambda: self.workspace.settles_at(cluster_id))
+        elif tail == "libraries/cluster-status":
+            # The cluster first (its start), then its libraries' installs.
+            cluster_id = one(params.get("cluster_id"))
+            if isinstance(cluster_id, str):
+                fast_forward.settle(
+                    self.clock,
+                    lambda: self.workspace.settles_at(cluster_id) or self.libraries.settles_at(cluster_id),
+                )
         elif tail in ("jobs/runs/get", "jobs/runs/get-output"):
             run_id = one(params.get("run_id"))
             fast_forward.settle(self.clock, lambda: self.runs.settles_at(run_id))

@@ -23,6 +23,7 @@ from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.dbfs_log_delivery import DbfsLogDelivery
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.log_delivery import LogDestinations, S3LogDelivery
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
@@ -40,6 +41,9 @@ class Emulator:
     :param state_file: JSON file the workspace is saved to on every change and loaded from at start.
     :param autotermination_scale: emulated seconds per minute of ``autotermination_minutes``.
     :param run_seconds: how long a job run takes once its cluster is RUNNING.
+    :param library_seconds: how long one library takes to install (Libraries API, a task's
+        ``libraries``) once its cluster is RUNNING: PENDING, RESOLVING (packages), INSTALLING, then
+        INSTALLED, or FAILED under the ``library_failure`` scenario (``libraries.py``).
     :param time_scale: how fast emulated time runs: emulated seconds per real second. 1.0 is real time;
         0 stops the clock, so only ``advance`` moves it (a test then decides when every transition
         happens); 20 makes a 2 s start take 0.1 s. Every duration here is emulated seconds: cluster
@@ -48,9 +52,10 @@ class Emulator:
         saved reading as if it had kept running at its saved scale while stopped (a stopped clock
         resumes where it stopped), so time never goes back behind what the file records.
     :param fast_forward: a read of one cluster or run (``clusters/get``, ``clusters/events``,
-        ``jobs/runs/get``, ``jobs/runs/get-output``) first moves the clock until what it reads rests:
-        RUNNING or TERMINATED, a run ended. Clients that poll get their answer at the first read and never
-        sleep, however long their polling interval (``fast_forward.py``). Settable at any time
+        ``jobs/runs/get``, ``jobs/runs/get-output``, ``libraries/cluster-status``) first moves the clock
+        until what it reads rests: RUNNING or TERMINATED, a run ended, a cluster's libraries installed.
+        Clients that poll get their answer at the first read and never sleep, however long their polling
+        interval (``fast_forward.py``). Settable at any time
         (``emu.fast_forward = False`` to watch a cluster PENDING on a stopped clock).
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
     :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
@@ -91,6 +96,7 @@ class Emulator:
         region: str = "ap-southeast-1",
         autotermination_scale: float = 60.0,
         run_seconds: float = 1.0,
+        library_seconds: float = 1.0,
         oauth_clients: dict[str, str] | None = None,
         s3_endpoint_url: str | None = None,
         time_scale: float = 1.0,
@@ -127,12 +133,23 @@ class Emulator:
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         if capacity is not None:  # replaces what the state file held
             self.workspace.set_capacity(capacity)
-        self.runs = Runs(self.workspace, run_seconds=run_seconds)
+        self.libraries = ClusterLibraries(self.workspace, library_seconds=library_seconds)
+        self.runs = Runs(self.workspace, run_seconds=run_seconds, libraries=self.libraries)
+        if saved:
+            self.libraries.load_json(saved.get("libraries", {}))
         if saved:
             self.runs.load_json(saved.get("runs", {}))
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
-        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock, self.dbfs)
+        self.app = EmulatorApp(
+            self.workspace,
+            self.runs,
+            self.auth,
+            self.faults,
+            self.clock,
+            dbfs=self.dbfs,
+            libraries=self.libraries,
+        )
         self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
         self.dbfs.on_change = self.save
@@ -207,6 +224,7 @@ class Emulator:
                 "workspace": self.workspace.to_json(),
                 "runs": self.runs.to_json(),
                 "dbfs": self.dbfs.to_json(),
+                "libraries": self.libraries.to_json(),
             }
             # Read after the records: the saved reading is at or after every moment they hold.
             data["clock"] = self.clock.to_json()

@@ -175,9 +175,12 @@ class Workspace:
         Options: ``spot_nodes_lost`` ``count``, ``after_seconds``; ``init_script_failure`` ``stderr``
         (what the failing script wrote, delivered in its ``.stderr.log``) and ``script_index`` (which
         script fails, 0-based, default the first; the ones before it succeed); ``run_failure``
-        ``message``; ``stuck_pending`` ``seconds``: the cluster stays PENDING that many (emulated)
-        seconds, then its start goes on as usual (RUNNING ``start_seconds`` later, or what the other
-        scenarios say); without it, PENDING for good.
+        ``message``; ``library_failure`` ``match`` (text the library's path, pypi/cran package or maven
+        coordinates contain; absent: any library) and ``message`` (its ``messages`` text; default a
+        pip-like or Maven-like one as a workspace words it; see ``library_spec.py``), taken when the
+        library is asked for (``times`` counts libraries); ``stuck_pending`` ``seconds``: the cluster
+        stays PENDING that many (emulated) seconds, then its start goes on as usual (RUNNING
+        ``start_seconds`` later, or what the other scenarios say); without it, PENDING for good.
         """
         with self.lock:
             scenario_id = self._scenarios.add(
@@ -195,10 +198,16 @@ class Workspace:
         with self.lock:
             return self._scenarios.to_json()
 
-    def take_scenario(self, name: str, cluster: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The options of a scenario that applies to this cluster (using up one of its ``times``)."""
+    def take_scenario(
+        self,
+        name: str,
+        cluster: Mapping[str, Any],
+        accept: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """The options of a scenario that applies to this cluster (using up one of its ``times``); with
+        ``accept``, only one whose options it accepts."""
         with self.lock:
-            return self._scenarios.take(name, cluster)
+            return self._scenarios.take(name, cluster, accept)
 
     # -- capacity ------------------------------------------------------------------------------------------
 
@@ -261,9 +270,13 @@ class Workspace:
 
     # -- Clusters API --------------------------------------------------------------------------------------
 
-    def clusters_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+    def clusters_create(
+        self, body: Mapping[str, Any], *, user: str = DEFAULT_USER, source: str = "API"
+    ) -> dict[str, Any]:
         """A new cluster, PENDING. With an ``idempotency_token`` that a cluster not TERMINATED holds (one
-        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes."""
+        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes.
+        ``source`` is its ``cluster_source``: ``JOB`` for a run's job cluster (``job_clusters.py``), which
+        the Clusters API then refuses to start, edit, restart or resize."""
         spec = validate_create(body, self.catalog)
         token = spec.pop("idempotency_token", None)
         with self.lock:
@@ -276,7 +289,7 @@ class Workspace:
             cluster: dict[str, Any] = {
                 "cluster_id": cluster_id,
                 "creator_user_name": user,
-                "cluster_source": "API",
+                "cluster_source": source,
                 "jdbc_port": 10000,
                 "_events": [],
                 "_steps": [],
@@ -298,6 +311,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "edit")
             _expect_state(cluster, "RUNNING", "TERMINATED")
             spec = validate_create({k: v for k, v in body.items() if k != "cluster_id"}, self.catalog)
             spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
@@ -323,6 +337,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "start")
             _expect_state(cluster, "TERMINATED")
             cluster["_started_by"] = user
             self.lifecycle.begin_start(cluster, self.now(), first=False)
@@ -334,6 +349,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "restart")
             _expect_state(cluster, "RUNNING")
             self.lifecycle.begin_restart(cluster, self.now(), user)
             self._plan(cluster)
@@ -344,6 +360,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "resize")
             num_workers, autoscale = body.get("num_workers"), body.get("autoscale")
             if (num_workers is None) == (autoscale is None):
                 raise invalid_parameter("Exactly one of num_workers or autoscale must be specified.")
@@ -407,6 +424,25 @@ class Workspace:
                 cluster_events.record(cluster, self.now(), "PINNED" if pinned else "UNPINNED", user=user)
                 self._changed()
             return {}
+
+    def end_job_cluster(self, cluster_id: str, at: float) -> None:
+        """The run a job cluster served has ended (at ``at``): it terminates, JOB_FINISHED, unless it
+        already is terminating or gone."""
+        with self.lock:
+            self._advance()
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster["state"] in ("TERMINATING", "TERMINATED"):
+                return
+            reason = cluster_events.reason("JOB_FINISHED", "SUCCESS")
+            self.lifecycle.begin_termination(cluster, max(at, self._last_event_at(cluster)), reason)
+            self._plan(cluster)
+            self._changed()
+
+    @staticmethod
+    def _last_event_at(cluster: Mapping[str, Any]) -> float:
+        """When the cluster's newest event happened (a termination cannot precede it)."""
+        events = cluster.get("_events") or []
+        return float(events[-1]["timestamp"]) / 1000 if events else 0.0
 
     def touch_cluster(self, cluster_id: str, at: float | None = None) -> None:
         """Activity on the cluster (a job run) at ``at`` (default now): it postpones autotermination."""
@@ -549,6 +585,12 @@ def _descending(params: Mapping[str, Any]) -> bool:
     if direction not in ("ASC", "DESC"):
         raise invalid_parameter(f"Invalid sort_by.direction {direction}: must be ASC or DESC.")
     return direction == "DESC"
+
+
+def _refuse_job_cluster(cluster: Mapping[str, Any], action: str) -> None:
+    """A job cluster belongs to its run: the Clusters API may read or delete it, not change it."""
+    if cluster.get("cluster_source") == "JOB":
+        raise invalid_parameter(f"Cannot {action} cluster {cluster['cluster_id']} created by JobLauncher")
 
 
 def _expect_state(cluster: Mapping[str, Any], *states: str) -> None:
