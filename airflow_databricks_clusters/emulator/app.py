@@ -32,6 +32,7 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.request_params import one
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
 
@@ -58,9 +59,17 @@ class EmulatorApp:
     console page at ``/`` that the operators' "Databricks Cluster" link opens (``console_page.py``)."""
 
     def __init__(
-        self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults, clock: EmulatedClock
+        self,
+        workspace: Workspace,
+        runs: Runs,
+        auth: Auth,
+        faults: Faults,
+        clock: EmulatedClock,
+        *,
+        libraries: ClusterLibraries | None = None,
     ) -> None:
         self.workspace = workspace
+        self.libraries = libraries or ClusterLibraries(workspace)
         self.runs = runs
         self.auth = auth
         self.faults = faults
@@ -99,6 +108,14 @@ class EmulatorApp:
             ),
             ("POST", "jobs/runs/cancel"): lambda b, c: runs.cancel(b),
         }
+        libs = self.libraries
+        # Served on 2.0 only, as databricks-sdk, the official provider and the legacy CLI call it.
+        library_routes: dict[tuple[str, str], Handler] = {
+            ("POST", "libraries/install"): lambda b, c: libs.install(b),
+            ("POST", "libraries/uninstall"): lambda b, c: libs.uninstall(b),
+            ("GET", "libraries/cluster-status"): lambda b, c: libs.cluster_status(b),
+            ("GET", "libraries/all-cluster-statuses"): lambda b, c: libs.all_cluster_statuses(b),
+        }
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
@@ -111,6 +128,7 @@ class EmulatorApp:
                 **clusters,
                 **jobs,
                 **other,
+                **library_routes,
                 ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.0"),
             },
             "2.1": {
@@ -220,6 +238,14 @@ class EmulatorApp:
             cluster_id = one(params.get("cluster_id"))
             if isinstance(cluster_id, str):
                 fast_forward.settle(self.clock, lambda: self.workspace.settles_at(cluster_id))
+        elif tail == "libraries/cluster-status":
+            # The cluster first (its start), then its libraries' installs.
+            cluster_id = one(params.get("cluster_id"))
+            if isinstance(cluster_id, str):
+                fast_forward.settle(
+                    self.clock,
+                    lambda: self.workspace.settles_at(cluster_id) or self.libraries.settles_at(cluster_id),
+                )
         elif tail in ("jobs/runs/get", "jobs/runs/get-output"):
             run_id = one(params.get("run_id"))
             fast_forward.settle(self.clock, lambda: self.runs.settles_at(run_id))

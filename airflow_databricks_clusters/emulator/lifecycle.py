@@ -484,6 +484,8 @@ class Lifecycle:
         driver node of the same type and market, the executors kept, new ones bought for a larger size)."""
         cluster.update(state="RUNNING", state_message="")
         cluster["_last_activity"] = at
+        # The driver came (back) up: the cluster's libraries install again from here (libraries.py).
+        cluster["last_restarted_time"] = cluster_events.ms(at)
         cluster.setdefault("spark_context_id", self._random.randrange(10**18, 10**19))
         target = nodes.target_workers(cluster)
         placement = cluster.pop("_placement", None)

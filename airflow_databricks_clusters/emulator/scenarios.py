@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import invalid_parameter
@@ -24,6 +24,7 @@ SCENARIOS = (
     "init_script_failure",
     "stuck_pending",
     "run_failure",
+    "library_failure",
 )
 
 
@@ -62,10 +63,18 @@ class Scenarios:
     def clear(self) -> None:
         self._scenarios.clear()
 
-    def take(self, name: str, cluster: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The options of a scenario that applies to this cluster (using up one of its ``times``)."""
+    def take(
+        self,
+        name: str,
+        cluster: Mapping[str, Any],
+        accept: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """The options of a scenario that applies to this cluster (using up one of its ``times``); with
+        ``accept``, only one whose options it accepts (a ``library_failure`` whose ``match`` fits)."""
         for scenario_id, scenario in list(self._scenarios.items()):
             if scenario["name"] != name:
+                continue
+            if accept is not None and not accept(scenario["options"]):
                 continue
             if scenario["cluster_id"] not in (None, cluster.get("cluster_id")):
                 continue
@@ -102,3 +111,20 @@ def _check_options(name: str, options: Mapping[str, Any]) -> None:
             raise invalid_parameter(
                 f"Invalid seconds {seconds!r}: how long the cluster stays PENDING, a number from 0."
             )
+    if name == "library_failure":
+        unknown = sorted(set(options) - {"match", "message"})
+        if unknown:
+            raise invalid_parameter(
+                f"Unknown option {unknown[0]} of library_failure: it takes match, message."
+            )
+        for key in ("match", "message"):
+            if options.get(key) is not None and not isinstance(options[key], str):
+                raise invalid_parameter(
+                    f"Invalid {key} {options[key]!r}: a string ("
+                    + (
+                        "text the library's path, package or maven coordinates contain"
+                        if key == "match"
+                        else "what the failed library's messages say"
+                    )
+                    + ")."
+                )

@@ -20,6 +20,7 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
 from airflow_databricks_clusters.emulator.jobs import Runs
+from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.log_delivery import S3LogDelivery
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
@@ -36,6 +37,9 @@ class Emulator:
     :param state_file: JSON file the workspace is saved to on every change and loaded from at start.
     :param autotermination_scale: emulated seconds per minute of ``autotermination_minutes``.
     :param run_seconds: how long a job run takes once its cluster is RUNNING.
+    :param library_seconds: how long one library takes to install (Libraries API, a task's
+        ``libraries``) once its cluster is RUNNING: PENDING, RESOLVING (packages), INSTALLING, then
+        INSTALLED, or FAILED under the ``library_failure`` scenario (``libraries.py``).
     :param time_scale: how fast emulated time runs: emulated seconds per real second. 1.0 is real time;
         0 stops the clock, so only ``advance`` moves it (a test then decides when every transition
         happens); 20 makes a 2 s start take 0.1 s. Every duration here is emulated seconds: cluster
@@ -82,6 +86,7 @@ class Emulator:
         region: str = "ap-southeast-1",
         autotermination_scale: float = 60.0,
         run_seconds: float = 1.0,
+        library_seconds: float = 1.0,
         oauth_clients: dict[str, str] | None = None,
         s3_endpoint_url: str | None = None,
         time_scale: float = 1.0,
@@ -110,11 +115,16 @@ class Emulator:
         if capacity is not None:  # replaces what the state file held
             self.workspace.set_capacity(capacity)
         self.runs = Runs(self.workspace, run_seconds=run_seconds)
+        self.libraries = ClusterLibraries(self.workspace, library_seconds=library_seconds)
+        if saved:
+            self.libraries.load_json(saved.get("libraries", {}))
         if saved:
             self.runs.load_json(saved.get("runs", {}))
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
-        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock)
+        self.app = EmulatorApp(
+            self.workspace, self.runs, self.auth, self.faults, self.clock, libraries=self.libraries
+        )
         self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
         self._server: Any = None
@@ -184,7 +194,11 @@ class Emulator:
             return
         # The workspace's lock first, as every change that saves holds it already: never the other order.
         with self.workspace.lock, self._save_lock:
-            data = {"workspace": self.workspace.to_json(), "runs": self.runs.to_json()}
+            data = {
+                "workspace": self.workspace.to_json(),
+                "runs": self.runs.to_json(),
+                "libraries": self.libraries.to_json(),
+            }
             # Read after the records: the saved reading is at or after every moment they hold.
             data["clock"] = self.clock.to_json()
             tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")

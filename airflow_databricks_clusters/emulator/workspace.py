@@ -172,9 +172,12 @@ class Workspace:
         Options: ``spot_nodes_lost`` ``count``, ``after_seconds``; ``init_script_failure`` ``stderr``
         (what the failing script wrote, delivered in its ``.stderr.log``) and ``script_index`` (which
         script fails, 0-based, default the first; the ones before it succeed); ``run_failure``
-        ``message``; ``stuck_pending`` ``seconds``: the cluster stays PENDING that many (emulated)
-        seconds, then its start goes on as usual (RUNNING ``start_seconds`` later, or what the other
-        scenarios say); without it, PENDING for good.
+        ``message``; ``library_failure`` ``match`` (text the library's path, pypi/cran package or maven
+        coordinates contain; absent: any library) and ``message`` (its ``messages`` text; default a
+        pip-like or Maven-like one as a workspace words it; see ``library_spec.py``), taken when the
+        library is asked for (``times`` counts libraries); ``stuck_pending`` ``seconds``: the cluster
+        stays PENDING that many (emulated) seconds, then its start goes on as usual (RUNNING
+        ``start_seconds`` later, or what the other scenarios say); without it, PENDING for good.
         """
         with self.lock:
             scenario_id = self._scenarios.add(
@@ -192,10 +195,16 @@ class Workspace:
         with self.lock:
             return self._scenarios.to_json()
 
-    def take_scenario(self, name: str, cluster: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The options of a scenario that applies to this cluster (using up one of its ``times``)."""
+    def take_scenario(
+        self,
+        name: str,
+        cluster: Mapping[str, Any],
+        accept: Callable[[Mapping[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """The options of a scenario that applies to this cluster (using up one of its ``times``); with
+        ``accept``, only one whose options it accepts."""
         with self.lock:
-            return self._scenarios.take(name, cluster)
+            return self._scenarios.take(name, cluster, accept)
 
     # -- capacity ------------------------------------------------------------------------------------------
 
