@@ -112,3 +112,13 @@ def test_a_password_in_a_url_is_never_shown_and_is_handed_to_the_masker() -> Non
     with pytest.raises(SpecError) as caught:
         parse_libraries([{"pypi": {"package": "", "repo": "https://user:s3cretpass@h"}}, {"jar": 1}])
     assert "s3cretpass" not in str(caught.value)
+
+
+def test_libraries_in_cluster_json_are_pointed_to_the_operators_parameter() -> None:
+    from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
+
+    with pytest.raises(SpecError, match="give it as the operator's libraries"):
+        build_cluster_spec(
+            cluster_json={"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1,
+                          "libraries": [{"pypi": {"package": "x"}}]},
+        )  # fmt: skip
