@@ -101,6 +101,17 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         and starts it again, in the same try and within ``timeout``, logging the reason and what changed;
         any other end fails the task as before. A retried try starts from the task's own spec again.
         Templated (a list, or its JSON text).
+    :param libraries: libraries to install once the cluster is RUNNING: Libraries API library objects,
+        each with exactly one of ``jar``, ``egg``, ``whl``, ``requirements`` (a path or URL), ``pypi
+        {package, repo}``, ``maven {coordinates, repo, exclusions}`` or ``cran {package, repo}``. Checked
+        with the spec before any call (an unknown key or kind, a missing package, the same library twice
+        fail the task naming ``libraries[i]...``). The task returns only when every one is INSTALLED,
+        within ``timeout``, and logs each library's state changes; one that ends FAILED (or SKIPPED, or
+        marked for uninstall) fails it with ``LibrariesFailed`` naming the library and the workspace's
+        message, then ``delete_on_error`` applies. On a cluster found again (a retry, a reused or
+        restarted cluster) only what ``libraries/cluster-status`` does not list is installed. Credentials
+        written into a URL are masked. Needs ``wait_for_running=True``. Templated (a list, or its JSON
+        text).
     :param wait_for_running: wait for RUNNING (default); if False, return as soon as the cluster exists.
     :param deferrable: wait in the triggerer instead of the worker (default
         ``[operators] default_deferrable``).
@@ -145,7 +156,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     live clusters carrying the tags are terminated (the newest live one is kept). Whatever a failing
     create step may have made is terminated before the task fails.
 
-    Fails with the cluster's termination reason (code, type, parameters) and its last events in the log and
+    Fails with ``LibrariesFailed`` when a library does not install (above); otherwise with the cluster's
+    termination reason (code, type, parameters) and its last events in the log and
     the exception (``ClusterFailed``) when the cluster ends TERMINATED (or ERROR) while starting; with
     ``ClusterTimeout`` at the deadline, ``ClusterGone`` when it was deleted, ``ClusterUnreadable`` when its
     state cannot be read (the same outcomes, sync or deferred). With ``aws_conn_id`` and an S3
