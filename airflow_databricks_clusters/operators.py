@@ -526,7 +526,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
                 # Built only now: a RUNNING cluster needs no spec to finish, whatever the DAG became since.
                 # Without them there is no alternative to move on to.
                 self._build_specs(context)
-            elif self.libraries:
+            elif self.libraries and outcome.reached:
+                # Only a RUNNING cluster has libraries to install or to wait for.
                 self._wanted = self.build_libraries()
             return self._until_running(
                 context,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_databricks_clusters.cluster_spec.libraries import (
@@ -122,3 +124,28 @@ def test_libraries_in_cluster_json_are_pointed_to_the_operators_parameter() -> N
             cluster_json={"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1,
                           "libraries": [{"pypi": {"package": "x"}}]},
         )  # fmt: skip
+
+
+def test_a_repository_password_from_a_template_is_masked_before_the_rendering_is_stored(
+    tmp_path: Any,
+) -> None:
+    import secrets
+
+    from airflow.sdk import DAG
+    from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
+    from airflow.sdk.log import redact
+
+    from airflow_databricks_clusters.operators import DatabricksCreateClusterOperator
+
+    password = secrets.token_hex(8)
+    with DAG("libraries_masking", schedule=None):
+        op = DatabricksCreateClusterOperator(
+            task_id="create",
+            spark_version="15.4.x-scala2.12",
+            node_type_id="i3.xlarge",
+            num_workers=1,
+            libraries='[{"pypi": {"package": "etl", "repo": "https://ci:{{ pw }}@pypi.example.com/simple"}}]',
+        )
+    op.render_template_fields({"pw": password})  # type: ignore[arg-type]
+    assert password in str(op.libraries)  # the task sends it as given
+    assert password not in str(redact(_serialize_rendered_fields(op)))
