@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--terminate-seconds", type=float, default=1.0, help="TERMINATING -> TERMINATED time")
     emu.add_argument("--run-seconds", type=float, default=3.0, help="how long a job run takes")
     emu.add_argument(
+        "--library-seconds", type=float, default=1.0, help="how long a library install takes (cluster up)"
+    )
+    emu.add_argument(
         "--time-scale",
         type=_time_scale,
         default=1.0,
@@ -104,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             start_seconds=args.start_seconds,
             terminate_seconds=args.terminate_seconds,
             run_seconds=args.run_seconds,
+            library_seconds=args.library_seconds,
             region=args.region,
             state_file=args.state_file,
             oauth_clients=clients,

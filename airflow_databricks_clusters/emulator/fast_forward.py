@@ -11,7 +11,10 @@ in the time its tasks take to start, not in the workspace's minutes.
 Time moves for the whole workspace, as if the client had waited that long: every other cluster's
 transitions due by then happen too. A cluster that rests is never moved past (an idle RUNNING cluster is
 not fast-forwarded into its autotermination), nor one that waits on nothing planned (``stuck_pending``
-without ``seconds``). Lists (``clusters/list``, ``jobs/runs/list``) are answered as they are.
+without ``seconds``). A ``libraries/cluster-status`` read moves it until the cluster rests and then until
+its libraries' installs do (``libraries.py``); a run waiting on its task's libraries moves through them
+too. Lists (``clusters/list``, ``jobs/runs/list``, ``libraries/all-cluster-statuses``) are answered as
+they are.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ class ClusterLibraries:
 
     def add(self, cluster: Mapping[str, Any], libraries: list[dict[str, Any]]) -> None:
         """Ask for checked libraries on a cluster (``clusters/get`` view): the same library once."""
-        entries = self._current(cluster)
+        entries = self._libraries.setdefault(cluster["cluster_id"], self._current(cluster))
         now = self.workspace.now()
         for library in libraries:
             same = next((e for e in entries if e["library"] == library), None)
@@ -166,11 +166,13 @@ class ClusterLibraries:
 
     def _current(self, cluster: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The cluster's libraries, less those uninstalled before its last start or restart."""
-        entries = self._libraries.setdefault(cluster["cluster_id"], [])
+        entries = self._libraries.get(cluster["cluster_id"], [])
         restarted = _restarted(cluster)
         kept = [e for e in entries if e.get("uninstall_at") is None or e["uninstall_at"] >= restarted]
         if len(kept) != len(entries):
             entries[:] = kept
+        if not entries:  # a cluster without libraries holds no place (all-cluster-statuses skips it)
+            self._libraries.pop(cluster["cluster_id"], None)
         return entries
 
     def _answer(self, cluster: Mapping[str, Any]) -> dict[str, Any]:

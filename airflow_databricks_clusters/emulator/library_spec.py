@@ -93,7 +93,8 @@ def _package(kind: str, value: Any, where: str) -> dict[str, Any]:
             raise malformed_request(
                 f"Could not parse request object: Expected an array of strings for field {where}.exclusions"
             )
-        package["exclusions"] = list(exclusions)
+        if exclusions:  # an empty list is no exclusions: the same library as one without
+            package["exclusions"] = list(exclusions)
     return package
 
 

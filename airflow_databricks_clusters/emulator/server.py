@@ -48,9 +48,10 @@ class Emulator:
         saved reading as if it had kept running at its saved scale while stopped (a stopped clock
         resumes where it stopped), so time never goes back behind what the file records.
     :param fast_forward: a read of one cluster or run (``clusters/get``, ``clusters/events``,
-        ``jobs/runs/get``, ``jobs/runs/get-output``) first moves the clock until what it reads rests:
-        RUNNING or TERMINATED, a run ended. Clients that poll get their answer at the first read and never
-        sleep, however long their polling interval (``fast_forward.py``). Settable at any time
+        ``jobs/runs/get``, ``jobs/runs/get-output``, ``libraries/cluster-status``) first moves the clock
+        until what it reads rests: RUNNING or TERMINATED, a run ended, a cluster's libraries installed.
+        Clients that poll get their answer at the first read and never sleep, however long their polling
+        interval (``fast_forward.py``). Settable at any time
         (``emu.fast_forward = False`` to watch a cluster PENDING on a stopped clock).
     :param oauth_clients: ``{client_id: secret}`` of service principals for OAuth M2M.
     :param s3_endpoint_url: an S3 API (moto's server, MinIO, LocalStack) to deliver cluster logs to, as
@@ -114,8 +115,8 @@ class Emulator:
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         if capacity is not None:  # replaces what the state file held
             self.workspace.set_capacity(capacity)
-        self.runs = Runs(self.workspace, run_seconds=run_seconds)
         self.libraries = ClusterLibraries(self.workspace, library_seconds=library_seconds)
+        self.runs = Runs(self.workspace, run_seconds=run_seconds, libraries=self.libraries)
         if saved:
             self.libraries.load_json(saved.get("libraries", {}))
         if saved:

@@ -267,9 +267,13 @@ class Workspace:
 
     # -- Clusters API --------------------------------------------------------------------------------------
 
-    def clusters_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+    def clusters_create(
+        self, body: Mapping[str, Any], *, user: str = DEFAULT_USER, source: str = "API"
+    ) -> dict[str, Any]:
         """A new cluster, PENDING. With an ``idempotency_token`` that a cluster not TERMINATED holds (one
-        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes."""
+        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes.
+        ``source`` is its ``cluster_source``: ``JOB`` for a run's job cluster (``job_clusters.py``), which
+        the Clusters API then refuses to start, edit, restart or resize."""
         spec = validate_create(body, self.catalog)
         token = spec.pop("idempotency_token", None)
         with self.lock:
@@ -282,7 +286,7 @@ class Workspace:
             cluster: dict[str, Any] = {
                 "cluster_id": cluster_id,
                 "creator_user_name": user,
-                "cluster_source": "API",
+                "cluster_source": source,
                 "jdbc_port": 10000,
                 "_events": [],
                 "_steps": [],
@@ -304,6 +308,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "edit")
             _expect_state(cluster, "RUNNING", "TERMINATED")
             spec = validate_create({k: v for k, v in body.items() if k != "cluster_id"}, self.catalog)
             spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
@@ -329,6 +334,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "start")
             _expect_state(cluster, "TERMINATED")
             cluster["_started_by"] = user
             self.lifecycle.begin_start(cluster, self.now(), first=False)
@@ -340,6 +346,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "restart")
             _expect_state(cluster, "RUNNING")
             self.lifecycle.begin_restart(cluster, self.now(), user)
             self._plan(cluster)
@@ -350,6 +357,7 @@ class Workspace:
         with self.lock:
             self._advance()
             cluster = self._cluster(body.get("cluster_id"))
+            _refuse_job_cluster(cluster, "resize")
             num_workers, autoscale = body.get("num_workers"), body.get("autoscale")
             if (num_workers is None) == (autoscale is None):
                 raise invalid_parameter("Exactly one of num_workers or autoscale must be specified.")
@@ -413,6 +421,25 @@ class Workspace:
                 cluster_events.record(cluster, self.now(), "PINNED" if pinned else "UNPINNED", user=user)
                 self._changed()
             return {}
+
+    def end_job_cluster(self, cluster_id: str, at: float) -> None:
+        """The run a job cluster served has ended (at ``at``): it terminates, JOB_FINISHED, unless it
+        already is terminating or gone."""
+        with self.lock:
+            self._advance()
+            cluster = self._clusters.get(cluster_id)
+            if cluster is None or cluster["state"] in ("TERMINATING", "TERMINATED"):
+                return
+            reason = cluster_events.reason("JOB_FINISHED", "SUCCESS")
+            self.lifecycle.begin_termination(cluster, max(at, self._last_event_at(cluster)), reason)
+            self._plan(cluster)
+            self._changed()
+
+    @staticmethod
+    def _last_event_at(cluster: Mapping[str, Any]) -> float:
+        """When the cluster's newest event happened (a termination cannot precede it)."""
+        events = cluster.get("_events") or []
+        return float(events[-1]["timestamp"]) / 1000 if events else 0.0
 
     def touch_cluster(self, cluster_id: str, at: float | None = None) -> None:
         """Activity on the cluster (a job run) at ``at`` (default now): it postpones autotermination."""
@@ -555,6 +582,12 @@ def _descending(params: Mapping[str, Any]) -> bool:
     if direction not in ("ASC", "DESC"):
         raise invalid_parameter(f"Invalid sort_by.direction {direction}: must be ASC or DESC.")
     return direction == "DESC"
+
+
+def _refuse_job_cluster(cluster: Mapping[str, Any], action: str) -> None:
+    """A job cluster belongs to its run: the Clusters API may read or delete it, not change it."""
+    if cluster.get("cluster_source") == "JOB":
+        raise invalid_parameter(f"Cannot {action} cluster {cluster['cluster_id']} created by JobLauncher")
 
 
 def _expect_state(cluster: Mapping[str, Any], *states: str) -> None:

@@ -29,6 +29,13 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def shared() -> Iterator[Api]:
+    """One workspace for the tests that only read refusals: nothing they do changes what another sees."""
+    with Emulator(time_scale=0) as emulator:
+        yield Api(emulator)
+
+
 def _running(api: Api) -> str:
     cluster_id = api.create()
     api.emu.advance(2)
@@ -138,13 +145,14 @@ def test_library_failure_fails_the_matching_library_with_a_pip_or_maven_message(
     assert [s["name"] for s in api.emu.workspace.scenarios().values()] == ["library_failure"]
 
 
-def test_library_failure_options_are_checked(api: Api) -> None:
+def test_library_failure_options_are_checked(shared: Api) -> None:
+    api = shared
     status, body = api.call("POST", "/emulator/scenarios", {"name": "library_failure", "match": 3})
     assert status == 400 and "match" in body["message"]
     status, body = api.call("POST", "/emulator/scenarios", {"name": "library_failure", "package": "x"})
     assert status == 400 and "package" in body["message"]
     status, body = api.call(
-        "POST", "/emulator/scenarios", {"name": "library_failure", "message": "boom", "times": 2}
+        "POST", "/emulator/scenarios", {"name": "library_failure", "message": "boom", "cluster_id": "none"}
     )
     assert status == 200, body
 
@@ -165,8 +173,9 @@ def test_library_failure_options_are_checked(api: Api) -> None:
     ],
 )
 def test_bad_libraries_are_refused_naming_the_field(
-    api: Api, libraries: Any, status: int, code: str, names: str
+    shared: Api, libraries: Any, status: int, code: str, names: str
 ) -> None:
+    api = shared
     cluster_id = api.create()
     answer_status, body = api.call(
         "POST", "/api/2.0/libraries/install", {"cluster_id": cluster_id, "libraries": libraries}
@@ -175,7 +184,8 @@ def test_bad_libraries_are_refused_naming_the_field(
     assert names in body["message"]
 
 
-def test_an_unknown_cluster_is_the_workspace_error(api: Api) -> None:
+def test_an_unknown_cluster_is_the_workspace_error(shared: Api) -> None:
+    api = shared
     for method, path, body in [
         ("POST", "install", {"cluster_id": "nope", "libraries": [PYPI]}),
         ("POST", "uninstall", {"cluster_id": "nope", "libraries": [PYPI]}),
@@ -228,3 +238,81 @@ def test_libraries_are_saved_with_the_state_file(tmp_path: Path) -> None:
         assert _states(api, cluster_id) == ["PENDING", "UNINSTALL_ON_RESTART"]
         emu.advance(LIBRARY_SECONDS)
         assert _states(api, cluster_id) == ["INSTALLED", "UNINSTALL_ON_RESTART"]
+
+
+def _submit(api: Api, cluster_id: str, *libraries: dict[str, Any]) -> int:
+    task = {
+        "task_key": "etl",
+        "existing_cluster_id": cluster_id,
+        "spark_python_task": {"python_file": "/Workspace/etl.py"},
+        "libraries": list(libraries),
+    }
+    status, body = api.call("POST", "/api/2.1/jobs/runs/submit", {"run_name": "libs", "tasks": [task]})
+    assert status == 200, body
+    return int(body["run_id"])
+
+
+def _run(api: Api, run_id: int) -> dict[str, Any]:
+    status, body = api.call("GET", "/api/2.1/jobs/runs/get", run_id=run_id)
+    assert status == 200, body
+    return dict(body)
+
+
+def test_a_task_s_libraries_install_on_its_cluster_before_it_runs(api: Api) -> None:
+    cluster_id = _running(api)
+    run_id = _submit(api, cluster_id, PYPI, WHL)
+    assert _states(api, cluster_id) == ["PENDING", "PENDING"]  # asked for on the task's cluster
+    api.emu.advance(LIBRARY_SECONDS * 0.9)
+    assert _run(api, run_id)["state"]["life_cycle_state"] == "PENDING"  # still installing
+    api.emu.advance(LIBRARY_SECONDS * 0.2)
+    assert _states(api, cluster_id) == ["INSTALLED", "INSTALLED"]
+    assert _run(api, run_id)["state"]["life_cycle_state"] == "RUNNING"
+    api.emu.advance(1)  # run_seconds
+    run = _run(api, run_id)
+    assert run["state"]["result_state"] == "SUCCESS"
+    assert run["tasks"][0]["libraries"] == [PYPI, WHL]
+    # It ran from when its libraries were installed.
+    assert run["tasks"][0]["end_time"] - run["start_time"] == pytest.approx(
+        (LIBRARY_SECONDS + 1) * 1000, abs=2
+    )
+
+
+def test_a_run_whose_library_fails_ends_failed_naming_the_library(api: Api) -> None:
+    api.emu.set_scenario("library_failure", match="simplejson")
+    cluster_id = api.create()  # the run waits for it to start, then for its libraries
+    run_id = _submit(api, cluster_id, PYPI)
+    api.emu.advance(2 + LIBRARY_SECONDS)
+    state = _run(api, run_id)["state"]
+    assert (state["life_cycle_state"], state["result_state"]) == ("INTERNAL_ERROR", "FAILED")
+    assert state["state_message"].startswith(
+        "Library installation failed for library due to user error for "
+        'pypi {\n package: "simplejson==3.19.2"\n}\n Error messages:\n'
+        "Library installation attempted on the driver node of cluster "
+    )
+
+
+def test_fast_forward_sees_a_run_through_its_libraries(api: Api) -> None:
+    cluster_id = api.create()
+    run_id = _submit(api, cluster_id, MAVEN)
+    api.emu.fast_forward = True
+    assert _run(api, run_id)["state"]["result_state"] == "SUCCESS"
+    assert _states(api, cluster_id) == ["INSTALLED"]
+
+
+def test_a_job_cluster_s_task_installs_its_libraries_there(api: Api) -> None:
+    spec = {k: v for k, v in SPEC.items() if k != "cluster_name"}
+    task = {
+        "task_key": "etl",
+        "new_cluster": spec,
+        "spark_python_task": {"python_file": "/Workspace/etl.py"},
+        "libraries": [WHL],
+    }
+    status, body = api.call("POST", "/api/2.1/jobs/runs/submit", {"tasks": [task]})
+    assert status == 200, body
+    run = _run(api, int(body["run_id"]))
+    cluster_id = run["tasks"][0]["cluster_instance"]["cluster_id"]
+    assert _states(api, cluster_id) == ["PENDING"]
+    api.emu.advance(2 + LIBRARY_SECONDS)
+    assert _states(api, cluster_id) == ["INSTALLED"]
+    api.emu.advance(1)
+    assert _run(api, int(body["run_id"]))["state"]["result_state"] == "SUCCESS"
