@@ -136,8 +136,8 @@ class DatabricksClusterStateTrigger(BaseTrigger):
                     decision = engine.read_failed(read, now)
                 else:
                     decision = engine.observe(read, now)
-                if decision.info:
-                    self.log.info(decision.info)
+                for line in (decision.info or "").splitlines():  # a line per library that changed
+                    self.log.info(line)
                 if decision.warning:
                     self.log.warning(decision.warning)
                 if not isinstance(decision.step, Poll):

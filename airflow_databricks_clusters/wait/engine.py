@@ -171,7 +171,8 @@ Step = Poll | WaitOutcome
 
 @dataclass(frozen=True)
 class Decision:
-    """The next step, and what to tell the person watching (``info`` lines and ``warning`` lines)."""
+    """The next step, and what to tell the person watching (``info`` lines, one per line of the text, and
+    ``warning`` lines)."""
 
     step: Step
     info: str | None = None

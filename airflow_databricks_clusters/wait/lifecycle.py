@@ -95,8 +95,8 @@ def read_step(
         decision = engine.read_failed(err, clock())
     else:
         decision = engine.observe(cluster, clock())
-    if decision.info:
-        logger.info(decision.info)
+    for line in (decision.info or "").splitlines():  # a line per library that changed
+        logger.info(line)
     if decision.warning:
         logger.warning(decision.warning)
     step = decision.step
