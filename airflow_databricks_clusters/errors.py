@@ -247,13 +247,41 @@ class ClusterTimeout(DatabricksClustersError):
     """The cluster did not reach the target state before the deadline."""
 
     def __init__(
-        self, cluster_id: str, state: str, target_states: Sequence[str], waited_seconds: float
+        self,
+        cluster_id: str,
+        state: str,
+        target_states: Sequence[str],
+        waited_seconds: float,
+        *,
+        libraries_pending: Sequence[str] = (),
     ) -> None:
         self.cluster_id = cluster_id
         self.state = state
         self.target_states = tuple(target_states)
         self.waited_seconds = waited_seconds
+        self.libraries_pending = tuple(libraries_pending)
         targets = " or ".join(self.target_states)
+        if self.libraries_pending:
+            # RUNNING was reached; the libraries were not.
+            super().__init__(
+                f"Cluster {cluster_id}: libraries not installed within {waited_seconds:.0f} s: "
+                + ", ".join(self.libraries_pending)
+            )
+            return
         super().__init__(
             f"Cluster {cluster_id} did not reach {targets} within {waited_seconds:.0f} s (last state {state})"
         )
+
+
+class LibrariesFailed(DatabricksClustersError):
+    """A library the create task installs ended FAILED (or SKIPPED, or marked for uninstall) on a RUNNING
+    cluster. ``failures`` are ``{library, status, message}`` objects; the message names each one."""
+
+    def __init__(self, cluster_id: str, failures: Sequence[Mapping[str, Any]]) -> None:
+        self.cluster_id = cluster_id
+        self.failures: list[dict[str, Any]] = [dict(f) for f in failures]
+        shown = "; ".join(
+            f"{f.get('library')} is {f.get('status')}: {f.get('message') or 'no message'}"
+            for f in self.failures
+        )
+        super().__init__(f"Cluster {cluster_id}: library installation failed: {shown}")

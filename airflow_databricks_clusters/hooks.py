@@ -1,4 +1,5 @@
-"""DatabricksClustersHook: every Clusters API call, sync (requests) and async (httpx), one retry policy."""
+"""DatabricksClustersHook: every Clusters API call (and the Libraries API's, for the libraries a create task
+installs), sync (requests) and async (httpx), one retry policy."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
 
 CLUSTERS = "/api/2.1/clusters"
 EVENTS = f"{CLUSTERS}/events"
+#: The Libraries API is served under 2.0 only.
+LIBRARIES = "/api/2.0/libraries"
 TOKEN_PATH = "/oidc/v1/token"
 LIST_PAGE_SIZE = 100
 EVENTS_PAGE_SIZE = 500
@@ -497,6 +500,26 @@ class DatabricksClustersHook(BaseHook):
             events += page.events
             body = page.next_page
         return events[:limit] if limit is not None else events
+
+    # -- libraries -----------------------------------------------------------------------------------------
+
+    def install_libraries(self, cluster_id: str, libraries: Iterable[Mapping[str, Any]]) -> None:
+        """Install ``libraries`` (library objects) on the cluster (``libraries/install``); the workspace
+        installs them while the cluster runs, and again at each start."""
+        body = {"cluster_id": cluster_id, "libraries": [dict(library) for library in libraries]}
+        self._call("POST", f"{LIBRARIES}/install", body=body)
+
+    def library_statuses(self, cluster_id: str) -> list[dict[str, Any]]:
+        """The cluster's ``library_statuses`` (``libraries/cluster-status``): ``{library, status, messages,
+        is_library_for_all_clusters}`` each; none when it has no library."""
+        path = f"{LIBRARIES}/cluster-status"
+        body = self._call("GET", path, params={"cluster_id": cluster_id})
+        return answers.listing(body, "library_statuses", "GET", path)
+
+    async def alibrary_statuses(self, cluster_id: str) -> list[dict[str, Any]]:
+        path = f"{LIBRARIES}/cluster-status"
+        body = await self._acall("GET", path, params={"cluster_id": cluster_id})
+        return answers.listing(body, "library_statuses", "GET", path)
 
     # -- what the workspace offers -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ the S3 log report. Airflow glue only, like ``operators.py``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -77,11 +77,12 @@ class ClusterOperatorBase(PushesClusterUrl, BaseOperator):
         terminate_on_kill: bool,
         end_time: float | None = None,
         resume_with: Mapping[str, Any] | None = None,
+        libraries: Sequence[Mapping[str, Any]] = (),
     ) -> WaitOutcome:
         """Wait for ``target_states`` until ``end_time`` (seconds since the epoch; by default ``timeout``
-        from now): in the triggerer when deferrable (resuming in ``execute_complete``, given
-        ``resume_with`` in the event), else here. Either way the outcome comes
-        from the one engine."""
+        from now), and then for ``libraries`` to be INSTALLED: in the triggerer when deferrable (resuming
+        in ``execute_complete``, given ``resume_with`` in the event), else here. Either way the outcome
+        comes from the one engine."""
         # Imported here: a DAG file that imports the operators does not pay for them at parse time.
         from airflow_databricks_clusters.triggers import DatabricksClusterStateTrigger
         from airflow_databricks_clusters.wait.lifecycle import wait
@@ -99,6 +100,7 @@ class ClusterOperatorBase(PushesClusterUrl, BaseOperator):
                     started_at=now,
                     terminate_on_kill=terminate_on_kill,
                     resume_with=None if resume_with is None else dict(resume_with),
+                    libraries=[dict(library) for library in libraries] or None,
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=max(end_time - now, 0)) + DEFERRAL_MARGIN,
@@ -109,6 +111,7 @@ class ClusterOperatorBase(PushesClusterUrl, BaseOperator):
             target_states,
             timeout_seconds=end_time - now,
             polling_interval=self.polling_interval,
+            libraries=libraries,
             logger=self.log,
         )
 

@@ -101,6 +101,17 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         and starts it again, in the same try and within ``timeout``, logging the reason and what changed;
         any other end fails the task as before. A retried try starts from the task's own spec again.
         Templated (a list, or its JSON text).
+    :param libraries: libraries to install once the cluster is RUNNING: Libraries API library objects,
+        each with exactly one of ``jar``, ``egg``, ``whl``, ``requirements`` (a path or URL), ``pypi
+        {package, repo}``, ``maven {coordinates, repo, exclusions}`` or ``cran {package, repo}``. Checked
+        with the spec before any call (an unknown key or kind, a missing package, the same library twice
+        fail the task naming ``libraries[i]...``). The task returns only when every one is INSTALLED,
+        within ``timeout``, and logs each library's state changes; one that ends FAILED (or SKIPPED, or
+        marked for uninstall) fails it with ``LibrariesFailed`` naming the library and the workspace's
+        message, then ``delete_on_error`` applies. On a cluster found again (a retry, a reused or
+        restarted cluster) only what ``libraries/cluster-status`` does not list is installed. Credentials
+        written into a URL are masked. Needs ``wait_for_running=True``. Templated (a list, or its JSON
+        text).
     :param wait_for_running: wait for RUNNING (default); if False, return as soon as the cluster exists.
     :param deferrable: wait in the triggerer instead of the worker (default
         ``[operators] default_deferrable``).
@@ -145,7 +156,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     live clusters carrying the tags are terminated (the newest live one is kept). Whatever a failing
     create step may have made is terminated before the task fails.
 
-    Fails with the cluster's termination reason (code, type, parameters) and its last events in the log and
+    Fails with ``LibrariesFailed`` when a library does not install (above); otherwise with the cluster's
+    termination reason (code, type, parameters) and its last events in the log and
     the exception (``ClusterFailed``) when the cluster ends TERMINATED (or ERROR) while starting; with
     ``ClusterTimeout`` at the deadline, ``ClusterGone`` when it was deleted, ``ClusterUnreadable`` when its
     state cannot be read (the same outcomes, sync or deferred). With ``aws_conn_id`` and an S3
@@ -153,13 +165,14 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
     """
 
     template_fields: Sequence[str] = (
-        "cluster_json", *CLUSTER_FIELD_PARAMS, "extra_api_fields", "capacity_fallback",
+        "cluster_json", *CLUSTER_FIELD_PARAMS, "extra_api_fields", "capacity_fallback", "libraries",
     )  # fmt: skip
     template_fields_renderers: ClassVar[dict[str, str]] = {
         name: "json"
         for name in (
             "cluster_json", "spark_conf", "spark_env_vars", "custom_tags", "aws_attributes", "docker_image",
             "init_scripts", "cluster_log_conf", "autoscale", "extra_api_fields", "capacity_fallback",
+            "libraries",
         )
     }  # fmt: skip
     ui_color = "#ff6a3d"
@@ -206,6 +219,7 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         single_node: bool = False,
         extra_api_fields: Mapping[str, Any] | str | None = None,
         capacity_fallback: Sequence[Mapping[str, Any]] | str | None = None,
+        libraries: Sequence[Mapping[str, Any]] | str | None = None,
         wait_for_running: bool = True,
         deferrable: bool | None = None,
         polling_interval: float = 15.0,
@@ -229,6 +243,11 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
                 "for RUNNING)"
             )
         self.capacity_fallback = capacity_fallback
+        if libraries and not wait_for_running:
+            raise ValueError(
+                "libraries: needs wait_for_running=True (libraries are installed once the cluster is RUNNING)"
+            )
+        self.libraries = libraries
         self.wait_for_running = wait_for_running
         self.delete_on_error = delete_on_error
         if docker_auth not in (None, "ecr"):
@@ -250,6 +269,8 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         #: The task's validated spec, and each capacity_fallback alternative's, built when the task runs.
         self._own_spec: dict[str, Any] = {}
         self._alternatives: list[dict[str, Any]] = []
+        #: The checked ``libraries`` to install, built when the task runs.
+        self._wanted: list[dict[str, Any]] = []
 
     # -- spec (rendering the fields and building the spec: ClusterSpecOperator) --------------------------
 
@@ -324,7 +345,9 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             if ensured.action is Action.REUSED and self._alternatives:
                 # A live cluster found again may already run on an alternative: go on from there.
                 current = alternative_of(self.hook.get_cluster(cluster_id))
-            return self._until_running(context, cluster_id, current, time.time() + self.timeout_seconds)
+            deadline = time.time() + self.timeout_seconds
+            fresh = ensured.action is Action.CREATED
+            return self._until_running(context, cluster_id, current, deadline, fresh=fresh)
         except BaseException as err:
             self._after_failure(cluster_id, err)
             raise
@@ -336,11 +359,16 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         current: int | None,
         deadline: float,
         outcome: WaitOutcome | None = None,
+        *,
+        fresh: bool = False,
+        installing: bool = False,
     ) -> str:
         """Wait for RUNNING by ``deadline`` (seconds since the epoch), here or deferred (to resume in
         ``execute_complete`` with ``current`` and ``deadline``), unless ``outcome`` is the wait's end
         already; after a start that ended for want of instances, edit the cluster to the next
-        ``capacity_fallback`` alternative and start it again."""
+        ``capacity_fallback`` alternative and start it again. Once RUNNING, install the ``libraries``
+        (only those missing, unless the cluster is ``fresh`` from this try's create) and wait, with the
+        same deadline, until each is INSTALLED (``installing``: that wait is the one ``outcome`` ends)."""
         from airflow_databricks_clusters.wait.states import RUNNING
 
         while True:
@@ -350,13 +378,52 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
                     [RUNNING],
                     terminate_on_kill=self.delete_on_error,
                     end_time=deadline,
-                    resume_with={"alternative": current, "deadline": deadline},
+                    resume_with={
+                        "alternative": current,
+                        "deadline": deadline,
+                        "fresh": fresh,
+                        "installing": installing,
+                    },
+                    libraries=self._wanted if installing else (),
                 )
+            if outcome.reached and self._wanted and not installing:
+                self._install_libraries(cluster_id, fresh=fresh)
+                installing, outcome = True, None
+                continue
             following = self._following(outcome, current, deadline)
             if following is None:
                 return self._complete(context, outcome)
             self._move_on(outcome, current, following, deadline)
-            current, outcome = following, None
+            # The edited cluster keeps the libraries installed on it and installs them at its start.
+            current, outcome, fresh, installing = following, None, False, False
+
+    def _install_libraries(self, cluster_id: str, *, fresh: bool) -> None:
+        """Install the ``libraries`` the RUNNING cluster lacks: all of them on a cluster this try created,
+        else those ``libraries/cluster-status`` does not list (a retry, a reused or restarted cluster)."""
+        from airflow_databricks_clusters.cluster_spec.libraries import label
+        from airflow_databricks_clusters.wait.library_states import missing
+
+        todo = list(self._wanted)
+        if not fresh:
+            todo = missing(self._wanted, self.hook.library_statuses(cluster_id))
+            there = len(self._wanted) - len(todo)
+            if there:
+                self.log.info(
+                    "Cluster %s already has %d of the %d libraries (installed by an earlier try or start)",
+                    cluster_id,
+                    there,
+                    len(self._wanted),
+                )
+        if todo:
+            self.log.info(
+                "Installing %d librar%s on cluster %s: %s",
+                len(todo),
+                "y" if len(todo) == 1 else "ies",
+                cluster_id,
+                ", ".join(label(library) for library in todo),
+            )
+            self.hook.install_libraries(cluster_id, todo)
+        self.log.info("Waiting for the libraries to be INSTALLED on cluster %s", cluster_id)
 
     def _following(self, outcome: WaitOutcome, current: int | None, deadline: float) -> int | None:
         """The alternative to move on to after ``outcome``: None to end with it (reached, any failure but
@@ -421,9 +488,11 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
             raise AirflowException(f"The task was killed while cluster {cluster_id} moved to an alternative")
 
     def _build_specs(self, context: Context) -> dict[str, Any]:
-        """The task's spec, and its alternatives kept beside it; a bad one fails the task before any call."""
+        """The task's spec, its alternatives and its libraries kept beside it; a bad one fails the task before
+        any call."""
         spec = self._own_spec = self.build_spec(context)
         self._alternatives = self.build_alternatives(spec)
+        self._wanted = self.build_libraries()
         return spec
 
     def _recorded_id(self, context: Context) -> str | None:
@@ -457,7 +526,18 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
                 # Built only now: a RUNNING cluster needs no spec to finish, whatever the DAG became since.
                 # Without them there is no alternative to move on to.
                 self._build_specs(context)
-            return self._until_running(context, outcome.cluster_id, alternative, deadline, outcome)
+            elif self.libraries and outcome.reached:
+                # Only a RUNNING cluster has libraries to install or to wait for.
+                self._wanted = self.build_libraries()
+            return self._until_running(
+                context,
+                outcome.cluster_id,
+                alternative,
+                deadline,
+                outcome,
+                fresh=bool(resume.get("fresh")),
+                installing=bool(resume.get("installing")),
+            )
         except BaseException as err:
             self._after_failure(outcome.cluster_id, err)
             raise
@@ -490,14 +570,20 @@ class DatabricksCreateClusterOperator(ClusterSpecOperator):
         return outcome.cluster_id
 
     def _after_failure(self, cluster_id: str, err: BaseException) -> None:
-        from airflow_databricks_clusters.errors import ClusterFailed
-        from airflow_databricks_clusters.wait.lifecycle import log_failure, terminate_quietly
+        from airflow_databricks_clusters.errors import ClusterFailed, LibrariesFailed
+        from airflow_databricks_clusters.wait.lifecycle import (
+            log_failure,
+            log_library_failure,
+            terminate_quietly,
+        )
 
         if isinstance(err, TaskDeferred):
             return
         if isinstance(err, ClusterFailed):
             log_failure(err, self.log)
             self._show_cluster_logs(cluster_id)
+        if isinstance(err, LibrariesFailed):
+            log_library_failure(err, self.log)
         if self.delete_on_error:
             terminate_quietly(self.hook, cluster_id, f"the task failed ({type(err).__name__})", self.log)
         else:

@@ -42,6 +42,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
     single_node: bool | str
     extra_api_fields: Any
     capacity_fallback: Any
+    libraries: Any
 
     def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
         """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
@@ -62,6 +63,7 @@ class ClusterSpecOperator(ClusterOperatorBase):
         finally:
             # Also after a failure half-way: what was rendered may still be logged.
             mask_secrets(getattr(self, name, None) for name in self.template_fields)
+            mask_url_secrets(getattr(self, "libraries", None))
 
     def _task_tags(self, context: Context) -> dict[str, str]:
         from airflow_databricks_clusters.cluster_spec.build import task_instance_tags
@@ -102,6 +104,17 @@ class ClusterSpecOperator(ClusterOperatorBase):
 
         try:
             return alternative_specs(spec, parse_alternatives(self.capacity_fallback))
+        except SpecError as err:
+            raise self._refused(err) from None
+
+    def build_libraries(self) -> list[dict[str, Any]]:
+        """The checked ``libraries`` to install; a bad one fails the task as a bad spec does, naming the
+        library's place and field."""
+        from airflow_databricks_clusters.cluster_spec.libraries import parse_libraries
+        from airflow_databricks_clusters.errors import SpecError
+
+        try:
+            return parse_libraries(self.libraries)
         except SpecError as err:
             raise self._refused(err) from None
 
@@ -147,6 +160,17 @@ def read_cluster_json(path: str, jinja_env: jinja2.Environment) -> str:
         raise refused("not found there") from None
     except (OSError, ValueError) as err:  # ValueError: a NUL in the path, a file that is not text
         raise refused(getattr(err, "strerror", None) or str(err)) from None
+
+
+def mask_url_secrets(libraries: Any) -> None:
+    """Hand Airflow's masker every credential written into a URL in ``libraries`` (a private repository's
+    ``https://user:password@host``), which no key names as a secret."""
+    if not libraries:
+        return
+    from airflow_databricks_clusters.cluster_spec.libraries import url_secrets
+
+    for secret in set(url_secrets(libraries)):
+        mask_secret(secret)
 
 
 def mask_secrets(values: Iterable[Any]) -> None:

@@ -33,6 +33,10 @@ class DatabricksClusterStateTrigger(BaseTrigger):
     :param started_at: when the wait began (seconds since the epoch), for the elapsed times in the log.
     :param terminate_on_kill: terminate the cluster when a user kills the deferred task (mark failed /
         success, clear). Not on a triggerer restart: the wait then simply resumes elsewhere.
+    :param libraries: library objects that must also be INSTALLED once a target state is reached (the
+        create operator's ``libraries``, installed before it deferred); only such a wait reads the
+        cluster's library statuses, and a library that fails ends it as ``failed`` with
+        ``library_failures``.
     :param resume_with: what the task needs to go on after the wait (plain JSON), handed back in the event
         as ``resume_with``: the event, not the deferral's kwargs, because ``dag.test()`` replaces those
         with the event alone.
@@ -58,6 +62,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         started_at: float | None = None,
         terminate_on_kill: bool = False,
         resume_with: dict[str, Any] | None = None,
+        libraries: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.cluster_id = cluster_id
@@ -69,8 +74,11 @@ class DatabricksClusterStateTrigger(BaseTrigger):
         self.started_at = time.time() if started_at is None else float(started_at)
         self.terminate_on_kill = terminate_on_kill
         self.resume_with = resume_with
+        self.libraries = None if not libraries else [dict(library) for library in libraries]
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        # A plain wait serialises as before the libraries came: a triggerer of that version still runs it.
+        libraries = {"libraries": self.libraries} if self.libraries else {}
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -83,6 +91,7 @@ class DatabricksClusterStateTrigger(BaseTrigger):
                 "started_at": self.started_at,
                 "terminate_on_kill": self.terminate_on_kill,
                 "resume_with": self.resume_with,
+                **libraries,
             },
         )
 
@@ -113,8 +122,12 @@ class DatabricksClusterStateTrigger(BaseTrigger):
             deadline=self.end_time,
             polling_interval=self.polling_interval,
             failed_states=self.failed_states,
+            libraries=self.libraries or (),
         )
-        async with watch(self.databricks_conn_id, self.cluster_id, self.polling_interval) as reads:
+        library_states = self.target_states if self.libraries else ()
+        async with watch(
+            self.databricks_conn_id, self.cluster_id, self.polling_interval, library_states
+        ) as reads:
             within = 0.0
             while True:
                 read = await reads.read(within)
@@ -123,8 +136,8 @@ class DatabricksClusterStateTrigger(BaseTrigger):
                     decision = engine.read_failed(read, now)
                 else:
                     decision = engine.observe(read, now)
-                if decision.info:
-                    self.log.info(decision.info)
+                for line in (decision.info or "").splitlines():  # a line per library that changed
+                    self.log.info(line)
                 if decision.warning:
                     self.log.warning(decision.warning)
                 if not isinstance(decision.step, Poll):

@@ -117,6 +117,9 @@ def unknown_key(path: str, key: object, value: Any, known: Sequence[str], where:
     meant = nearest(key, known)
     secret = is_secret_key(meant) or re.search(r"(?:^|[\W_])auth$", where.rsplit(".", 1)[-1]) is not None
     shown = REDACTED if secret and value not in (None, "") else value
+    if not where and key == "libraries":
+        # The Libraries API installs them, not clusters/create: the operator has a parameter for it.
+        return problem(path, value, "not a Clusters API create field: give it as the operator's libraries")
     if not where:
         allowed = "a Clusters API create field"
         hint = f": did you mean {meant!r}?" if meant else (

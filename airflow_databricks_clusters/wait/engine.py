@@ -2,7 +2,10 @@
 
 A wait is told what each read of the cluster gave (an answer, or the error the hook raised) and the time,
 and answers with the next step: ``Poll`` again after so many seconds, or a ``WaitOutcome``: reached,
-failed (with the termination reason and events), timed out, gone, or ended by an API error. The sync
+failed (with the termination reason and events), timed out, gone, or ended by an API error. A wait
+given ``libraries`` is reached only once the cluster is RUNNING and each of them is INSTALLED
+(``wait.library_states``), and fails naming a library that failed; its driver reads the library statuses
+only for such a wait, and only of a cluster in a target state (``reads_libraries``). The sync
 loop (``wait.lifecycle.wait``), the trigger and the sensor only drive it, so they cannot disagree.
 
 A ``WaitOutcome`` is also the one translation between a wait and the rest of the world: to a trigger
@@ -23,14 +26,19 @@ from airflow_databricks_clusters.errors import (
     ClusterTimeout,
     ClusterUnreadable,
     DatabricksClustersError,
+    LibrariesFailed,
     MalformedAnswer,
     RateLimited,
     TransientApiError,
 )
+from airflow_databricks_clusters.wait.library_states import LibraryWatch
 from airflow_databricks_clusters.wait.states import UNKNOWN, StateWatch, Verdict
 
 #: The fields of a cluster that a wait reads and its outcome carries to a trigger event.
 WAIT_FIELDS = ("cluster_id", "state", "state_message", "termination_reason")
+#: Where a driver puts the ``library_statuses`` of ``libraries/cluster-status`` in the cluster it read, for
+#: a wait that installs libraries.
+LIBRARY_STATUSES = "library_statuses"
 
 #: Unreadable answers in a row that a wait polls through (a proxy's error page now and then) before it
 #: ends, naming the endpoint: a healthy cluster is not terminated for one bad answer, nor is a broken
@@ -66,6 +74,9 @@ class WaitOutcome:
     waited_seconds: float = 0.0
     message: str = ""
     cluster: dict[str, Any] | None = field(default=None, compare=False)
+    #: A library wait's failures (``{library, status, message}``) and what it still awaited.
+    library_failures: tuple[dict[str, Any], ...] = ()
+    libraries_pending: tuple[str, ...] = ()
 
     @property
     def reached(self) -> bool:
@@ -82,6 +93,8 @@ class WaitOutcome:
         """The exception this outcome stands for; None when the target was reached."""
         if self.kind is OutcomeKind.REACHED:
             return None
+        if self.kind is OutcomeKind.FAILED and self.library_failures:
+            return LibrariesFailed(self.cluster_id, self.library_failures)
         if self.kind is OutcomeKind.FAILED:
             return ClusterFailed(
                 self.cluster_id,
@@ -92,7 +105,11 @@ class WaitOutcome:
             )
         if self.kind is OutcomeKind.TIMED_OUT:
             return ClusterTimeout(
-                self.cluster_id, self.state or UNKNOWN, self.target_states, self.waited_seconds
+                self.cluster_id,
+                self.state or UNKNOWN,
+                self.target_states,
+                self.waited_seconds,
+                libraries_pending=self.libraries_pending,
             )
         if self.kind is OutcomeKind.GONE:
             return ClusterGone(self.cluster_id, self.message)
@@ -110,6 +127,8 @@ class WaitOutcome:
             "events": [dict(e) for e in self.events],
             "waited_seconds": self.waited_seconds,
             "message": self.message,
+            "library_failures": [dict(f) for f in self.library_failures],
+            "libraries_pending": list(self.libraries_pending),
         }
 
     @classmethod
@@ -129,13 +148,15 @@ class WaitOutcome:
             events=tuple(event.get("events") or ()),
             waited_seconds=float(event.get("waited_seconds") or 0.0),
             message=str(event.get("message") or ""),
+            library_failures=tuple(dict(f) for f in event.get("library_failures") or ()),
+            libraries_pending=tuple(str(p) for p in event.get("libraries_pending") or ()),
         )
 
 
 def wait_view(cluster: Mapping[str, Any]) -> dict[str, Any]:
     """Only what a wait reads of ``cluster``: a driver that holds a thousand waits keeps no more of each
     answer than this, so the garbage collector has little to walk."""
-    return {key: cluster[key] for key in WAIT_FIELDS if key in cluster}
+    return {key: cluster[key] for key in (*WAIT_FIELDS, LIBRARY_STATUSES) if key in cluster}
 
 
 @dataclass(frozen=True)
@@ -150,7 +171,8 @@ Step = Poll | WaitOutcome
 
 @dataclass(frozen=True)
 class Decision:
-    """The next step, and what to tell the person watching (``info`` lines and ``warning`` lines)."""
+    """The next step, and what to tell the person watching (``info`` lines, one per line of the text, and
+    ``warning`` lines)."""
 
     step: Step
     info: str | None = None
@@ -166,6 +188,11 @@ class ClusterWait:
     the wait as GONE; a passing API fault (5xx, 429, dropped connection beyond the hook's retries) is
     polled through until the deadline, and so are up to ``MALFORMED_READS_TOLERATED`` unreadable answers
     in a row; any other API error (and the next unreadable answer) ends it as API_ERROR.
+
+    With ``libraries`` (library objects), reaching a target state is not enough: the cluster read must
+    carry its ``library_statuses`` (the driver adds them when ``reads_libraries`` says so), and the wait
+    is reached when each library is INSTALLED, fails when one will not be, and times out naming those
+    still awaited.
     """
 
     def __init__(
@@ -177,8 +204,11 @@ class ClusterWait:
         deadline: float,
         polling_interval: float,
         failed_states: Iterable[str] | None = None,
+        libraries: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.cluster_id = cluster_id
+        self.libraries = LibraryWatch(cluster_id, libraries, started_at=started_at) if libraries else None
+        self.libraries_pending: tuple[str, ...] = ()
         self.watch = StateWatch(cluster_id, target_states, started_at=started_at, failed_states=failed_states)
         self.target_states = self.watch.target_states
         self.started_at = started_at
@@ -198,8 +228,14 @@ class ClusterWait:
             termination_reason=cluster.get("termination_reason"),
             waited_seconds=now - self.started_at,
             cluster=self.last,
+            libraries_pending=self.libraries_pending,
             **extra,
         )
+
+    def reads_libraries(self, cluster: Mapping[str, Any]) -> bool:
+        """Whether the driver must read the library statuses with this cluster read: only a wait given
+        libraries, and only once the cluster is in a target state (a starting cluster installs nothing)."""
+        return self.libraries is not None and cluster.get("state") in self.target_states
 
     def _poll_or_time_out(self, now: float) -> Step:
         remaining = self.deadline - now
@@ -212,11 +248,28 @@ class ClusterWait:
         self.last = dict(cluster)
         self.malformed_in_a_row = 0
         verdict, line = self.watch.observe(cluster, now)
+        if verdict is Verdict.DONE and self.libraries is not None:
+            return self._libraries_step(cluster, now, line)
         if verdict is Verdict.DONE:
             return Decision(self._outcome(OutcomeKind.REACHED, now), info=line)
         if verdict is Verdict.FAILED:
             return Decision(self._outcome(OutcomeKind.FAILED, now), info=line)
         return Decision(self._poll_or_time_out(now), info=line)
+
+    def _libraries_step(self, cluster: Mapping[str, Any], now: float, line: str | None) -> Decision:
+        assert self.libraries is not None
+        statuses = cluster.get(LIBRARY_STATUSES)
+        if not isinstance(statuses, list):  # the driver read the cluster before it reached the target
+            return Decision(self._poll_or_time_out(now), info=line)
+        verdict, changed = self.libraries.observe(statuses, now)
+        info = "\n".join([*([line] if line else []), *changed]) or None
+        self.libraries_pending = verdict.pending
+        if verdict.verdict is Verdict.DONE:
+            return Decision(self._outcome(OutcomeKind.REACHED, now), info=info)
+        if verdict.verdict is Verdict.FAILED:
+            failures = tuple(failure.to_json() for failure in verdict.failures)
+            return Decision(self._outcome(OutcomeKind.FAILED, now, library_failures=failures), info=info)
+        return Decision(self._poll_or_time_out(now), info=info)
 
     def read_failed(self, error: Exception, now: float) -> Decision:
         """The next step after the hook raised ``error`` reading the cluster at ``now``."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -20,8 +20,9 @@ from airflow_databricks_clusters.errors import (
     ClusterFailed,
     ClusterNotFound,
     DatabricksClustersError,
+    LibrariesFailed,
 )
-from airflow_databricks_clusters.wait.engine import ClusterWait, Decision, WaitOutcome
+from airflow_databricks_clusters.wait.engine import LIBRARY_STATUSES, ClusterWait, Decision, WaitOutcome
 from airflow_databricks_clusters.wait.states import (
     FAILURE_EVENT_COUNT,
     LIVE_STATES,
@@ -51,6 +52,7 @@ def wait(
     timeout_seconds: float,
     polling_interval: float,
     failed_states: Iterable[str] | None = None,
+    libraries: Sequence[Mapping[str, Any]] = (),
     logger: Logger = log,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -58,6 +60,8 @@ def wait(
     """Drive a ``ClusterWait`` with ``clusters/get`` until it ends; return how it ended.
 
     Logs every state change with the time since the wait began; reads the last events for a failure.
+    With ``libraries``, also waits for each of them to be INSTALLED (``libraries/cluster-status``, read
+    only once the cluster is in a target state).
     """
     started = clock()
     engine = ClusterWait(
@@ -67,6 +71,7 @@ def wait(
         deadline=started + timeout_seconds,
         polling_interval=polling_interval,
         failed_states=failed_states,
+        libraries=libraries,
     )
     while True:
         step = read_step(hook, engine, clock, logger).step
@@ -84,12 +89,14 @@ def read_step(
     """
     try:
         cluster = hook.get_cluster(engine.cluster_id)
+        if engine.reads_libraries(cluster):
+            cluster[LIBRARY_STATUSES] = hook.library_statuses(engine.cluster_id)
     except ApiError as err:
         decision = engine.read_failed(err, clock())
     else:
         decision = engine.observe(cluster, clock())
-    if decision.info:
-        logger.info(decision.info)
+    for line in (decision.info or "").splitlines():  # a line per library that changed
+        logger.info(line)
     if decision.warning:
         logger.warning(decision.warning)
     step = decision.step
@@ -123,6 +130,18 @@ def last_events(
     except ApiError as err:
         log.warning("Cluster %s: could not read its events: %s", cluster_id, err)
         return []
+
+
+def log_library_failure(err: LibrariesFailed, logger: Logger = log) -> None:
+    """Tell the person watching the task which library failed on the cluster, and the workspace's message."""
+    for failure in err.failures:
+        logger.error(
+            "Cluster %s: library %s is %s: %s",
+            err.cluster_id,
+            failure.get("library"),
+            failure.get("status"),
+            failure.get("message") or "no message",
+        )
 
 
 def log_failure(err: ClusterFailed, logger: Logger = log) -> None:

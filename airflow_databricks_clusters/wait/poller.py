@@ -9,6 +9,10 @@ or with the API error that kept the round from reading it. Rounds start when the
 polling interval a trigger asks for is the longest it goes without a fresh state; waits that arrive one
 by one join the next round instead of each starting one (``wait.poll_plan.round_gap``).
 
+A wait that installs libraries registers with ``libraries=True``: its cluster is then read alone each
+round, and, once in a state the wait asks for, its ``libraries/cluster-status`` with it (the statuses under
+``library_statuses``). Only those waits cost that request; every other cluster is read as before.
+
 Everything a wait decides stays its own (``wait.engine.ClusterWait`` in the trigger): its deadline,
 its messages, the events it reads for a failure, its ``on_kill``. The poller only reads states, through
 its hook, and so through the hook's retry policy, the process's rate gate and OAuth token cache.
@@ -22,12 +26,12 @@ import contextvars
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters.client import answers
 from airflow_databricks_clusters.errors import ApiError, MalformedAnswer, PermissionDenied
-from airflow_databricks_clusters.wait.engine import wait_view
+from airflow_databricks_clusters.wait.engine import LIBRARY_STATUSES, wait_view
 from airflow_databricks_clusters.wait.poll_plan import (
     LISTED_STATES,
     next_round_at,
@@ -53,11 +57,15 @@ CONCURRENT_GETS = 8
 
 
 class Watch:
-    """One wait's place in its workspace's poller: ``read`` the next fresh state of ``cluster_id``."""
+    """One wait's place in its workspace's poller: ``read`` the next fresh state of ``cluster_id`` (with
+    its library statuses in the ``library_states`` it names, for a wait that installs libraries)."""
 
-    def __init__(self, poller: WorkspacePoller, cluster_id: str) -> None:
+    def __init__(
+        self, poller: WorkspacePoller, cluster_id: str, library_states: frozenset[str] = frozenset()
+    ) -> None:
         self.poller = poller
         self.cluster_id = cluster_id
+        self.library_states = library_states
         self.due: float | None = None
         self._answer: asyncio.Future[Read] | None = None
 
@@ -112,8 +120,8 @@ class WorkspacePoller:
     def wake(self) -> None:
         self._wake.set()
 
-    def add(self, cluster_id: str, interval: float) -> Watch:
-        watch = Watch(self, cluster_id)
+    def add(self, cluster_id: str, interval: float, library_states: frozenset[str] = frozenset()) -> Watch:
+        watch = Watch(self, cluster_id, library_states)
         self._watches[watch] = interval
         self._by_cluster.setdefault(cluster_id, set()).add(watch)
         if self._task is None:
@@ -151,7 +159,7 @@ class WorkspacePoller:
                 )
                 delay = None if start is None else start - time.monotonic()
                 if delay is not None and delay <= 0:
-                    await self._round({w.cluster_id for w in due})
+                    await self._round({w.cluster_id for w in due}, _library_states(due))
                     continue
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -195,10 +203,11 @@ class WorkspacePoller:
             await old.aclose()
         return fresh
 
-    async def _round(self, watched: set[str]) -> None:
+    async def _round(self, watched: set[str], library_states: dict[str, frozenset[str]]) -> None:
         """Read ``watched``: the live list first when it is the cheaper way, handed out as soon as it is
         read; then each cluster it did not show on its own, each handed out as it comes, so that one slow
-        read holds back no other wait."""
+        read holds back no other wait. The clusters of ``library_states`` are read alone, with their
+        library statuses when in one of those states."""
         self._last_started = time.monotonic()
         self.rounds += 1
         try:
@@ -207,7 +216,7 @@ class WorkspacePoller:
             for cluster_id in watched:
                 self._deliver(cluster_id, err)
             return
-        alone: frozenset[str] = frozenset(watched)
+        alone: frozenset[str] = frozenset(watched) - library_states.keys()
         # A second pass when many clusters were not on the list: most likely they changed while it was
         # read (a name edited, a state the filter was about to include), and one more list costs less
         # than reading each of them alone.
@@ -226,9 +235,9 @@ class WorkspacePoller:
                     self._deliver(cluster_id, err)
                 return
             alone = unlisted(alone, listed)
-        for cluster_id in alone:
+        for cluster_id in alone | library_states.keys():
             self._reading_alone[cluster_id] = asyncio.get_running_loop().create_task(
-                self._read_alone(hook, cluster_id)
+                self._read_alone(hook, cluster_id, library_states.get(cluster_id, frozenset()))
             )
 
     async def _list(self, hook: DatabricksClustersHook, watched: frozenset[str]) -> set[str]:
@@ -250,11 +259,16 @@ class WorkspacePoller:
         self._list_pages = max(1, pages)
         return listed
 
-    async def _read_alone(self, hook: DatabricksClustersHook, cluster_id: str) -> None:
+    async def _read_alone(
+        self, hook: DatabricksClustersHook, cluster_id: str, library_states: frozenset[str]
+    ) -> None:
         read: Read | BaseException
         try:
             async with self._gets:
-                read = wait_view(await hook.aget_cluster(cluster_id))
+                cluster = wait_view(await hook.aget_cluster(cluster_id))
+                if cluster.get("state") in library_states:
+                    cluster[LIBRARY_STATUSES] = await hook.alibrary_statuses(cluster_id)
+                read = cluster
         except PermissionDenied as err:
             self._renew_hook = True
             read = err
@@ -264,6 +278,15 @@ class WorkspacePoller:
             self._reading_alone.pop(cluster_id, None)
         self._deliver(cluster_id, read)
         self.wake()
+
+
+def _library_states(due: list[Watch]) -> dict[str, frozenset[str]]:
+    """The clusters whose library statuses a round reads, each with the states in which it reads them."""
+    states: dict[str, frozenset[str]] = {}
+    for watch in due:
+        if watch.library_states:
+            states[watch.cluster_id] = states.get(watch.cluster_id, frozenset()) | watch.library_states
+    return states
 
 
 def _checked(listed: dict[str, Any]) -> Read:
@@ -284,14 +307,17 @@ def _pollers_of_loop() -> dict[str, WorkspacePoller]:
 
 
 @contextlib.asynccontextmanager
-async def watch(conn_id: str, cluster_id: str, interval: float) -> AsyncIterator[Watch]:
+async def watch(
+    conn_id: str, cluster_id: str, interval: float, library_states: Iterable[str] = ()
+) -> AsyncIterator[Watch]:
     """Register a wait for ``cluster_id``, polled at least every ``interval`` seconds, with the poller of
-    ``conn_id`` in this event loop (made for it if there is none) for the ``async with`` block."""
+    ``conn_id`` in this event loop (made for it if there is none) for the ``async with`` block. With
+    ``library_states``, each read in one of those states carries the cluster's library statuses."""
     pollers = _pollers_of_loop()
     poller = pollers.get(conn_id)
     if poller is None or (poller._task is not None and poller._task.done()):
         poller = pollers[conn_id] = WorkspacePoller(conn_id)
-    registered = poller.add(cluster_id, interval)
+    registered = poller.add(cluster_id, interval, frozenset(library_states))
     try:
         yield registered
     finally:

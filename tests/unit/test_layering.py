@@ -39,9 +39,16 @@ LAYERS: dict[str, dict[str, str]] = {
         "links": GLUE,
         "sweeper": GLUE,
     },
-    "cluster_spec": {"fields": PURE, "build": PURE, "validation": PURE, "capacity_fallback": PURE},
+    "cluster_spec": {
+        "fields": PURE,
+        "build": PURE,
+        "validation": PURE,
+        "capacity_fallback": PURE,
+        "libraries": PURE,
+    },
     "wait": {
         "states": PURE,
+        "library_states": PURE,
         "engine": PURE,
         "poll_plan": PURE,
         "poller": IO,

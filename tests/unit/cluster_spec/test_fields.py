@@ -31,7 +31,7 @@ from airflow_databricks_clusters.operators import DatabricksCreateClusterOperato
 OPERATOR_OWN = {
     "self", "kwargs", "cluster_json", "single_node", "wait_for_running", "deferrable", "polling_interval",
     "timeout", "delete_on_error", "docker_auth", "preflight_checks", "skip_preflight_checks",
-    "extra_api_fields", "capacity_fallback",
+    "extra_api_fields", "capacity_fallback", "libraries",
 }  # fmt: skip
 BASE = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
 #: A value of the wrong kind for each kind of field: the validator must name the field for it.
@@ -53,6 +53,7 @@ def test_the_operator_takes_exactly_the_table_as_parameters() -> None:
         *OPERATOR_FIELDS,
         "extra_api_fields",
         "capacity_fallback",
+        "libraries",
     }
 
 

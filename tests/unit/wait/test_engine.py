@@ -170,3 +170,62 @@ def test_a_wait_keeps_only_the_fields_it_reads_of_a_cluster() -> None:
         "termination_reason": {"code": "USER_REQUEST"},
     }  # fmt: skip
     assert wait_view({"cluster_id": "c1", "state": "PENDING"}) == {"cluster_id": "c1", "state": "PENDING"}
+
+
+# -- a wait that installs libraries ------------------------------------------------------------------------
+
+LIB = {"pypi": {"package": "pandas==2.2.2"}}
+
+
+def library_wait() -> ClusterWait:
+    return ClusterWait(
+        "c-1", ("RUNNING",), started_at=0.0, deadline=100.0, polling_interval=10.0, libraries=[LIB]
+    )
+
+
+def statuses(state: str, *messages: str) -> list[dict[str, object]]:
+    return [{"library": LIB, "status": state, "messages": list(messages)}]
+
+
+def test_a_plain_wait_never_asks_for_library_statuses() -> None:
+    assert not engine().reads_libraries({"state": "RUNNING"})
+
+
+def test_a_library_wait_asks_for_them_only_in_a_target_state() -> None:
+    wait = library_wait()
+    assert not wait.reads_libraries({"state": "PENDING"})
+    assert wait.reads_libraries({"state": "RUNNING"})
+
+
+def test_running_is_not_reached_until_the_libraries_are_installed() -> None:
+    wait = library_wait()
+    assert wait.observe({"state": "RUNNING"}, 1.0).step == Poll(10.0)  # read without its statuses
+    decision = wait.observe({"state": "RUNNING", "library_statuses": statuses("INSTALLING")}, 11.0)
+    assert decision.step == Poll(10.0)
+    assert decision.info == "Cluster c-1: library pypi:pandas==2.2.2 INSTALLING after 11 s"
+    step = wait.observe({"state": "RUNNING", "library_statuses": statuses("INSTALLED")}, 21.0).step
+    assert isinstance(step, WaitOutcome) and step.reached
+
+
+def test_a_failed_library_fails_the_wait_through_the_event_naming_it() -> None:
+    from airflow_databricks_clusters.errors import LibrariesFailed
+
+    step = (
+        library_wait()
+        .observe({"state": "RUNNING", "library_statuses": statuses("FAILED", "no such pkg")}, 5.0)
+        .step
+    )
+    assert isinstance(step, WaitOutcome) and step.kind is OutcomeKind.FAILED
+    error = WaitOutcome.from_event(step.to_event()).exception()
+    assert isinstance(error, LibrariesFailed)
+    assert str(error) == "Cluster c-1: library installation failed: pypi:pandas==2.2.2 is FAILED: no such pkg"
+
+
+def test_a_timeout_while_installing_names_the_libraries_still_awaited() -> None:
+    wait = library_wait()
+    wait.observe({"state": "RUNNING", "library_statuses": statuses("RESOLVING")}, 50.0)
+    step = wait.observe({"state": "RUNNING", "library_statuses": statuses("INSTALLING")}, 100.0).step
+    assert isinstance(step, WaitOutcome) and step.kind is OutcomeKind.TIMED_OUT
+    error = WaitOutcome.from_event(step.to_event()).exception()
+    assert isinstance(error, ClusterTimeout)
+    assert "libraries not installed within 100 s: pypi:pandas==2.2.2 (INSTALLING)" in str(error)
