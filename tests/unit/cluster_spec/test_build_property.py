@@ -1,4 +1,6 @@
-"""Specs the builder accepts (within what the workspace offers), the emulated workspace accepts too.
+"""Specs the builder accepts (within what the workspace offers), the emulated workspace accepts too, unless
+the pre-flight checks that read the spec alone refuse them first (as they do an init script on DBFS, which
+a workspace refuses since its end of life, before any call).
 
 Runtimes, node types, zones and instance profiles are drawn from the emulator's catalog: which of them a
 workspace offers is the workspace's knowledge, not a client's.
@@ -12,8 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_databricks_clusters.cluster_spec.build import build_cluster_spec
+from airflow_databricks_clusters.emulator.api_errors import ApiError
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.validation import validate_create
+from airflow_databricks_clusters.preflight.results import Outcome
+from airflow_databricks_clusters.preflight.spec_rules import init_scripts_results
 
 CATALOG = Catalog()
 text = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=20)
@@ -81,4 +86,9 @@ def test_specs_the_builder_accepts_the_workspace_accepts(fields: dict[str, Any],
         fields.pop("autoscale", None)
         fields.pop("num_workers", None)
     spec = build_cluster_spec(single_node=single_node, tags={"airflow_dag_id": "d"}, **fields)
-    assert validate_create(spec, CATALOG)
+    refused_first = [r for r in init_scripts_results(spec) if r.outcome is Outcome.FAILED]
+    try:
+        assert validate_create(spec, CATALOG)
+    except ApiError as err:
+        assert refused_first, f"the workspace refuses a spec the builder and pre-flight pass: {err}"
+        assert err.error_code == "FEATURE_DISABLED" and "DBFS" in err.message
