@@ -31,6 +31,7 @@ from airflow_databricks_clusters.emulator.api_errors import (
 from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.job_definitions import Jobs
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.request_params import one
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
@@ -58,10 +59,17 @@ class EmulatorApp:
     console page at ``/`` that the operators' "Databricks Cluster" link opens (``console_page.py``)."""
 
     def __init__(
-        self, workspace: Workspace, runs: Runs, auth: Auth, faults: Faults, clock: EmulatedClock
+        self,
+        workspace: Workspace,
+        runs: Runs,
+        auth: Auth,
+        faults: Faults,
+        clock: EmulatedClock,
+        saved_jobs: Jobs | None = None,
     ) -> None:
         self.workspace = workspace
         self.runs = runs
+        self.jobs = saved_jobs or Jobs(workspace, runs)
         self.auth = auth
         self.faults = faults
         self.clock = clock
@@ -99,6 +107,19 @@ class EmulatorApp:
             ),
             ("POST", "jobs/runs/cancel"): lambda b, c: runs.cancel(b),
         }
+        saved = self.jobs
+        # Jobs 2.0 had every call here but jobs/update; each version answers in its own shape.
+        job_defs: dict[tuple[str, str], Handler] = {
+            ("POST", "jobs/create"): lambda b, c: saved.create(b, user=c.user),
+            ("GET", "jobs/get"): lambda b, c: saved.get(b, api_version=c.api_version),
+            ("GET", "jobs/list"): lambda b, c: saved.list_jobs(b, api_version=c.api_version),
+            ("POST", "jobs/reset"): lambda b, c: saved.reset(b),
+            ("POST", "jobs/delete"): lambda b, c: saved.delete(b),
+            ("POST", "jobs/run-now"): lambda b, c: saved.run_now(b, user=c.user),
+            ("POST", "jobs/runs/delete"): lambda b, c: runs.delete(b),
+        }
+        jobs = {**jobs, **job_defs}
+        jobs_since_21 = {**jobs, ("POST", "jobs/update"): lambda b, c: saved.update(b)}
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
@@ -115,10 +136,10 @@ class EmulatorApp:
             },
             "2.1": {
                 **clusters,
-                **jobs,
+                **jobs_since_21,
                 ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.1"),
             },
-            "2.2": dict(jobs),
+            "2.2": dict(jobs_since_21),
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_databricks_clusters.emulator import task_graph
-from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
+from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, invalid_state
 from airflow_databricks_clusters.emulator.job_clusters import (
     check_compute,
     check_specs,
@@ -528,6 +528,93 @@ class Runs:
                 self._advance(run)
             base = self.base_url if base_url is None else base_url
             return [self._view(run, base, "2.1") for run in self._runs.values()]
+
+    # -- what a job's runs need besides (``job_definitions.py``) ------------------------------------------
+
+    def skip(
+        self,
+        tasks: Sequence[Mapping[str, Any]],
+        *,
+        run_name: str,
+        user: str,
+        job_id: int,
+        message: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record a job's run that never starts: SKIPPED at once with ``message``, no cluster touched (a run
+        beyond the job's ``max_concurrent_runs``); its run id."""
+        with self.workspace.lock:
+            now = self.workspace.now()
+            at = int(now * 1000)
+            state = {
+                "life_cycle_state": "SKIPPED",
+                "state_message": message,
+                "user_cancelled_or_timedout": False,
+            }
+            run_id = next(self._ids)
+            records = [
+                {
+                    **copy.deepcopy(dict(task)),
+                    "run_id": next(self._ids),
+                    "job_id": job_id,
+                    "attempt_number": 0,
+                    "start_time": at,
+                    "end_time": at,
+                    "state": dict(state),
+                    "cluster_instance": {"cluster_id": task.get("existing_cluster_id")},
+                    "_cluster_id": task.get("existing_cluster_id"),
+                    "_ran_since": None,
+                    "_fail": None,
+                }
+                for task in tasks
+            ]
+            run: dict[str, Any] = {
+                "run_id": run_id,
+                "job_id": job_id,
+                "number_in_job": run_id,
+                "run_name": run_name,
+                "creator_user_name": user,
+                "run_type": "JOB_RUN",
+                "start_time": at,
+                "setup_duration": 0,
+                "execution_duration": 0,
+                "cleanup_duration": 0,
+                "end_time": at,
+                "tasks": records,
+                "state": state,
+                **copy.deepcopy(dict(extra or {})),
+            }
+            self._runs[run_id] = run
+            self._index(run)
+            return run_id
+
+    def exists(self, run_id: Any) -> bool:
+        """Whether the workspace holds the run (not deleted)."""
+        with self.workspace.lock:
+            return _run_id(run_id) in self._runs
+
+    def life_cycle_state(self, run_id: Any) -> str:
+        """The run's life cycle state as of now."""
+        with self.workspace.lock:
+            run = self._run(run_id)
+            self._advance(run)
+            return str(run["state"]["life_cycle_state"])
+
+    def delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``runs/delete``: a run that has ended goes, with its tasks' runs; an active one is refused (the
+        workspace deletes only non-active runs)."""
+        with self.workspace.lock:
+            run = self._run(one(body.get("run_id")))
+            self._advance(run)
+            if run["state"]["life_cycle_state"] not in ENDED:
+                raise invalid_state(
+                    f"Run {run['run_id']} is {run['state']['life_cycle_state']}: only a run that has ended "
+                    "can be deleted; cancel it first (jobs/runs/cancel)."
+                )
+            del self._runs[int(run["run_id"])]
+            for task in run["tasks"]:
+                self._task_runs.pop(int(task["run_id"]), None)
+            return {}
 
     def count(self) -> int:
         """How many runs the workspace holds."""

@@ -19,6 +19,7 @@ from airflow_databricks_clusters.emulator.app import EmulatorApp
 from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.job_definitions import Jobs
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.log_delivery import S3LogDelivery
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
@@ -110,13 +111,16 @@ class Emulator:
         if capacity is not None:  # replaces what the state file held
             self.workspace.set_capacity(capacity)
         self.runs = Runs(self.workspace, run_seconds=run_seconds)
+        self.jobs = Jobs(self.workspace, self.runs)
         if saved:
             self.runs.load_json(saved.get("runs", {}))
+            self.jobs.load_json(saved.get("jobs", {}))
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
-        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock)
+        self.app = EmulatorApp(self.workspace, self.runs, self.auth, self.faults, self.clock, self.jobs)
         self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
+        self.jobs.on_change = self.save
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()
@@ -179,12 +183,16 @@ class Emulator:
         return loaded
 
     def save(self) -> None:
-        """Write the workspace and its runs to ``state_file`` (atomically), if one was given."""
+        """Write the workspace, its runs and its jobs to ``state_file`` (atomically), if one was given."""
         if self.state_file is None:
             return
         # The workspace's lock first, as every change that saves holds it already: never the other order.
         with self.workspace.lock, self._save_lock:
-            data = {"workspace": self.workspace.to_json(), "runs": self.runs.to_json()}
+            data = {
+                "workspace": self.workspace.to_json(),
+                "runs": self.runs.to_json(),
+                "jobs": self.jobs.to_json(),
+            }
             # Read after the records: the saved reading is at or after every moment they hold.
             data["clock"] = self.clock.to_json()
             tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
