@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ from databricks.sdk.service.jobs import (
 
 from airflow_databricks_clusters.emulator import Emulator
 from tests.conformance.conftest import Api
-from tests.conformance.test_legacy_cli import CLI, LegacyCli, cli, emu80  # noqa: F401 (fixtures)
+from tests.conformance.test_legacy_cli import LegacyCli, cli, emu80  # noqa: F401 (fixtures)
 from tests.conformance.test_official_provider import run_trigger, start_emulator
 
 RUNTIME = "15.4.x-scala2.12"
@@ -60,6 +59,9 @@ def running_cluster(api: Api) -> str:
 
 def wait_run(api: Api, run_id: int) -> dict[str, Any]:
     """Advance emulated time until the run ends; the run as ``runs/get`` answers it."""
+    # A fresh connection: the server closes an idle one after a few seconds, and the CLI's subprocesses
+    # may have taken that long on a busy machine since the last call.
+    api.session.close()
     waited = 0.0
     while True:
         status, run = api.call("GET", "/api/2.2/jobs/runs/get", run_id=run_id)
@@ -193,7 +195,9 @@ def test_sdk_jobs_create_get_list_reset_update_run_now_delete(
     assert [j.job_id for j in sdk.jobs.list(limit=1)][-1] == created.job_id
     assert [j.job_id for j in sdk.jobs.list(name="SDK-JOB", expand_tasks=True)] == [created.job_id]
 
-    sdk.jobs.reset(created.job_id, new_settings=JobSettings(name="sdk-job", tasks=[task], max_concurrent_runs=1))
+    sdk.jobs.reset(
+        created.job_id, new_settings=JobSettings(name="sdk-job", tasks=[task], max_concurrent_runs=1)
+    )
     sdk.jobs.update(created.job_id, new_settings=JobSettings(tags={"owner": "sdk"}))
     settings = sdk.jobs.get(created.job_id).settings
     assert settings is not None and settings.tags == {"owner": "sdk"} and settings.tasks is not None
@@ -217,13 +221,15 @@ def test_sdk_jobs_create_get_list_reset_update_run_now_delete(
 # -- the legacy databricks-cli 0.18 -----------------------------------------------------------------------
 
 
-def test_legacy_cli_jobs_and_runs(cli: LegacyCli, emu80: Emulator, tmp_path: Path) -> None:  # noqa: F811
+def test_legacy_cli_jobs_and_runs(cli: LegacyCli, emu80: Emulator) -> None:  # noqa: F811
     api = Api(emu80)
     cluster_id = running_cluster(api)
     # Jobs 2.0, the CLI's default: the single-task form.
     legacy = {"name": "cli-job", "existing_cluster_id": cluster_id, "notebook_task": {"notebook_path": "/n"}}
     job_id = cli.json("jobs", "create", "--json", json.dumps(legacy))["job_id"]
-    assert cli.json("jobs", "get", "--job-id", str(job_id))["settings"]["notebook_task"] == {"notebook_path": "/n"}
+    assert cli.json("jobs", "get", "--job-id", str(job_id))["settings"]["notebook_task"] == {
+        "notebook_path": "/n"
+    }
     assert f"{job_id}  cli-job" in cli.ok("jobs", "list")
     started = cli.json("jobs", "run-now", "--job-id", str(job_id), "--notebook-params", '{"day": "1"}')
     run = wait_run(api, started["run_id"])
@@ -234,8 +240,9 @@ def test_legacy_cli_jobs_and_runs(cli: LegacyCli, emu80: Emulator, tmp_path: Pat
     # Jobs 2.1: reset to tasks, list by name.
     new = {"name": "cli-job", "tasks": [python_task(cluster_id)]}
     cli.ok("jobs", "reset", "--version=2.1", "--job-id", str(job_id), "--json", json.dumps(new))
-    found = cli.json("jobs", "list", "--version=2.1", "--name", "cli-job", "--expand-tasks", "--output", "JSON")
+    found = cli.json(
+        "jobs", "list", "--version=2.1", "--name", "cli-job", "--expand-tasks", "--output", "JSON"
+    )
     assert [j["settings"]["tasks"][0]["task_key"] for j in found["jobs"]] == ["etl"]
     cli.ok("jobs", "delete", "--job-id", str(job_id))
-    assert api.call("GET", "/api/2.1/jobs/get", job_id=job_id)[0] == 400
-    assert CLI.exists()
+    assert Api(emu80).call("GET", "/api/2.1/jobs/get", job_id=job_id)[0] == 400
