@@ -178,6 +178,7 @@ class Jobs:
         with self.workspace.lock:
             job = self._job(body.get("job_id"))
             del self._jobs[job["job_id"]]
+            self._active.pop(job["job_id"], None)
             self._unname(job["job_id"], job["settings"]["name"])
             self._changed()
             return {}
