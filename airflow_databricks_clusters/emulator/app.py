@@ -108,7 +108,7 @@ class EmulatorApp:
             ("POST", "jobs/runs/cancel"): lambda b, c: runs.cancel(b),
         }
         saved = self.jobs
-        # Jobs 2.0 had every call here but jobs/update; each version answers in its own shape.
+        # Jobs 2.0 had every call here but update and runs/cancel-all; each version answers in its own shape.
         job_defs: dict[tuple[str, str], Handler] = {
             ("POST", "jobs/create"): lambda b, c: saved.create(b, user=c.user),
             ("GET", "jobs/get"): lambda b, c: saved.get(b, api_version=c.api_version),
@@ -119,7 +119,11 @@ class EmulatorApp:
             ("POST", "jobs/runs/delete"): lambda b, c: runs.delete(b),
         }
         jobs = {**jobs, **job_defs}
-        jobs_since_21 = {**jobs, ("POST", "jobs/update"): lambda b, c: saved.update(b)}
+        jobs_since_21 = {
+            **jobs,
+            ("POST", "jobs/update"): lambda b, c: saved.update(b),
+            ("POST", "jobs/runs/cancel-all"): lambda b, c: saved.cancel_all(b),
+        }
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),

@@ -242,6 +242,20 @@ class Jobs:
             self._changed()
             return {"run_id": run_id, "number_in_job": run_id}
 
+    def cancel_all(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``runs/cancel-all``: every run of the job that has not ended is cancelled (``job_id`` required;
+        the emulator queues nothing, so ``all_queued_runs`` has nothing more to cancel)."""
+        if body.get("job_id") is None and not body.get("all_queued_runs"):
+            raise invalid_parameter("Missing required field: job_id")
+        with self.workspace.lock:
+            job_ids = [self._job(body["job_id"])["job_id"]] if body.get("job_id") is not None else []
+            for job_id in job_ids:
+                for run_id in sorted(self._active.get(job_id, set())):
+                    if self.runs.exists(run_id):
+                        self.runs.cancel({"run_id": run_id})
+                self._active_runs(job_id)
+            return {}
+
     def _active_runs(self, job_id: int) -> int:
         """How many runs of the job have not ended (only its runs that had not ended before are read)."""
         active = self._active.get(job_id, set())

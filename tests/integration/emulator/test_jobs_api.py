@@ -390,3 +390,17 @@ def test_active_runs_and_tokens_are_kept_in_the_state_file(tmp_path: Path) -> No
         api = Api(second)
         assert run_now(api, job_id, idempotency_token="t") == running
         assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] == "SKIPPED"
+
+
+def test_cancel_all_cancels_the_jobs_active_runs(api: Api) -> None:
+    cluster_id = api.create()
+    job_id = create(
+        api, name="cancel-all", max_concurrent_runs=2, tasks=[python_task(existing_cluster_id=cluster_id)]
+    )
+    runs = [run_now(api, job_id), run_now(api, job_id)]
+    assert api.call("POST", "/api/2.2/jobs/runs/cancel-all", {"job_id": job_id}) == (200, {})
+    for run_id in runs:
+        assert run(api, run_id)["state"]["result_state"] == "CANCELED"
+    # Nothing is running now: the job runs again at once.
+    assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] != "SKIPPED"
+    assert "job_id" in refused(api, "/api/2.1/jobs/runs/cancel-all", {})
