@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
-from airflow_databricks_clusters.emulator.validation import validate_create
+from airflow_databricks_clusters.emulator.validation import AWS_FIELDS, CREATE_FIELDS, validate_create
 from airflow_databricks_clusters.emulator.workspace import Workspace
 
 #: The fields that give a task its compute; a task names exactly one.
@@ -79,13 +79,36 @@ def check_compute(task: Mapping[str, Any], keyed: Mapping[str, Any], workspace: 
             raise invalid_parameter(NOT_ALL_PURPOSE)
 
 
+def as_numbers(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with whole numbers given as strings (``"num_workers": "2"``) read as numbers: the Jobs
+    API's parser takes them, and the official provider sends every number of a submitted run so
+    (``normalise_json_content``)."""
+    numbers = dict(spec)
+    _read_numbers(numbers, [name for name, kind in CREATE_FIELDS.items() if kind == "int"])
+    for name, fields in (
+        ("aws_attributes", [name for name, kind in AWS_FIELDS.items() if kind == "int"]),
+        ("autoscale", ["min_workers", "max_workers"]),
+    ):
+        if isinstance(numbers.get(name), Mapping):
+            numbers[name] = dict(numbers[name])
+            _read_numbers(numbers[name], fields)
+    return numbers
+
+
+def _read_numbers(record: dict[str, Any], fields: Sequence[str]) -> None:
+    for name in fields:
+        value = record.get(name)
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            record[name] = int(value)
+
+
 def check_specs(tasks: Sequence[Mapping[str, Any]], keyed: Mapping[str, Any], workspace: Workspace) -> None:
     """Every job cluster spec the run would create, checked as ``clusters/create`` checks it."""
     for task in tasks:
         if task.get("new_cluster") is not None:
-            validate_create(task["new_cluster"], workspace.catalog)
+            validate_create(as_numbers(task["new_cluster"]), workspace.catalog)
     for spec in keyed.values():
-        validate_create(spec, workspace.catalog)
+        validate_create(as_numbers(spec), workspace.catalog)
 
 
 def create_job_cluster(
@@ -93,6 +116,6 @@ def create_job_cluster(
 ) -> str:
     """A job cluster for a run, started now; its id. Named as a workspace names it (a spec's own
     ``cluster_name`` is not used for a job cluster)."""
-    body = {**spec, "cluster_name": f"job-{job_id}-run-{task_run_id}"}
+    body = {**as_numbers(spec), "cluster_name": f"job-{job_id}-run-{task_run_id}"}
     body.pop("idempotency_token", None)
     return str(workspace.clusters_create(body, user=user, source="JOB")["cluster_id"])

@@ -24,6 +24,7 @@ from typing import Any
 from airflow_databricks_clusters.emulator import task_graph
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, invalid_state
 from airflow_databricks_clusters.emulator.job_clusters import (
+    as_numbers,
     check_compute,
     check_specs,
     checked_job_clusters,
@@ -121,6 +122,8 @@ class Runs:
             job_id = run_id + 100000 if job_id is None else int(job_id)
             records = [self._task_record(task, job_id, now) for task in tasks]
             self._place(records, keyed, user=user, job_id=job_id)
+            for record in records:
+                self._take_failure(record)
             run: dict[str, Any] = {
                 "run_id": run_id,
                 "job_id": job_id,
@@ -137,7 +140,10 @@ class Runs:
                 "state": {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"},
             }
             if keyed:
-                run["job_clusters"] = [copy.deepcopy(dict(entry)) for entry in job_clusters]
+                run["job_clusters"] = [
+                    {**copy.deepcopy(dict(entry)), "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
+                    for entry in job_clusters
+                ]
             run.update(copy.deepcopy(dict(extra or {})))
             self._runs[run_id] = run
             self._index(run)
@@ -158,11 +164,19 @@ class Runs:
             "_cluster_id": cluster_id,
             "_ran_since": None,
         }
-        failure = self.workspace.take_scenario("run_failure", {"cluster_id": cluster_id})
+        if isinstance(record.get("new_cluster"), Mapping):
+            record["new_cluster"] = as_numbers(record["new_cluster"])
+        return record
+
+    def _take_failure(self, record: dict[str, Any]) -> None:
+        """A ``run_failure`` scenario for the task's cluster (by id, or a job cluster's name) fails its
+        workload."""
+        cluster_id = record["_cluster_id"]
+        cluster = self._cluster(str(cluster_id)) if cluster_id else None
+        failure = self.workspace.take_scenario("run_failure", cluster or {"cluster_id": cluster_id})
         record["_fail"] = (
             failure.get("message", "Workload failed, see run output for details") if failure else None
         )
-        return record
 
     def _place(
         self, records: list[dict[str, Any]], keyed: Mapping[str, Any], *, user: str, job_id: int
@@ -271,27 +285,34 @@ class Runs:
                 task["_started_cluster"] = True
                 return
             if cluster_state in ("TERMINATING", "TERMINATED"):
-                at = min(now, float(cluster.get("terminated_time") or now * 1000) / 1000)
-                self._end(task, "INTERNAL_ERROR", "FAILED", _not_started(task, cluster_id, reason), at)
+                ran = self._last_ran(cluster_id)
+                if ran is None or max(ready, ran[0]) >= ran[1]:
+                    ended = self._newest(cluster_id, "TERMINATING", default=now)
+                    self._end(task, "INTERNAL_ERROR", "FAILED", _not_started(task, cluster_id, reason), ended)
+                    return
+                began = max(ready, ran[0])  # it ran before the termination, seen only now
+            elif cluster_state == "RUNNING":
+                # It began when its cluster became RUNNING (or when it became ready), however late that
+                # is seen: emulated time may have jumped (a test advancing the clock) since the last look.
+                began = max(ready, self._newest(cluster_id, "RUNNING", default=ready))
+            else:
                 return
-            if cluster_state != "RUNNING":
-                return
-            # It began when its cluster became RUNNING (or when it became ready), however late that is
-            # seen: emulated time may have jumped (a test advancing the clock) since the last look.
-            task["_ran_since"] = max(ready, self._running_since(cluster_id, now))
+            task["_ran_since"] = began
             task["state"] = {"life_cycle_state": "RUNNING", "state_message": "In run"}
             task["cluster_instance"] = {"cluster_id": cluster_id, "spark_context_id": _context_id(cluster)}
-            self.workspace.touch_cluster(cluster_id, at=task["_ran_since"])
+            self.workspace.touch_cluster(cluster_id, at=began)
         started = float(task["_ran_since"])
         if cluster_state not in ("RUNNING", "RESIZING"):
-            terminated = cluster.get("terminated_time") or int(now * 1000)
-            if terminated < (started + self.run_seconds) * 1000:
+            terminated = now
+            if cluster_state in ("TERMINATING", "TERMINATED"):
+                terminated = self._newest(cluster_id, "TERMINATING", default=now)
+            if terminated < started + self.run_seconds:
                 self._end(
                     task,
                     "INTERNAL_ERROR",
                     "FAILED",
                     f"Cluster {cluster_id} was terminated during the run. Reason: {reason}.",
-                    terminated / 1000,
+                    terminated,
                 )
                 return
         if now >= started + self.run_seconds:
@@ -379,10 +400,21 @@ class Runs:
             return float(task["_ran_since"]) + self.run_seconds
         return self.workspace.settles_at(str(task["_cluster_id"]))
 
-    def _running_since(self, cluster_id: str, default: float) -> float:
-        """When the cluster last became RUNNING (its newest RUNNING event)."""
+    def _last_ran(self, cluster_id: str) -> tuple[float, float] | None:
+        """For a terminated cluster that was RUNNING right before its termination: when it became RUNNING
+        and when the termination began. None when it terminated without running since its last start."""
         answer = self.workspace.clusters_events(
-            {"cluster_id": cluster_id, "event_types": ["RUNNING"], "order": "DESC", "limit": 1}
+            {"cluster_id": cluster_id, "event_types": ["RUNNING", "TERMINATING"], "order": "DESC", "limit": 2}
+        )
+        events = answer["events"]
+        if len(events) < 2 or [e["type"] for e in events] != ["TERMINATING", "RUNNING"]:
+            return None
+        return float(events[1]["timestamp"]) / 1000, float(events[0]["timestamp"]) / 1000
+
+    def _newest(self, cluster_id: str, event_type: str, *, default: float) -> float:
+        """When the cluster's newest event of ``event_type`` happened (``default`` without one)."""
+        answer = self.workspace.clusters_events(
+            {"cluster_id": cluster_id, "event_types": [event_type], "order": "DESC", "limit": 1}
         )
         events = answer["events"]
         return float(events[0]["timestamp"]) / 1000 if events else default
