@@ -110,10 +110,10 @@ class EmulatorApp:
         saved = self.jobs
         # Jobs 2.0 had every call here but update and runs/cancel-all; each version answers in its own shape.
         job_defs: dict[tuple[str, str], Handler] = {
-            ("POST", "jobs/create"): lambda b, c: saved.create(b, user=c.user),
+            ("POST", "jobs/create"): lambda b, c: saved.create(b, user=c.user, api_version=c.api_version),
             ("GET", "jobs/get"): lambda b, c: saved.get(b, api_version=c.api_version),
             ("GET", "jobs/list"): lambda b, c: saved.list_jobs(b, api_version=c.api_version),
-            ("POST", "jobs/reset"): lambda b, c: saved.reset(b),
+            ("POST", "jobs/reset"): lambda b, c: saved.reset(b, api_version=c.api_version),
             ("POST", "jobs/delete"): lambda b, c: saved.delete(b),
             ("POST", "jobs/run-now"): lambda b, c: saved.run_now(b, user=c.user),
             ("POST", "jobs/runs/delete"): lambda b, c: runs.delete(b),

@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow_databricks_clusters.emulator import job_settings
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
-from airflow_databricks_clusters.emulator.jobs import ENDED, Runs
+from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.request_params import integer, one, paged
 from airflow_databricks_clusters.emulator.validation import validate_create
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
@@ -36,6 +36,10 @@ LIST_MAX_JOBS = {"2.1": 25, "2.2": 100}
 ARRAY_PAGE = 100
 PAGED_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
 MAX_IDEMPOTENCY_TOKEN = 64
+#: A run beyond ``max_concurrent_runs``: the service's words when it is skipped (databricks/cli PR 257),
+#: the emulator's when it is queued.
+SKIPPED = "Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
+QUEUED = "Queued: the job is already running its maximum of {limit} concurrent runs."
 #: The first job id: job ids are large numbers in a workspace, apart from the one-time runs' own.
 FIRST_JOB_ID = 10**12 + 1
 #: run-now's legacy parameters: which task kind each applies to, and which field of it it sets.
@@ -65,12 +69,18 @@ class Jobs:
         self._active: dict[int, set[int]] = {}
         #: run-now idempotency token -> the run it started
         self._tokens: dict[str, int] = {}
+        #: job id -> its QUEUED runs, first queued first
+        self._queues: dict[int, list[int]] = {}
+        self._releasing: set[int] = set()
+        runs.on_queued = self._release
         self._ids = itertools.count(FIRST_JOB_ID)
 
     # -- definitions ---------------------------------------------------------------------------------------
 
-    def create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
-        settings = self._checked(job_settings.from_request(body))
+    def create(
+        self, body: Mapping[str, Any], *, user: str = DEFAULT_USER, api_version: str = "2.2"
+    ) -> dict[str, Any]:
+        settings = self._checked(_queue_default(job_settings.from_request(body), api_version))
         with self.workspace.lock:
             job_id = next(self._ids)
             self._jobs[job_id] = {
@@ -153,14 +163,19 @@ class Jobs:
             answer["prev_page_token"] = preceding
         return answer
 
-    def reset(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def reset(self, body: Mapping[str, Any], *, api_version: str = "2.2") -> dict[str, Any]:
         """``jobs/reset``: ``new_settings`` replace every setting of the job."""
         new_settings = body.get("new_settings")
         if new_settings is None:
             raise invalid_parameter("Missing required field: new_settings")
         with self.workspace.lock:
             job = self._job(body.get("job_id"))
-            self._replace(job, self._checked(job_settings.from_request(new_settings), "new_settings."))
+            self._replace(
+                job,
+                self._checked(
+                    _queue_default(job_settings.from_request(new_settings), api_version), "new_settings."
+                ),
+            )
             return {}
 
     def update(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,16 +231,22 @@ class Jobs:
             if overriding:
                 extra["overriding_parameters"] = overriding
             limit = int(settings.get("max_concurrent_runs", 1))
-            if self._active_runs(job["job_id"]) >= limit:
-                run_id = self.runs.skip(
+            self._release(job["job_id"])
+            waiting = self._queues.get(job["job_id"])
+            if waiting or len(self._active.get(job["job_id"], ())) >= limit:
+                queued = (settings.get("queue") or {}).get("enabled") is True
+                run_id = self.runs.hold(
                     tasks,
                     run_name=settings["name"],
                     user=user,
                     job_id=job["job_id"],
-                    message=f"Skipping this run because the limit of {limit} maximum concurrent runs has "
-                    "been reached.",
+                    message=(QUEUED if queued else SKIPPED).format(limit=limit),
+                    queued=queued,
+                    job_clusters=settings.get("job_clusters") or (),
                     extra=extra,
                 )
+                if queued:
+                    self._queues.setdefault(job["job_id"], []).append(run_id)
             else:
                 run_id = self.runs.launch(
                     tasks,
@@ -243,26 +264,55 @@ class Jobs:
             return {"run_id": run_id, "number_in_job": run_id}
 
     def cancel_all(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``runs/cancel-all``: every run of the job that has not ended is cancelled (``job_id`` required;
-        the emulator queues nothing, so ``all_queued_runs`` has nothing more to cancel)."""
+        """``runs/cancel-all``: every run of ``job_id`` that has not ended, queued ones too, is cancelled;
+        without ``job_id``, ``all_queued_runs`` cancels every queued run of the workspace."""
         if body.get("job_id") is None and not body.get("all_queued_runs"):
-            raise invalid_parameter("Missing required field: job_id")
+            raise invalid_parameter("Missing required field: job_id (or all_queued_runs)")
         with self.workspace.lock:
-            job_ids = [self._job(body["job_id"])["job_id"]] if body.get("job_id") is not None else []
-            for job_id in job_ids:
-                for run_id in sorted(self._active.get(job_id, set())):
-                    if self.runs.exists(run_id):
-                        self.runs.cancel({"run_id": run_id})
-                self._active_runs(job_id)
+            if body.get("job_id") is not None:
+                job_id = self._job(body["job_id"])["job_id"]
+                doomed = [*self._queues.pop(job_id, []), *sorted(self._active.pop(job_id, set()))]
+            else:
+                doomed = [run_id for queue in self._queues.values() for run_id in queue]
+                self._queues = {}
+            for run_id in doomed:
+                if self.runs.exists(run_id):
+                    self.runs.cancel({"run_id": run_id})
+            self._changed()
             return {}
 
-    def _active_runs(self, job_id: int) -> int:
-        """How many runs of the job have not ended (only its runs that had not ended before are read)."""
-        active = self._active.get(job_id, set())
-        for run_id in list(active):
-            if not self.runs.exists(run_id) or self.runs.life_cycle_state(run_id) in ENDED:
-                active.discard(run_id)
-        return len(active)
+    def _release(self, job_id: int) -> None:
+        """Start the job's queued runs whose turn has come: each takes the slot of a run of the job that
+        ended (from when it ended) or a slot free already; first queued, first started."""
+        if job_id in self._releasing:
+            return  # reading the job's runs below reads this job's queue again
+        self._releasing.add(job_id)
+        try:
+            freed: list[float] = []  # when the job's runs that ended freed their slots
+            while True:
+                active = self._active.setdefault(job_id, set())
+                for run_id in list(active):
+                    ended = self.runs.ended_at(run_id)
+                    if ended is not None:
+                        active.discard(run_id)
+                        freed.append(ended)
+                queue = self._queues.get(job_id, [])
+                while queue and not self.runs.is_queued(queue[0]):
+                    queue.pop(0)  # cancelled while queued
+                job = self._jobs.get(job_id)
+                slots = (int(job["settings"].get("max_concurrent_runs", 1)) if job else 1) - len(active)
+                if not queue:
+                    self._queues.pop(job_id, None)
+                if not queue or slots <= 0:
+                    return
+                # The slot free longest: one free before any of these runs ended, else the first to end.
+                freed.sort()
+                at = freed.pop(0) if len(freed) >= slots else 0.0
+                started = queue.pop(0)
+                self.runs.start_queued(started, at)
+                active.add(started)
+        finally:
+            self._releasing.discard(job_id)
 
     # -- the state file ------------------------------------------------------------------------------------
 
@@ -277,6 +327,7 @@ class Jobs:
                 "jobs": [copy.deepcopy(job) for job in self._jobs.values()],
                 "active": {str(job_id): sorted(runs) for job_id, runs in self._active.items() if runs},
                 "idempotency_tokens": dict(self._tokens),
+                "queues": {str(job_id): list(runs) for job_id, runs in self._queues.items() if runs},
                 "next_job_id": self._peek_id(),
             }
 
@@ -288,6 +339,7 @@ class Jobs:
                 self._name(job_id, job["settings"]["name"])
             self._active = {int(k): {int(r) for r in v} for k, v in data.get("active", {}).items()}
             self._tokens = {str(k): int(v) for k, v in data.get("idempotency_tokens", {}).items()}
+            self._queues = {int(k): [int(r) for r in v] for k, v in data.get("queues", {}).items()}
             first = max([FIRST_JOB_ID - 1, *self._jobs]) + 1
             self._ids = itertools.count(max(first, int(data.get("next_job_id", first))))
 
@@ -393,6 +445,14 @@ def _with_parameters(task: Mapping[str, Any], legacy: Mapping[str, Any]) -> dict
                 spec = copied[kind]
                 spec[field] = {**spec.get(field, {}), **value} if isinstance(value, dict) else list(value)
     return copied
+
+
+def _queue_default(settings: dict[str, Any], api_version: str) -> dict[str, Any]:
+    """Jobs 2.2 queues a job's runs beyond ``max_concurrent_runs`` unless told not to; 2.0 and 2.1 do not
+    unless told to."""
+    if api_version == "2.2" and isinstance(settings, dict) and settings.get("queue") is None:
+        settings["queue"] = {"enabled": True}
+    return settings
 
 
 def _newest_first(job: Mapping[str, Any]) -> tuple[int, int]:

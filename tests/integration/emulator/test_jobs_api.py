@@ -337,9 +337,11 @@ def test_run_now_applies_legacy_parameters_to_the_tasks_of_their_kind(api: Api) 
     assert "field notebook_params.a" in refused(api, "/api/2.2/jobs/run-now", bad)
 
 
-def test_a_run_beyond_max_concurrent_runs_is_skipped(api: Api) -> None:
+def test_a_run_beyond_max_concurrent_runs_is_skipped_without_queueing(api: Api) -> None:
     cluster_id = api.create()
-    job_id = create(api, name="one-at-a-time", tasks=[python_task(existing_cluster_id=cluster_id)])
+    # Jobs 2.1 makes a job that does not queue (2.2 queues by default).
+    job_id = create(api, "2.1", name="one-at-a-time", tasks=[python_task(existing_cluster_id=cluster_id)])
+    assert "queue" not in get(api, job_id)["settings"]
     first = run_now(api, job_id)
     second = run_now(api, job_id)
     skipped = run(api, second)
@@ -351,6 +353,33 @@ def test_a_run_beyond_max_concurrent_runs_is_skipped(api: Api) -> None:
     assert wait_ended(api, first)["state"]["result_state"] == "SUCCESS"
     # Once the first has ended, the job runs again.
     assert wait_ended(api, run_now(api, job_id))["state"]["result_state"] == "SUCCESS"
+
+
+def test_a_2_2_job_queues_runs_beyond_max_concurrent_runs(api: Api) -> None:
+    cluster_id = api.create()
+    job_id = create(api, name="queued", tasks=[python_task(existing_cluster_id=cluster_id)])
+    assert get(api, job_id)["settings"]["queue"] == {"enabled": True}
+    first, second, third = run_now(api, job_id), run_now(api, job_id), run_now(api, job_id)
+    assert run(api, second)["state"]["life_cycle_state"] == "QUEUED"
+    assert run(api, third)["state"]["life_cycle_state"] == "QUEUED"
+    ended = wait_ended(api, first)
+    # The second starts when the first ends, and only then; the third waits for the second.
+    assert run(api, third)["state"]["life_cycle_state"] == "QUEUED"
+    started = wait_ended(api, second)
+    assert started["state"]["result_state"] == "SUCCESS"
+    assert started["tasks"][0]["start_time"] >= ended["end_time"]
+    assert wait_ended(api, third)["tasks"][0]["start_time"] >= started["end_time"]
+    # A queued run that is cancelled never starts.
+    busy, waiting = run_now(api, job_id), run_now(api, job_id)
+    assert api.call("POST", "/api/2.2/jobs/runs/cancel", {"run_id": waiting}) == (200, {})
+    wait_ended(api, busy)
+    assert run(api, waiting)["state"]["result_state"] == "CANCELED"
+    assert run(api, waiting)["tasks"][0]["cluster_instance"] == {"cluster_id": cluster_id}
+    # Queueing turned off by update: beyond the limit is skipped again.
+    body = {"job_id": job_id, "new_settings": {"queue": {"enabled": False}}}
+    assert api.call("POST", "/api/2.2/jobs/update", body) == (200, {})
+    run_now(api, job_id)
+    assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] == "SKIPPED"
 
 
 def test_an_idempotency_token_answers_the_run_it_started(api: Api) -> None:
@@ -380,16 +409,20 @@ def test_runs_delete_refuses_an_active_run_and_deletes_an_ended_one(api: Api) ->
     )
 
 
-def test_active_runs_and_tokens_are_kept_in_the_state_file(tmp_path: Path) -> None:
+def test_active_runs_queues_and_tokens_are_kept_in_the_state_file(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    with Emulator(state_file=state, time_scale=0, start_seconds=0.4, run_seconds=0.3) as first:
+    options: dict[str, Any] = {"state_file": state, "time_scale": 0, "start_seconds": 0.4, "run_seconds": 0.3}
+    with Emulator(**options) as first:
         api = Api(first)
         job_id = create(api, name="kept-running", tasks=[python_task(existing_cluster_id=api.create())])
         running = run_now(api, job_id, idempotency_token="t")
-    with Emulator(state_file=state, time_scale=0, start_seconds=0.4, run_seconds=0.3) as second:
+        waiting = run_now(api, job_id)
+    with Emulator(**options) as second:
         api = Api(second)
         assert run_now(api, job_id, idempotency_token="t") == running
-        assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] == "SKIPPED"
+        assert run(api, waiting)["state"]["life_cycle_state"] == "QUEUED"
+        assert wait_ended(api, waiting)["state"]["result_state"] == "SUCCESS"
+        assert run(api, running)["state"]["result_state"] == "SUCCESS"
 
 
 def test_cancel_all_cancels_the_jobs_active_runs(api: Api) -> None:
