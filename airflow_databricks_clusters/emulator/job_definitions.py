@@ -8,8 +8,9 @@ ignores case, as the service's) reads only the jobs of that name. ``list`` pages
 
 ``run-now`` starts a ``JOB_RUN`` of the job's tasks with the parameters given (``job_parameters``, or the
 legacy per-kind ones applied to the tasks of that kind). A job already running ``max_concurrent_runs``
-runs gets a run that is ``SKIPPED`` at once, with the service's message; an ``idempotency_token`` seen
-before answers the run it started.
+runs gets a ``QUEUED`` run if it queues (a 2.2 job does by default), started when a run of the job ends;
+else a run ``SKIPPED`` at once, with the service's message. An ``idempotency_token`` seen before answers
+the run it started.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ LEGACY_PARAMETERS = {
     "spark_submit_params": ("spark_submit_task", "parameters"),
     "python_named_params": ("python_wheel_task", "named_parameters"),
 }
-#: ``python_params`` also sets a wheel task's positional parameters, as the service does.
+#: ``python_params`` is for "jobs with Python tasks" (databricks-sdk's words): the emulator applies it to a
+#: wheel task's positional parameters too.
 _ALSO = {"python_params": ("python_wheel_task", "parameters")}
 
 
@@ -189,11 +191,15 @@ class Jobs:
             return {}
 
     def delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``jobs/delete``. Its runs stay readable by run id (the emulator does not cancel them)."""
+        """``jobs/delete``. Its runs stay readable by run id; those still queued are cancelled, those
+        running are left to end."""
         with self.workspace.lock:
             job = self._job(body.get("job_id"))
             del self._jobs[job["job_id"]]
             self._active.pop(job["job_id"], None)
+            for run_id in self._queues.pop(job["job_id"], []):
+                if self.runs.is_queued(run_id):
+                    self.runs.cancel({"run_id": run_id})
             self._unname(job["job_id"], job["settings"]["name"])
             self._changed()
             return {}

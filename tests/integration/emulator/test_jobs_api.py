@@ -378,8 +378,14 @@ def test_a_2_2_job_queues_runs_beyond_max_concurrent_runs(api: Api) -> None:
     # Queueing turned off by update: beyond the limit is skipped again.
     body = {"job_id": job_id, "new_settings": {"queue": {"enabled": False}}}
     assert api.call("POST", "/api/2.2/jobs/update", body) == (200, {})
-    run_now(api, job_id)
+    running = run_now(api, job_id)
     assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] == "SKIPPED"
+    # Deleting a job cancels its queued runs.
+    api.call("POST", "/api/2.2/jobs/update", {"job_id": job_id, "new_settings": {"queue": {"enabled": True}}})
+    queued = run_now(api, job_id)
+    assert api.call("POST", "/api/2.2/jobs/delete", {"job_id": job_id}) == (200, {})
+    wait_ended(api, running)
+    assert run(api, queued)["state"]["result_state"] == "CANCELED"
 
 
 def test_an_idempotency_token_answers_the_run_it_started(api: Api) -> None:
