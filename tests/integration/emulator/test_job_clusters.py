@@ -182,6 +182,14 @@ def test_tasks_without_compute_or_with_an_unknown_key_are_refused(api: Api) -> N
         },
     )
     assert "depends on 'u'" in answer["message"]
+    loop = [
+        {"task_key": "a", "new_cluster": NEW_CLUSTER, "depends_on": [{"task_key": "b"}], **TASK},
+        {"task_key": "b", "new_cluster": NEW_CLUSTER, "depends_on": [{"task_key": "a"}], **TASK},
+    ]
+    assert "cycle" in refused(api, {"tasks": loop})["message"]
+    twice = [{"task_key": "a", "new_cluster": NEW_CLUSTER, **TASK}] * 2
+    assert "Duplicate task_key 'a'" in refused(api, {"tasks": twice})["message"]
+    assert api.emu.workspace.cluster_count() == 0
 
 
 def test_the_clusters_api_reads_and_deletes_a_job_cluster_but_does_not_change_it(
