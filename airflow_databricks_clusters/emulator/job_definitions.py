@@ -157,7 +157,7 @@ class Jobs:
         answer: dict[str, Any] = {}
         if page:
             answer["jobs"] = page
-        if api_version != "2.2":  # 2.2 answers no has_more, only the tokens
+        if api_version == "2.1":  # 2.2 answers only the tokens; 2.0 did not page
             answer["has_more"] = bool(following)
         if following:
             answer["next_page_token"] = following

@@ -224,7 +224,7 @@ def test_jobs_2_0_keeps_the_single_task_form(shared: Api) -> None:
     assert new["tasks"][0]["notebook_task"] == {"notebook_path": "/Shared/etl"}
     assert new["tasks"][0]["max_retries"] == 1
     _, listed = shared.call("GET", "/api/2.0/jobs/list")
-    assert "next_page_token" not in listed
+    assert "next_page_token" not in listed and "has_more" not in listed
     assert any(j["job_id"] == body["job_id"] for j in listed["jobs"])
 
 
