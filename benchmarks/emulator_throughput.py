@@ -1,13 +1,15 @@
-"""Requests per second and latency of the emulator's ``clusters/get`` and ``jobs/runs/get`` as clusters and
-runs accumulate.
+"""Requests per second and latency of the emulator's ``clusters/get``, ``jobs/runs/get``, ``jobs/get`` and
+``jobs/list`` by name as clusters, jobs and runs accumulate.
 
 Measured
     One emulator (``python -m airflow_databricks_clusters.emulator``, its own process, so the client here
     does not share a GIL with the server) on a loopback port. The workspace is filled through the API up to
-    N clusters (``POST /api/2.1/clusters/create``) and N job runs, one on each cluster
-    (``POST /api/2.1/jobs/runs/submit``), for each N (normal: 1, 100, 1000, 3000; ``--quick``: 1, 20); the
-    clusters start in 50 ms and a run lasts a day, so every cluster is RUNNING and every run RUNNING when
-    the measurement begins (``GET /emulator/stats`` confirms the counts). For each N, one
+    N clusters (``POST /api/2.1/clusters/create``), N one-time runs, one on each cluster
+    (``POST /api/2.1/jobs/runs/submit``), and N jobs, each named for its number and run once on its cluster
+    (``POST /api/2.2/jobs/create``, ``POST /api/2.2/jobs/run-now``), for each N (normal: 1, 100, 1000,
+    3000; ``--quick``: 1, 20); the clusters start in 50 ms and a run lasts a day, so every cluster is
+    RUNNING and every run RUNNING when the measurement begins (``GET /emulator/stats`` confirms the
+    cluster and run counts: N and 2N). For each N, one
     ``requests.Session`` sends sequential requests, in alternating timed phases (normal: 3 rounds of 1.5 s
     each; ``--quick``: 1 round of 0.25 s) of:
 
@@ -17,7 +19,10 @@ Measured
     * get: ``GET /api/2.1/clusters/get?cluster_id=<the first cluster>`` with the bearer token, which takes
       the workspace lock and (``Workspace._advance``) brings the workspace up to date before answering;
     * runs-get: ``GET /api/2.1/jobs/runs/get?run_id=<the first run>``, which also reads the run's cluster
-      (as a run in progress does on every look).
+      (as a run in progress does on every look);
+    * jobs-get: ``GET /api/2.2/jobs/get?job_id=<the first job>``;
+    * jobs-named: ``GET /api/2.2/jobs/list?name=<the first job's name>`` (the one job of that name), as
+      the official provider finds a job by name.
 
 Figures (per N and endpoint)
     req/s                requests completed per second (sequential, one connection)
@@ -31,6 +36,9 @@ How to read it
     with the number of clusters (or runs); the ``growth`` lines turn it into microseconds per existing
     cluster per request (between the smallest and largest N): about 0 when a request's cost does not
     depend on N, within the noise of a shared machine (a few tenths of a microsecond either way).
+    ``ratio <endpoint> N=<largest>/N=<smallest>`` is the same request's mean time on the fullest workspace
+    over its time on the emptiest one, both measured in this run: about 1.00x when it costs the same
+    however many clusters, jobs and runs the workspace holds.
     Absolute figures depend on the machine; compare ratios.
 """
 
@@ -50,9 +58,11 @@ from emulator_process import SPEC, TOKEN, EmulatorProcess
 BASELINE_PATH = "/.well-known/databricks-config"
 GET_PATH = "/api/2.1/clusters/get"
 RUNS_GET_PATH = "/api/2.1/jobs/runs/get"
+JOBS_GET_PATH = "/api/2.2/jobs/get"
+JOBS_LIST_PATH = "/api/2.2/jobs/list"
 STATS_PATH = "/emulator/stats"
 #: The endpoints timed, in the order of each round's phases: the baseline first.
-ENDPOINTS = ("baseline", "get", "runs-get")
+ENDPOINTS = ("baseline", "get", "runs-get", "jobs-get", "jobs-named")
 #: Clusters RUNNING at once, runs that never end while measured.
 EMULATOR_OPTIONS = ("--start-seconds", "0.05", "--terminate-seconds", "0.05", "--run-seconds", "86400")
 
@@ -100,12 +110,20 @@ def call(session: requests.Session, method: str, url: str, **kwargs: Any) -> Any
 
 
 def measure(
-    session: requests.Session, url: str, cluster_id: str, run_id: int, rounds: int, seconds: float
+    session: requests.Session,
+    url: str,
+    cluster_id: str,
+    run_id: int,
+    job_id: int,
+    rounds: int,
+    seconds: float,
 ) -> dict[str, Sample]:
     senders: dict[str, Callable[[], None]] = {
         "baseline": lambda: call(session, "GET", url + BASELINE_PATH),
         "get": lambda: call(session, "GET", url + GET_PATH, params={"cluster_id": cluster_id}),
         "runs-get": lambda: call(session, "GET", url + RUNS_GET_PATH, params={"run_id": run_id}),
+        "jobs-get": lambda: call(session, "GET", url + JOBS_GET_PATH, params={"job_id": job_id}),
+        "jobs-named": lambda: call(session, "GET", url + JOBS_LIST_PATH, params={"name": job_name(0)}),
     }
     # A few of each first: connection set up, caches warm, every cluster's start applied.
     for _ in range(20):
@@ -138,6 +156,26 @@ def submit(session: requests.Session, url: str, cluster_ids: Sequence[str]) -> l
             int(call(session, "POST", url + "/api/2.1/jobs/runs/submit", json={"tasks": [task]})["run_id"])
         )
     return runs
+
+
+def job_name(index: int) -> str:
+    return f"benchmark-job-{index}"
+
+
+def add_jobs(session: requests.Session, url: str, cluster_ids: Sequence[str], first: int) -> list[int]:
+    """One job on each cluster, numbered from ``first``, each run once (its run lasts a day)."""
+    jobs = []
+    for index, cluster_id in enumerate(cluster_ids, start=first):
+        task = {
+            "task_key": "t",
+            "existing_cluster_id": cluster_id,
+            "spark_python_task": {"python_file": "x.py"},
+        }
+        settings = {"name": job_name(index), "tasks": [task]}
+        job_id = int(call(session, "POST", url + "/api/2.2/jobs/create", json=settings)["job_id"])
+        call(session, "POST", url + "/api/2.2/jobs/run-now", json={"job_id": job_id})
+        jobs.append(job_id)
+    return jobs
 
 
 def growth_us(
@@ -180,17 +218,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         session.headers["Authorization"] = f"Bearer {TOKEN}"
         ids: list[str] = []
         runs: list[int] = []
+        jobs: list[int] = []
         for n in sizes:
             start = time.perf_counter()
             ids += fill(session, server.url, n - len(ids))
             time.sleep(0.1)  # past start_seconds: every cluster is due to be RUNNING
             runs += submit(session, server.url, ids[len(runs) :])
+            jobs += add_jobs(session, server.url, ids[len(jobs) :], len(jobs))
             filled = time.perf_counter() - start
             held = call(session, "GET", server.url + STATS_PATH)
-            if (held["clusters"], held["runs"]) != (n, n):
-                raise RuntimeError(f"{STATS_PATH}: expected {n} clusters and runs, got {held}")
-            results[n] = measure(session, server.url, ids[0], runs[0], rounds, seconds)
-            print(f"N={n} clusters and runs (filled in {filled:.1f} s)")
+            if (held["clusters"], held["runs"]) != (n, 2 * n):
+                raise RuntimeError(f"{STATS_PATH}: expected {n} clusters and {2 * n} runs, got {held}")
+            results[n] = measure(session, server.url, ids[0], runs[0], jobs[0], rounds, seconds)
+            print(f"N={n} clusters, jobs, one-time runs and job runs (filled in {filled:.1f} s)")
             print(
                 f"  {'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
                 f"{'mean ms':>9}{'count':>9}"
@@ -208,11 +248,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if len(sizes) > 1:
         low, high = sizes[0], sizes[-1]
-        for name, what in (("get", "clusters/get"), ("runs-get", "jobs/runs/get")):
+        for name in ENDPOINTS[1:]:
+            full, empty = results[high][name], results[low][name]
+            print(
+                f"ratio {name} N={high}/N={low}: time per request = {full.mean_ms / empty.mean_ms:.2f}x"
+                f" (p50 {full.percentile_ms(50) / empty.percentile_ms(50):.2f}x; baseline"
+                f" {results[high]['baseline'].mean_ms / results[low]['baseline'].mean_ms:.2f}x)"
+            )
+        growing = (
+            ("get", "clusters/get"),
+            ("runs-get", "jobs/runs/get"),
+            ("jobs-get", "jobs/get"),
+            ("jobs-named", "jobs/list by name"),
+        )
+        for name, what in growing:
             mean_us = growth_us(results, name, low, high, lambda sample: sample.mean_ms)
             p50_us = growth_us(results, name, low, high, lambda sample: sample.percentile_ms(50))
             print(
-                f"growth: {what} costs {mean_us:.2f} us more per existing cluster (and run) per request"
+                f"growth: {what} costs {mean_us:.2f} us more per existing cluster (job, runs) per request"
                 f" (over the baseline, N={low} -> N={high}; by the medians {p50_us:.2f} us)"
             )
     return 0

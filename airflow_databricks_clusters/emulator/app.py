@@ -32,6 +32,7 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.job_definitions import Jobs
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.request_params import one
@@ -69,10 +70,12 @@ class EmulatorApp:
         *,
         dbfs: Dbfs | None = None,
         libraries: ClusterLibraries | None = None,
+        saved_jobs: Jobs | None = None,
     ) -> None:
         self.workspace = workspace
         self.libraries = libraries or ClusterLibraries(workspace)
         self.runs = runs
+        self.jobs = saved_jobs or Jobs(workspace, runs)
         self.auth = auth
         self.faults = faults
         self.clock = clock
@@ -118,6 +121,23 @@ class EmulatorApp:
             ("GET", "libraries/cluster-status"): lambda b, c: libs.cluster_status(b),
             ("GET", "libraries/all-cluster-statuses"): lambda b, c: libs.all_cluster_statuses(b),
         }
+        saved = self.jobs
+        # Jobs 2.0 had every call here but update and runs/cancel-all; each version answers in its own shape.
+        job_defs: dict[tuple[str, str], Handler] = {
+            ("POST", "jobs/create"): lambda b, c: saved.create(b, user=c.user, api_version=c.api_version),
+            ("GET", "jobs/get"): lambda b, c: saved.get(b, api_version=c.api_version),
+            ("GET", "jobs/list"): lambda b, c: saved.list_jobs(b, api_version=c.api_version),
+            ("POST", "jobs/reset"): lambda b, c: saved.reset(b, api_version=c.api_version),
+            ("POST", "jobs/delete"): lambda b, c: saved.delete(b),
+            ("POST", "jobs/run-now"): lambda b, c: saved.run_now(b, user=c.user),
+            ("POST", "jobs/runs/delete"): lambda b, c: runs.delete(b),
+        }
+        jobs = {**jobs, **job_defs}
+        jobs_since_21 = {
+            **jobs,
+            ("POST", "jobs/update"): lambda b, c: saved.update(b),
+            ("POST", "jobs/runs/cancel-all"): lambda b, c: saved.cancel_all(b),
+        }
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
@@ -150,10 +170,10 @@ class EmulatorApp:
             },
             "2.1": {
                 **clusters,
-                **jobs,
+                **jobs_since_21,
                 ("GET", "clusters/list"): lambda b, c: ws.clusters_list(b, api_version="2.1"),
             },
-            "2.2": dict(jobs),
+            "2.2": dict(jobs_since_21),
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

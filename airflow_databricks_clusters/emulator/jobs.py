@@ -18,11 +18,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_databricks_clusters.emulator import task_graph
-from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter
+from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, invalid_state
 from airflow_databricks_clusters.emulator.job_clusters import (
     as_numbers,
     check_compute,
@@ -76,6 +76,9 @@ class Runs:
         #: task run id -> (its run's id, the task's index)
         self._task_runs: dict[int, tuple[int, int]] = {}
         self._ids = itertools.count(1001)
+        #: Called with a job's id when one of its QUEUED runs is read (``job_definitions.py`` starts
+        #: the runs whose turn has come, with ``start_queued``).
+        self.on_queued: Callable[[int], None] | None = None
 
     def submit(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
         """``runs/submit``: ``tasks[]`` (or the legacy single-task form, its fields at the top level) with
@@ -270,6 +273,12 @@ class Runs:
         whose tasks have all ended, and sum the tasks up into the run's state."""
         if run["state"]["life_cycle_state"] in ENDED:
             return
+        if "_queued" in run:
+            # A queued job run starts when its job frees a slot: its owner (job_definitions.py) knows when.
+            if self.on_queued is not None:
+                self.on_queued(int(run["job_id"]))
+            if "_queued" in run:
+                return
         now = self.workspace.now()
         by_key = {str(task.get("task_key")): task for task in run["tasks"]}
         moved = True
@@ -610,6 +619,137 @@ class Runs:
                 self._advance(run)
             base = self.base_url if base_url is None else base_url
             return [self._view(run, base, "2.1") for run in self._runs.values()]
+
+    # -- what a job's runs need besides (``job_definitions.py``) ------------------------------------------
+
+    def hold(
+        self,
+        tasks: Sequence[Mapping[str, Any]],
+        *,
+        run_name: str,
+        user: str,
+        job_id: int,
+        message: str,
+        queued: bool,
+        job_clusters: Sequence[Mapping[str, Any]] = (),
+        extra: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Record a job's run beyond its ``max_concurrent_runs``, no cluster touched; its run id. SKIPPED at
+        once with ``message``, or ``queued``: QUEUED until ``start_queued``."""
+        with self.workspace.lock:
+            at = int(self.workspace.now() * 1000)
+            ended = 0 if queued else at
+            state = {
+                "life_cycle_state": "QUEUED" if queued else "SKIPPED",
+                "state_message": message,
+                "user_cancelled_or_timedout": False,
+            }
+            run_id = next(self._ids)
+            records = [
+                {
+                    **copy.deepcopy(dict(task)),
+                    "run_id": next(self._ids),
+                    "job_id": job_id,
+                    "attempt_number": 0,
+                    "start_time": at,
+                    "end_time": ended,
+                    "state": dict(state),
+                    "cluster_instance": {"cluster_id": task.get("existing_cluster_id")},
+                    "_cluster_id": task.get("existing_cluster_id"),
+                    "_ran_since": None,
+                    "_fail": None,
+                }
+                for task in tasks
+            ]
+            run: dict[str, Any] = {
+                "run_id": run_id,
+                "job_id": job_id,
+                "number_in_job": run_id,
+                "run_name": run_name,
+                "creator_user_name": user,
+                "run_type": "JOB_RUN",
+                "start_time": at,
+                "setup_duration": 0,
+                "execution_duration": 0,
+                "cleanup_duration": 0,
+                "end_time": ended,
+                "tasks": records,
+                "state": state,
+                **copy.deepcopy(dict(extra or {})),
+            }
+            if queued:
+                run["_queued"] = {
+                    "tasks": [copy.deepcopy(dict(task)) for task in tasks],
+                    "job_clusters": [copy.deepcopy(dict(entry)) for entry in job_clusters],
+                }
+            self._runs[run_id] = run
+            self._index(run)
+            return run_id
+
+    def start_queued(self, run_id: int, at: float) -> None:
+        """A QUEUED run starts, as if at ``at`` (when its job freed a slot): its tasks get their compute (job
+        clusters made now) and run as a launched run's do."""
+        with self.workspace.lock:
+            run = self._runs[run_id]
+            queued = run.pop("_queued")
+            at = max(at, float(run["start_time"]) / 1000)
+            keyed = checked_job_clusters(queued["job_clusters"] or None)
+            records = []
+            for held, task in zip(run["tasks"], queued["tasks"], strict=True):
+                record = self._task_record(task, int(run["job_id"]), at)
+                record["run_id"] = held["run_id"]
+                records.append(record)
+            # As launch places a run's tasks: keep the two alike.
+            self._place(records, keyed, user=run["creator_user_name"], job_id=int(run["job_id"]))
+            for record in records:
+                self._take_failure(record)
+            run["tasks"] = records
+            if keyed:
+                run["job_clusters"] = [
+                    {**entry, "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
+                    for entry in queued["job_clusters"]
+                ]
+            run["state"] = {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"}
+            self._advance(run)
+
+    def is_queued(self, run_id: Any) -> bool:
+        """Whether the run waits in its job's queue (read as it stands: nothing is brought up to date)."""
+        with self.workspace.lock:
+            run = self._runs.get(_run_id(run_id))
+            return run is not None and "_queued" in run and run["state"]["life_cycle_state"] == "QUEUED"
+
+    def ended_at(self, run_id: Any) -> float | None:
+        """When the run ended (brought up to date first); None while it has not, or if there is no such run
+        (a deleted run's end has passed: 0)."""
+        with self.workspace.lock:
+            run = self._runs.get(_run_id(run_id))
+            if run is None:
+                return 0.0
+            self._advance(run)
+            if run["state"]["life_cycle_state"] not in ENDED:
+                return None
+            return float(run["end_time"]) / 1000
+
+    def exists(self, run_id: Any) -> bool:
+        """Whether the workspace holds the run (not deleted)."""
+        with self.workspace.lock:
+            return _run_id(run_id) in self._runs
+
+    def delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``runs/delete``: a run that has ended goes, with its tasks' runs; an active one is refused (the
+        workspace deletes only non-active runs)."""
+        with self.workspace.lock:
+            run = self._run(one(body.get("run_id")))
+            self._advance(run)
+            if run["state"]["life_cycle_state"] not in ENDED:
+                raise invalid_state(
+                    f"Run {run['run_id']} is {run['state']['life_cycle_state']}: only a run that has ended "
+                    "can be deleted; cancel it first (jobs/runs/cancel)."
+                )
+            del self._runs[int(run["run_id"])]
+            for task in run["tasks"]:
+                self._task_runs.pop(int(task["run_id"]), None)
+            return {}
 
     def count(self) -> int:
         """How many runs the workspace holds."""

@@ -22,6 +22,7 @@ from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.dbfs_log_delivery import DbfsLogDelivery
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.job_definitions import Jobs
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.log_delivery import LogDestinations, S3LogDelivery
@@ -135,10 +136,11 @@ class Emulator:
             self.workspace.set_capacity(capacity)
         self.libraries = ClusterLibraries(self.workspace, library_seconds=library_seconds)
         self.runs = Runs(self.workspace, run_seconds=run_seconds, libraries=self.libraries)
+        self.jobs = Jobs(self.workspace, self.runs)
         if saved:
             self.libraries.load_json(saved.get("libraries", {}))
-        if saved:
             self.runs.load_json(saved.get("runs", {}))
+            self.jobs.load_json(saved.get("jobs", {}))
         self.auth = Auth({token: user}, oauth_clients=oauth_clients, clock=self.clock.now)
         self.faults = Faults()
         self.app = EmulatorApp(
@@ -149,10 +151,12 @@ class Emulator:
             self.clock,
             dbfs=self.dbfs,
             libraries=self.libraries,
+            saved_jobs=self.jobs,
         )
         self.app.fast_forward = fast_forward
         self.workspace.on_change = self.save
         self.dbfs.on_change = self.save
+        self.jobs.on_change = self.save
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._save_lock = threading.Lock()
@@ -215,7 +219,8 @@ class Emulator:
         return loaded
 
     def save(self) -> None:
-        """Write the workspace, its runs and its DBFS to ``state_file`` (atomically), if one was given."""
+        """Write the workspace, its runs, jobs, libraries and DBFS to ``state_file`` (atomically), if one was
+        given."""
         if self.state_file is None:
             return
         # The workspace's lock first, as every change that saves holds it already: never the other order.
@@ -225,6 +230,7 @@ class Emulator:
                 "runs": self.runs.to_json(),
                 "dbfs": self.dbfs.to_json(),
                 "libraries": self.libraries.to_json(),
+                "jobs": self.jobs.to_json(),
             }
             # Read after the records: the saved reading is at or after every moment they hold.
             data["clock"] = self.clock.to_json()
