@@ -17,6 +17,7 @@ from typing import Any
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
 from airflow_databricks_clusters.emulator.job_clusters import COMPUTE_FIELDS, NO_COMPUTE
 from airflow_databricks_clusters.emulator.jobs import TASK_KINDS
+from airflow_databricks_clusters.emulator.library_spec import checked_library
 from airflow_databricks_clusters.emulator.request_params import integer
 
 #: The task kinds the emulator can run (the runs model's).
@@ -183,6 +184,10 @@ def _check_tasks(tasks: Any, job_clusters: set[str], check_cluster: ClusterCheck
             _check_cluster(task["new_cluster"], check_cluster, f"{where}.new_cluster")
         if task.get("timeout_seconds") is not None:
             task["timeout_seconds"] = _bounded(task, "timeout_seconds", 0, 0, None, f"{where}.")
+        if task.get("libraries") is not None:
+            expect(task["libraries"], list, f"{where}.libraries")
+            for lib_index, library in enumerate(task["libraries"]):
+                checked_library(library, f"{where}.libraries[{lib_index}]")
     for index, task in enumerate(tasks):
         for dep_index, dependency in enumerate(task.get("depends_on") or []):
             where = f"{path}tasks[{index}].depends_on[{dep_index}]"

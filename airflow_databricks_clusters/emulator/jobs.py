@@ -136,10 +136,6 @@ class Runs:
             run_id = next(self._ids)
             job_id = run_id + 100000 if job_id is None else int(job_id)
             records = [self._task_record(task, job_id, now) for task in tasks]
-            self._place(records, keyed, user=user, job_id=job_id)
-            for record in records:
-                self._take_failure(record)
-            self._ask_for_libraries(records)
             run: dict[str, Any] = {
                 "run_id": run_id,
                 "job_id": job_id,
@@ -153,18 +149,34 @@ class Runs:
                 "cleanup_duration": 0,
                 "end_time": 0,
                 "tasks": records,
-                "state": {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"},
             }
-            if keyed:
-                run["job_clusters"] = [
-                    {**copy.deepcopy(dict(entry)), "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
-                    for entry in job_clusters
-                ]
+            self._begin(run, records, keyed, job_clusters)
             run.update(copy.deepcopy(dict(extra or {})))
             self._runs[run_id] = run
             self._index(run)
             self._advance(run)
             return run_id
+
+    def _begin(
+        self,
+        run: dict[str, Any],
+        records: list[dict[str, Any]],
+        keyed: Mapping[str, Mapping[str, Any]],
+        job_clusters: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Give a starting run's task ``records`` their compute (job clusters made now), their scenarios and
+        their libraries asked for: the one start of every run, launched or let out of its queue."""
+        self._place(records, keyed, user=run["creator_user_name"], job_id=int(run["job_id"]))
+        for record in records:
+            self._take_failure(record)
+        self._ask_for_libraries(records)
+        run["tasks"] = records
+        if keyed:
+            run["job_clusters"] = [
+                {**copy.deepcopy(dict(entry)), "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
+                for entry in job_clusters
+            ]
+        run["state"] = {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"}
 
     def _task_record(self, task: Mapping[str, Any], job_id: int, now: float) -> dict[str, Any]:
         cluster_id = task.get("existing_cluster_id")
@@ -699,17 +711,7 @@ class Runs:
                 record = self._task_record(task, int(run["job_id"]), at)
                 record["run_id"] = held["run_id"]
                 records.append(record)
-            # As launch places a run's tasks: keep the two alike.
-            self._place(records, keyed, user=run["creator_user_name"], job_id=int(run["job_id"]))
-            for record in records:
-                self._take_failure(record)
-            run["tasks"] = records
-            if keyed:
-                run["job_clusters"] = [
-                    {**entry, "new_cluster": as_numbers(keyed[entry["job_cluster_key"]])}
-                    for entry in queued["job_clusters"]
-                ]
-            run["state"] = {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster"}
+            self._begin(run, records, keyed, queued["job_clusters"])
             self._advance(run)
 
     def is_queued(self, run_id: Any) -> bool:

@@ -114,6 +114,8 @@ def test_an_unknown_job_is_the_services_400_on_every_call(shared: Api, version: 
             "parameters[1].name",
         ),
         ({"tasks": "etl"}, "field tasks, found STRING"),
+        ({"tasks": [{**python_task("a"), "libraries": [{"pypi": {}}]}]}, "tasks[0].libraries[0].pypi"),
+        ({"tasks": [{**python_task("a"), "libraries": [{"whl": "a.whl", "jar": "b.jar"}]}]}, "libraries[0]"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(shared: Api, settings: dict[str, Any], named: str) -> None:
@@ -443,3 +445,21 @@ def test_cancel_all_cancels_the_jobs_active_runs(api: Api) -> None:
     # Nothing is running now: the job runs again at once.
     assert run(api, run_now(api, job_id))["state"]["life_cycle_state"] != "SKIPPED"
     assert "job_id" in refused(api, "/api/2.1/jobs/runs/cancel-all", {})
+
+
+def test_a_queued_run_installs_its_tasks_libraries_when_it_starts(api: Api) -> None:
+    """A queued run starts as a launched one does: its tasks' libraries are asked for on their cluster, and
+    one that fails fails the task naming it."""
+    cluster_id = api.create()
+    api.emu.set_scenario("library_failure", match="no-such-package")
+    task = {
+        **python_task(existing_cluster_id=cluster_id),
+        "libraries": [{"pypi": {"package": "no-such-package"}}],
+    }
+    job_id = create(api, name="queued-libraries", tasks=[task])
+    first, second = run_now(api, job_id), run_now(api, job_id)
+    assert run(api, second)["state"]["life_cycle_state"] == "QUEUED"
+    assert wait_ended(api, first)["state"]["result_state"] == "FAILED"
+    ended = wait_ended(api, second)
+    assert ended["state"]["result_state"] == "FAILED"
+    assert "no-such-package" in ended["state"]["state_message"], ended["state"]
