@@ -60,6 +60,10 @@ class Emulator:
         a failed one (no bucket, endpoint down) is a logged warning, never an API error. Needs boto3
         (imported only then); credentials from the environment if ``AWS_ACCESS_KEY_ID`` is set, else
         dummy ones. Without it, or for ``dbfs`` and ``volumes`` destinations, nothing is written.
+    :param pool_start_seconds: how long a cluster whose every node comes from an instance pool's idle
+        instances takes from PENDING to RUNNING; default a quarter of ``start_seconds`` (a real workspace:
+        about 145 s cold, under 40 s from a pool). A new pool's idle instances take ``start_seconds`` to
+        launch, and ``idle_instance_autotermination_minutes`` count ``autotermination_scale`` seconds each.
     :param capacity: EC2 shortages to start with (``set_capacity``); None keeps what the state file
         holds (none for a new workspace).
 
@@ -87,6 +91,7 @@ class Emulator:
         time_scale: float = 1.0,
         fast_forward: bool = False,
         capacity: list[dict[str, Any]] | None = None,
+        pool_start_seconds: float | None = None,
     ) -> None:
         self.token = token
         self.host = host
@@ -105,6 +110,7 @@ class Emulator:
             "autotermination_scale": autotermination_scale,
             "log_delivery": log_delivery,
             "clock": self.clock.now,
+            "pool_start_seconds": pool_start_seconds,
         }
         self.workspace = Workspace.from_json(saved["workspace"], **options) if saved else Workspace(**options)
         if capacity is not None:  # replaces what the state file held
