@@ -223,3 +223,14 @@ def test_pools_and_their_instances_are_kept_in_the_state_file(tmp_path: Path) ->
         api.call("POST", "/api/2.1/clusters/delete", {"cluster_id": cluster_id})
         api.wait_for(cluster_id, "TERMINATED")
         assert pool(api, pool_id)["stats"]["used_count"] == 0
+
+
+def test_a_driver_pool_gives_the_driver_and_its_node_type(emu: Emulator, api: Api) -> None:
+    workers = create_pool(api, min_idle_instances=2)
+    drivers = create_pool(api, node_type_id="r5d.xlarge", min_idle_instances=1)
+    emu.advance(COLD)
+    cluster_id = pooled_cluster(api, workers, num_workers=2, driver_instance_pool_id=drivers)
+    emu.advance(WARM)
+    cluster = api.get(cluster_id)
+    assert cluster["state"] == "RUNNING" and cluster["driver_node_type_id"] == "r5d.xlarge"
+    assert pool(api, workers)["stats"]["used_count"] == 2 and pool(api, drivers)["stats"]["used_count"] == 1
