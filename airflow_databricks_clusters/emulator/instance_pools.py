@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_databricks_clusters.emulator import cluster_events
-from airflow_databricks_clusters.emulator.api_errors import invalid_parameter, malformed_request
+from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.request_params import one
 
@@ -60,7 +60,8 @@ POOL_AWS_FIELDS = ("availability", "zone_id", "spot_bid_price_percent", "instanc
 POOL_AVAILABILITIES = ("SPOT", "ON_DEMAND")
 #: Idle instances a pool keeps beyond its minimum for this long unless told (the API's default).
 DEFAULT_IDLE_MINUTES = 60
-MAX_CUSTOM_TAGS = 43  # the pool's own tags leave room for the ones Databricks adds
+MAX_CUSTOM_TAGS = 43
+MAX_NAME = 100  # the pool's own tags leave room for the ones Databricks adds
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class InstancePools:
         self._pools: dict[str, dict[str, Any]] = {}
         #: cluster id -> {pool id: instances it holds}: a release finds its pools without a scan.
         self._held: dict[str, dict[str, int]] = {}
+        #: The name of every pool not deleted -> its id (a name is unique among them).
+        self._names: dict[str, str] = {}
         for seed in catalog.instance_pools:
             pool = _defaults({**copy.deepcopy(seed), "state": "ACTIVE"})
             pool.setdefault(
@@ -104,11 +107,13 @@ class InstancePools:
             )
             _fresh(pool)
             self._pools[pool["instance_pool_id"]] = pool
+            self._names[pool["instance_pool_name"]] = pool["instance_pool_id"]
 
     # -- the API -------------------------------------------------------------------------------------------
 
     def create(self, body: Mapping[str, Any], *, user: str) -> dict[str, Any]:
         spec = self._validated(body)
+        self._check_name(spec["instance_pool_name"], None)
         pool_id = self._new_id()
         pool = _defaults(spec)
         pool.update(
@@ -118,6 +123,7 @@ class InstancePools:
         )
         _fresh(pool)
         self._pools[pool_id] = pool
+        self._names[pool["instance_pool_name"]] = pool_id
         self._top_up(pool, self._clock())
         return {"instance_pool_id": pool_id}
 
@@ -135,8 +141,11 @@ class InstancePools:
                 f"The node type of instance pool {pool['instance_pool_id']} cannot be changed "
                 f"(it is {pool['node_type_id']})."
             )
+        self._check_name(spec["instance_pool_name"], pool["instance_pool_id"])
         now = self._clock()
         self._refresh(pool, now)
+        del self._names[pool["instance_pool_name"]]
+        self._names[spec["instance_pool_name"]] = pool["instance_pool_id"]
         for name in EDIT_FIELDS:
             pool.pop(name, None)
         pool.update(_defaults(spec))
@@ -151,6 +160,7 @@ class InstancePools:
         if pool["state"] != "DELETED":
             pool["state"] = "DELETED"
             pool["_idle"], pool["_pending"] = [], []
+            self._names.pop(pool["instance_pool_name"], None)
         return {}
 
     def get(self, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,6 +253,11 @@ class InstancePools:
     def load_json(self, data: Mapping[str, Any]) -> None:
         if "pools" in data:
             self._pools = copy.deepcopy(dict(data["pools"]))
+            self._names = {
+                pool["instance_pool_name"]: pool_id
+                for pool_id, pool in self._pools.items()
+                if pool["state"] != "DELETED"
+            }
         self._held = copy.deepcopy(dict(data.get("held", {})))
 
     # -- helpers ---------------------------------------------------------------------------------------------
@@ -260,6 +275,15 @@ class InstancePools:
         if pool["state"] == "DELETED":
             raise invalid_parameter(f"Instance pool {pool_id} is deleted.")
         return pool
+
+    def _check_name(self, name: str, own_id: str | None) -> None:
+        """A name is unique among the pools not deleted, and under 100 characters."""
+        if len(name) >= MAX_NAME:
+            raise invalid_parameter(f"Invalid instance_pool_name: it must be under {MAX_NAME} characters.")
+        holder = self._names.get(name)
+        if holder is not None and holder != own_id:
+            # The code is the one the API uses for a name taken; the wording is the emulator's.
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", f"An instance pool named {name} already exists.")
 
     def _new_id(self) -> str:
         """An id in the workspace's shape, ``MMDD-HHMMSS-<word>-pool-<8 characters>``."""

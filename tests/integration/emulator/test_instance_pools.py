@@ -111,6 +111,16 @@ def test_a_bad_pool_is_refused_naming_the_field(
     assert status == 400 and answer["error_code"] == code and words in answer["message"], answer
 
 
+def test_a_pool_name_is_unique_among_pools_not_deleted(api: Api) -> None:
+    first = create_pool(api, instance_pool_name="unique")
+    status, answer = api.call(
+        "POST", f"{POOLS}/create", {"instance_pool_name": "unique", "node_type_id": "i3.xlarge"}
+    )
+    assert (status, answer["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
+    api.call("POST", f"{POOLS}/delete", {"instance_pool_id": first})
+    assert create_pool(api, instance_pool_name="unique") != first
+
+
 def test_unknown_pool_and_a_changed_node_type_are_refused(emu: Emulator, api: Api) -> None:
     status, answer = api.call("GET", f"{POOLS}/get", instance_pool_id="0000-000000-nope-pool-x")
     assert (status, answer["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
@@ -227,7 +237,7 @@ def test_pools_and_their_instances_are_kept_in_the_state_file(tmp_path: Path) ->
 
 def test_a_driver_pool_gives_the_driver_and_its_node_type(emu: Emulator, api: Api) -> None:
     workers = create_pool(api, min_idle_instances=2)
-    drivers = create_pool(api, node_type_id="r5d.xlarge", min_idle_instances=1)
+    drivers = create_pool(api, instance_pool_name="drivers", node_type_id="r5d.xlarge", min_idle_instances=1)
     emu.advance(COLD)
     cluster_id = pooled_cluster(api, workers, num_workers=2, driver_instance_pool_id=drivers)
     emu.advance(WARM)
