@@ -82,6 +82,7 @@ class EmulatorApp:
             ("POST", "clusters/permanent-delete"): lambda b, c: ws.clusters_permanent_delete(b, user=c.user),
             ("POST", "clusters/pin"): lambda b, c: ws.clusters_pin(b, user=c.user),
             ("POST", "clusters/unpin"): lambda b, c: ws.clusters_unpin(b, user=c.user),
+            ("POST", "clusters/change-owner"): lambda b, c: ws.clusters_change_owner(b, user=c.user),
             ("GET", "clusters/get"): lambda b, c: ws.clusters_get(b),
             ("POST", "clusters/events"): lambda b, c: ws.clusters_events(b),
             ("GET", "clusters/spark-versions"): lambda b, c: ws.spark_versions(),
@@ -123,6 +124,26 @@ class EmulatorApp:
                     "GET",
                     re.compile(r"^policy-families/(?P<id>[^/]+)$"),
                     lambda m, b, c: policy_families.get(m["id"]),
+                ),
+                (
+                    "GET",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.cluster_permissions(m["id"]),
+                ),
+                (
+                    "PUT",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.set_cluster_permissions(m["id"], b, replace=True),
+                ),
+                (
+                    "PATCH",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.set_cluster_permissions(m["id"], b, replace=False),
+                ),
+                (
+                    "GET",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)/permissionLevels$"),
+                    lambda m, b, c: ws.cluster_permission_levels(m["id"]),
                 ),
             ],
         }

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.emulator import capacity, cluster_events
+from airflow_databricks_clusters.emulator import capacity, cluster_events, cluster_permissions
 from airflow_databricks_clusters.emulator.api_errors import (
     cluster_does_not_exist,
     invalid_parameter,
@@ -494,6 +494,40 @@ class Workspace:
 
     def instance_profiles_list(self) -> dict[str, Any]:
         return self.catalog.instance_profiles_answer()
+
+    # -- owner and permissions (cluster_permissions.py) ----------------------------------------------------
+
+    def clusters_change_owner(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+        with self.lock:
+            self._advance()
+            cluster = self._cluster(body.get("cluster_id"))
+            cluster_permissions.change_owner(cluster, body.get("owner_username"))
+            self._changed()
+            return {}
+
+    def cluster_permissions(self, cluster_id: str) -> dict[str, Any]:
+        with self.lock:
+            return cluster_permissions.permissions(self._permission_target(cluster_id))
+
+    def cluster_permission_levels(self, cluster_id: str) -> dict[str, Any]:
+        with self.lock:
+            self._permission_target(cluster_id)
+            return cluster_permissions.levels()
+
+    def set_cluster_permissions(
+        self, cluster_id: str, body: Mapping[str, Any], *, replace: bool
+    ) -> dict[str, Any]:
+        """``PUT`` (``replace``) or ``PATCH /api/2.0/permissions/clusters/{cluster_id}``."""
+        with self.lock:
+            answer = cluster_permissions.set_acl(self._permission_target(cluster_id), body, replace=replace)
+            self._changed()
+            return answer
+
+    def _permission_target(self, cluster_id: str) -> dict[str, Any]:
+        cluster = self._clusters.get(cluster_id)
+        if cluster is None:
+            raise cluster_permissions.cluster_not_found(cluster_id)
+        return cluster
 
     # -- instance pools and cluster policies (instance_pools.py, cluster_policies.py) ---------------------
 

@@ -1,7 +1,8 @@
 """Instance pools, cluster policies and policy families through real clients: databricks-sdk
 (``w.instance_pools``, ``w.cluster_policies``, ``w.policy_families``, and ``w.clusters`` creating with a
-policy and from a pool) and the legacy databricks-cli 0.18 (``instance-pools`` and ``cluster-policies``,
-run as a subprocess against a workspace on port 80). Emulated time is stopped: the tests move it."""
+policy and from a pool, and a cluster's permissions and owner) and the legacy databricks-cli 0.18
+(``instance-pools`` and ``cluster-policies``, run as a subprocess against a workspace on port 80).
+Emulated time is stopped: the tests move it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.errors import InvalidParameterValue, NotFound
 from databricks.sdk.service.compute import (
+    ClusterAccessControlRequest,
+    ClusterPermissionLevel,
     InstancePoolAwsAttributes,
     InstancePoolAwsAttributesAvailability,
     InstancePoolState,
@@ -169,3 +172,38 @@ def test_legacy_cli_cluster_policies(cli: LegacyCli, emu80: Emulator) -> None:  
         cli.error("cluster-policies", "get", "--policy-id", policy_id)["error_code"]
         == "RESOURCE_DOES_NOT_EXIST"
     )
+
+
+def test_sdk_cluster_permissions_and_change_owner(emu: Emulator) -> None:
+    w = client(emu)
+    cluster_id = w.clusters.create(spark_version=RUNTIME, node_type_id="i3.xlarge", num_workers=1).cluster_id
+    granted = w.clusters.set_permissions(
+        cluster_id,
+        access_control_list=[
+            ClusterAccessControlRequest(
+                user_name="ana@example.com", permission_level=ClusterPermissionLevel.CAN_RESTART
+            )
+        ],
+    )
+    assert granted.object_id == f"/clusters/{cluster_id}"
+    updated = w.clusters.update_permissions(
+        cluster_id,
+        access_control_list=[
+            ClusterAccessControlRequest(
+                group_name="analysts", permission_level=ClusterPermissionLevel.CAN_ATTACH_TO
+            )
+        ],
+    )
+    levels = {
+        (entry.user_name or entry.group_name): [p.permission_level for p in entry.all_permissions or []]
+        for entry in updated.access_control_list or []
+    }
+    assert levels["ana@example.com"] == [ClusterPermissionLevel.CAN_RESTART]
+    assert levels["analysts"] == [ClusterPermissionLevel.CAN_ATTACH_TO]
+    assert w.clusters.get_permissions(cluster_id).access_control_list == updated.access_control_list
+    described = w.clusters.get_permission_levels(cluster_id).permission_levels or []
+    assert {d.permission_level for d in described} == set(ClusterPermissionLevel)
+    w.clusters.delete(cluster_id)
+    emu.advance(1)
+    w.clusters.change_owner(cluster_id, "new-owner@example.com")
+    assert w.clusters.get(cluster_id).creator_user_name == "new-owner@example.com"
