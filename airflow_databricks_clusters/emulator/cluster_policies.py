@@ -33,6 +33,8 @@ FIELDS: dict[str, type] = {
     "libraries": list,
 }
 MAX_NAME = 100
+#: ``spark_version`` values a policy may fix or default to, resolved when the cluster is created.
+AUTO_VERSIONS = ("auto:latest", "auto:latest-ml", "auto:latest-lts", "auto:latest-lts-ml")
 SORT_COLUMNS = ("POLICY_CREATION_TIME", "POLICY_NAME")
 
 
@@ -48,6 +50,7 @@ class ClusterPolicies:
     """
 
     def __init__(self, catalog: Catalog, *, clock: Callable[[], float], rng: random.Random) -> None:
+        self._catalog = catalog
         self._clock = clock
         self._random = rng
         self._policies: dict[str, dict[str, Any]] = {}
@@ -137,7 +140,20 @@ class ClusterPolicies:
         spec, errors = policy_rules.enforce(rules, body, cluster_type=cluster_type)
         if errors:
             raise invalid_parameter("; ".join(errors))
+        version = spec.get("spark_version")
+        if isinstance(version, str) and version in AUTO_VERSIONS:
+            spec["spark_version"] = self._newest(version)
         return spec
+
+    def _newest(self, alias: str) -> str:
+        """The runtime an ``auto:`` alias of a policy names: the newest offered (``spark-versions`` lists
+        the newest first) of its kind, LTS or not, ML or not, never Photon or GPU."""
+        lts, ml = "lts" in alias, alias.endswith("-ml")
+        for key, name in self._catalog.spark_versions:
+            if ("photon" in key or "gpu" in key) or (("cpu-ml" in key) != ml) or (lts and "LTS" not in name):
+                continue
+            return key
+        raise invalid_parameter(f"Invalid spark version {alias}: the workspace offers no such runtime.")
 
     # -- persistence -----------------------------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
 """Enforcing a cluster policy's ``definition`` on a ``clusters/create`` or ``clusters/edit`` body.
 
 A definition maps attribute paths to rules: ``top_level_field``, ``spark_conf.<key>``,
-``spark_env_vars.<key>``, ``custom_tags.<key>``, ``aws_attributes.<field>``, ``autoscale.<field>``,
-``docker_image.<field>``, and the virtual ``cluster_type`` (``all-purpose`` for ``clusters/create``,
-``job`` for a job's cluster). Rule types: ``fixed`` (``value``, ``hidden``), ``forbidden``, ``allowlist``
-and ``blocklist`` (``values``), ``range`` (``minValue``, ``maxValue``), ``regex`` (``pattern``, always
-matched against the whole value), ``unlimited``; the limiting ones (all but ``unlimited``) make the
-attribute required unless ``isOptional``; ``defaultValue`` fills an omitted attribute.
+``spark_env_vars.<key>``, ``custom_tags.<key>`` (the key may hold dots), a nested field such as
+``aws_attributes.availability``, ``autoscale.max_workers`` or ``docker_image.basic_auth.username``, and
+the virtual ``cluster_type`` (``all-purpose`` for ``clusters/create``, ``job`` for a job's cluster);
+``dbus_per_hour`` and ``cluster_log_conf.type``/``path`` are not enforced.
+
+Rule types: ``fixed`` (``value``, ``hidden``), ``forbidden``, ``allowlist`` and ``blocklist``
+(``values``), ``range`` (``minValue``, ``maxValue``), ``regex`` (``pattern``, always matched against the
+whole value), ``unlimited``; the limiting ones (all but ``unlimited``) make the attribute required unless
+``isOptional``; ``defaultValue`` fills an omitted attribute.
 
 As the API documents ``apply_policy_default_values``: fixed values always fill omitted attributes; with it
 true, default values do too. Every rule broken is named in one ``INVALID_PARAMETER_VALUE`` answer, joined
@@ -25,10 +28,11 @@ from typing import Any
 RULE_TYPES = ("fixed", "forbidden", "allowlist", "blocklist", "range", "regex", "unlimited")
 #: Fields whose keys are free (a key may hold dots): the path's rest after the first dot is one key.
 MAP_FIELDS = ("spark_conf", "spark_env_vars", "custom_tags")
-#: Object fields a path may look one level into.
-OBJECT_FIELDS = ("aws_attributes", "autoscale", "docker_image", "workload_type")
 #: Paths that name no field of the body: matched against what the request is.
 VIRTUAL = ("cluster_type",)
+#: Paths the emulator does not enforce: a cost it does not compute, or a choice between objects
+#: (``cluster_log_conf.type`` is DBFS, S3 or volumes) that its paths cannot name.
+NOT_ENFORCED = ("dbus_per_hour", "cluster_log_conf.type", "cluster_log_conf.path", "cluster_log_conf.region")
 _ABSENT = object()
 
 
@@ -75,7 +79,7 @@ def enforce(
     apply_defaults = spec.get("apply_policy_default_values") is True
     virtual = {"cluster_type": cluster_type}
     for path, rule in rules.items():
-        if path in VIRTUAL or "*" in path or "[" in path:
+        if path in VIRTUAL or path in NOT_ENFORCED or "*" in path or "[" in path:
             continue
         if _get(spec, path) is not _ABSENT:
             continue
@@ -85,7 +89,7 @@ def enforce(
             _set(spec, path, rule["defaultValue"])
     errors = []
     for path, rule in rules.items():
-        if "*" in path or "[" in path:  # list paths (init_scripts.*.workspace.destination): not enforced
+        if path in NOT_ENFORCED or "*" in path or "[" in path:  # and list paths (init_scripts.*...)
             continue
         value = virtual[path] if path in virtual else _get(spec, path)
         problem = _check(rule, value)
@@ -135,13 +139,13 @@ def _message(path: str, problem: str) -> str:
 
 def _get(spec: Mapping[str, Any], path: str) -> Any:
     head, dot, rest = path.partition(".")
-    if not dot:
-        value = spec.get(head)
-        return _ABSENT if value is None else value
-    inner = spec.get(head)
-    if not isinstance(inner, Mapping) or inner.get(rest) is None:
-        return _ABSENT
-    return inner[rest]
+    value: Any = spec.get(head)
+    if dot and head in MAP_FIELDS:
+        value = value.get(rest) if isinstance(value, Mapping) else None
+    elif dot:
+        for part in rest.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return _ABSENT if value is None else value
 
 
 def _set(spec: dict[str, Any], path: str, value: Any) -> None:
@@ -149,11 +153,20 @@ def _set(spec: dict[str, Any], path: str, value: Any) -> None:
     if not dot:
         spec[head] = copy.deepcopy(value)
         return
-    inner = spec.get(head)
-    if not isinstance(inner, dict):
-        inner = spec[head] = {}
-    # A map field holds strings only (spark_conf and the tags): a policy's true or 5 goes in as text.
-    inner[rest] = _text(value) if head in MAP_FIELDS else copy.deepcopy(value)
+    if head in MAP_FIELDS:
+        inner = spec.get(head)
+        if not isinstance(inner, dict):
+            inner = spec[head] = {}
+        # A map field holds strings only (spark_conf and the tags): a policy's true or 5 goes in as text.
+        inner[rest] = _text(value)
+        return
+    *parents, last = [head, *rest.split(".")]
+    target: dict[str, Any] = spec
+    for part in parents:
+        if not isinstance(target.get(part), dict):
+            target[part] = {}
+        target = target[part]
+    target[last] = copy.deepcopy(value)
 
 
 def _text(value: Any) -> str:

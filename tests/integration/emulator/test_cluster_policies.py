@@ -237,3 +237,20 @@ def test_policies_are_kept_in_the_state_file(tmp_path: Path) -> None:
         assert status == 200 and got["name"] == "kept"
         message = refused(api, {**BASE, "policy_id": policy_id, "num_workers": 3})
         assert message == 'Validation failed for num_workers, the value must be 1 (is "3")'
+
+
+def test_auto_runtimes_nested_paths_and_unenforced_paths(api: Api) -> None:
+    policy_id = make_policy(
+        api,
+        {
+            "spark_version": {"type": "fixed", "value": "auto:latest-lts"},
+            "docker_image.basic_auth.username": {"type": "fixed", "value": "robot"},
+            "dbus_per_hour": {"type": "range", "maxValue": 10},
+            "cluster_log_conf.type": {"type": "fixed", "value": "DBFS"},
+        },
+    )
+    body = {**BASE, "spark_version": None, "policy_id": policy_id, "docker_image": {"url": "repo/image:1"}}
+    body["docker_image"]["basic_auth"] = {"password": "secret"}
+    cluster = api.get(api.create(**body))
+    assert cluster["spark_version"] == "18.x-scala2.13"  # the newest LTS the workspace offers
+    assert cluster["docker_image"]["basic_auth"]["username"] == "robot"
