@@ -272,11 +272,14 @@ class Workspace:
 
     # -- Clusters API --------------------------------------------------------------------------------------
 
-    def clusters_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+    def clusters_create(
+        self, body: Mapping[str, Any], *, user: str = DEFAULT_USER, cluster_type: str = "all-purpose"
+    ) -> dict[str, Any]:
         """A new cluster, PENDING. With an ``idempotency_token`` that a cluster not TERMINATED holds (one
-        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes."""
+        created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes.
+        ``cluster_type`` is what a ``policy_id``'s ``cluster_type`` rule sees: ``job`` for a job's cluster."""
         with self.lock:
-            applied = self.policies.apply(body)
+            applied = self.policies.apply(body, cluster_type=cluster_type)
         spec = validate_create(applied, self.catalog)
         token = spec.pop("idempotency_token", None)
         with self.lock:
