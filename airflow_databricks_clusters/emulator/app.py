@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import ipaddress
 import json
 import math
@@ -21,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
 
-from airflow_databricks_clusters.emulator import console_data, console_page, fast_forward
+from airflow_databricks_clusters.emulator import console_data, console_page, fast_forward, policy_families
 from airflow_databricks_clusters.emulator.api_errors import (
     ApiError,
     OAuthError,
@@ -54,6 +55,7 @@ class Caller:
 
 
 Handler = Callable[[dict[str, Any], Caller], dict[str, Any]]
+ParamHandler = Callable[[re.Match[str], dict[str, Any], Caller], dict[str, Any]]
 
 
 class EmulatorApp:
@@ -94,6 +96,7 @@ class EmulatorApp:
             ("POST", "clusters/permanent-delete"): lambda b, c: ws.clusters_permanent_delete(b, user=c.user),
             ("POST", "clusters/pin"): lambda b, c: ws.clusters_pin(b, user=c.user),
             ("POST", "clusters/unpin"): lambda b, c: ws.clusters_unpin(b, user=c.user),
+            ("POST", "clusters/change-owner"): lambda b, c: ws.clusters_change_owner(b, user=c.user),
             ("GET", "clusters/get"): lambda b, c: ws.clusters_get(b),
             ("POST", "clusters/events"): lambda b, c: ws.clusters_events(b),
             ("GET", "clusters/spark-versions"): lambda b, c: ws.spark_versions(),
@@ -140,9 +143,17 @@ class EmulatorApp:
         }
         other: dict[tuple[str, str], Handler] = {
             ("GET", "instance-profiles/list"): lambda b, c: ws.instance_profiles_list(),
+            ("POST", "instance-pools/create"): lambda b, c: ws.instance_pools_create(b, user=c.user),
+            ("POST", "instance-pools/edit"): lambda b, c: ws.instance_pools_edit(b),
+            ("POST", "instance-pools/delete"): lambda b, c: ws.instance_pools_delete(b),
             ("GET", "instance-pools/list"): lambda b, c: ws.instance_pools_list(),
             ("GET", "instance-pools/get"): lambda b, c: ws.instance_pools_get(b),
-            ("GET", "policies/clusters/list"): lambda b, c: ws.policies_list(),
+            ("POST", "policies/clusters/create"): lambda b, c: ws.policies_create(b, user=c.user),
+            ("POST", "policies/clusters/edit"): lambda b, c: ws.policies_edit(b),
+            ("POST", "policies/clusters/delete"): lambda b, c: ws.policies_delete(b),
+            ("GET", "policies/clusters/get"): lambda b, c: ws.policies_get(b),
+            ("GET", "policies/clusters/list"): lambda b, c: ws.policies_list(b),
+            ("GET", "policy-families"): lambda b, c: policy_families.list_families(b),
             ("GET", "preview/scim/v2/Me"): lambda b, c: _scim_me(c.user),
         }
         fs = dbfs or Dbfs(clock.now)
@@ -158,6 +169,36 @@ class EmulatorApp:
             ("POST", "dbfs/mkdirs"): lambda b, c: fs.mkdirs(b),
             ("POST", "dbfs/move"): lambda b, c: fs.move(b),
             ("POST", "dbfs/delete"): lambda b, c: fs.delete(b),
+        }
+        #: Routes whose path holds a parameter: (method, pattern of the path's tail, handler of the match).
+        self.param_routes: dict[str, list[tuple[str, re.Pattern[str], ParamHandler]]] = {
+            "2.0": [
+                (
+                    "GET",
+                    re.compile(r"^policy-families/(?P<id>[^/]+)$"),
+                    lambda m, b, c: policy_families.get(m["id"]),
+                ),
+                (
+                    "GET",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.cluster_permissions(m["id"]),
+                ),
+                (
+                    "PUT",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.set_cluster_permissions(m["id"], b, replace=True),
+                ),
+                (
+                    "PATCH",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)$"),
+                    lambda m, b, c: ws.set_cluster_permissions(m["id"], b, replace=False),
+                ),
+                (
+                    "GET",
+                    re.compile(r"^permissions/clusters/(?P<id>[^/]+)/permissionLevels$"),
+                    lambda m, b, c: ws.cluster_permission_levels(m["id"]),
+                ),
+            ],
         }
         self.routes: dict[str, dict[tuple[str, str], Handler]] = {
             "2.0": {
@@ -263,6 +304,8 @@ class EmulatorApp:
             return self._admin(method, path, _json_body(raw), base_url)
         match = _API.match(path)
         handler = self.routes[match["version"]].get((method, match["tail"])) if match else None
+        if match is not None and handler is None:
+            handler = self._param_route(match["version"], method, match["tail"])
         if match is None or handler is None:
             raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
         # A GET takes its parameters from the query string or a JSON body (the official provider's async
@@ -274,6 +317,14 @@ class EmulatorApp:
         if self.fast_forward:
             self._settle(match["tail"], params)
         return handler(params, Caller(user, base_url, match["version"]))
+
+    def _param_route(self, version: str, method: str, tail: str) -> Handler | None:
+        """The handler of a route with a path parameter (``policy-families/{id}``), bound to the match."""
+        for route_method, pattern, handler in self.param_routes.get(version, []):
+            found = pattern.match(tail) if route_method == method else None
+            if found is not None:
+                return functools.partial(handler, found)
+        return None
 
     def _settle(self, tail: str, params: dict[str, Any]) -> None:
         """Fast-forward the cluster or run a read names, before it is answered."""

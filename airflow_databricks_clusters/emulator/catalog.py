@@ -6,6 +6,7 @@ something else (another region, an extra instance profile) without touching the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +119,12 @@ class Catalog:
         ]
     )
 
+    #: Where ``pool`` finds a pool by id once the workspace keeps its pools (``instance_pools.py``); until
+    #: then, in ``instance_pools`` (the pools a workspace starts with).
+    pool_lookup: Callable[[str], dict[str, Any] | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
     @property
     def zones(self) -> list[str]:
         return [f"{self.region}{letter}" for letter in "abc"]
@@ -126,6 +133,9 @@ class Catalog:
         return {key for key, _ in self.spark_versions}
 
     def pool(self, pool_id: str) -> dict[str, Any] | None:
+        """The pool's record (a deleted one's too: its ``state`` says so), or None."""
+        if self.pool_lookup is not None:
+            return self.pool_lookup(pool_id)
         return next((p for p in self.instance_pools if p["instance_pool_id"] == pool_id), None)
 
     def node(self, node_type_id: str) -> dict[str, Any]:

@@ -21,6 +21,13 @@ def _parser() -> argparse.ArgumentParser:
     emu.add_argument("--port", type=int, default=8765)
     emu.add_argument("--token", default="dapi-emulator-token", help="the personal access token it accepts")
     emu.add_argument("--start-seconds", type=float, default=5.0, help="PENDING -> RUNNING time")
+    emu.add_argument(
+        "--pool-start-seconds",
+        type=float,
+        default=None,
+        help="PENDING -> RUNNING time of a cluster whose every node is an instance pool's idle one "
+        "(default: a quarter of --start-seconds)",
+    )
     emu.add_argument("--terminate-seconds", type=float, default=1.0, help="TERMINATING -> TERMINATED time")
     emu.add_argument("--run-seconds", type=float, default=3.0, help="how long a job run takes")
     emu.add_argument(
@@ -111,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             token=args.token,
             start_seconds=args.start_seconds,
+            pool_start_seconds=args.pool_start_seconds,
             terminate_seconds=args.terminate_seconds,
             run_seconds=args.run_seconds,
             library_seconds=args.library_seconds,

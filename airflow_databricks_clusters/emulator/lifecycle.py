@@ -29,6 +29,7 @@ from airflow_databricks_clusters.emulator.capacity import Capacity, Miss, Pick
 from airflow_databricks_clusters.emulator.catalog import Catalog
 from airflow_databricks_clusters.emulator.cluster_record import event_attributes
 from airflow_databricks_clusters.emulator.driver_logs import driver_logs
+from airflow_databricks_clusters.emulator.instance_pools import Grant, InstancePools
 from airflow_databricks_clusters.emulator.scenarios import Scenarios
 
 if TYPE_CHECKING:
@@ -60,6 +61,10 @@ class Lifecycle:
     :param catalog: the workspace's offer (its zones, its pools' node types).
     :param dbfs: the workspace's DBFS, where ``dbfs`` init scripts are read from as they run (a missing
         file fails the start).
+    :param pools: the workspace's instance pools: a start of a cluster naming one takes its nodes there,
+        and gives them back when it terminates.
+    :param pool_start_seconds: PENDING to RUNNING when every node came from a pool's idle instances
+        (``start_seconds`` when any had to be launched).
     """
 
     def __init__(
@@ -76,8 +81,12 @@ class Lifecycle:
         capacity: Capacity | None = None,
         catalog: Catalog | None = None,
         dbfs: Dbfs | None = None,
+        pools: InstancePools | None = None,
+        pool_start_seconds: float | None = None,
     ) -> None:
         self.start_seconds = start_seconds
+        self.pool_start_seconds = start_seconds / 4 if pool_start_seconds is None else pool_start_seconds
+        self.pools = pools
         self.terminate_seconds = terminate_seconds
         self.restart_seconds = restart_seconds
         self.resize_seconds = resize_seconds
@@ -160,6 +169,8 @@ class Lifecycle:
                 terminated_time=cluster_events.ms(at),
             )
             nodes.forget_all(cluster)
+            if self.pools is not None:
+                self.pools.release(str(cluster["cluster_id"]), at)
             # A terminated cluster holds its idempotency token no more (workspace.py).
             cluster.pop("_idempotency_token", None)
         elif op == "nodes_lost":
@@ -205,6 +216,15 @@ class Lifecycle:
     def _plan_start(self, cluster: dict[str, Any], at: float) -> None:
         """Plan a start from ``at`` on, from the scenarios that apply to it now: RUNNING, or a failure."""
         start = self.start_seconds
+        if self.pools is not None and (
+            cluster.get("instance_pool_id") or cluster.get("driver_instance_pool_id")
+        ):
+            grant = self.pools.take(cluster, nodes.target_workers(cluster), at)
+            if not isinstance(grant, Grant):  # the pool refused: a quick failure, no machine is bought
+                _plan(cluster, at + self.pool_start_seconds / 2, "terminating", reason=grant)
+                return
+            if grant.warm:
+                start = self.pool_start_seconds
         aws = cluster["aws_attributes"]
         capacity = self._scenarios.take("spot_capacity_failure", cluster)
         fallback = self._scenarios.take("spot_fallback_to_on_demand", cluster) is not None

@@ -227,8 +227,6 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
     _check_docker(spec.get("docker_image"))
     _check_init_scripts(spec.get("init_scripts") or [], allow_dbfs=catalog.dbfs_init_scripts)
     _check_log_conf(spec.get("cluster_log_conf"))
-    if "policy_id" in spec and not any(p["policy_id"] == spec["policy_id"] for p in catalog.policies):
-        raise invalid_parameter(f"Cluster policy {spec['policy_id']} does not exist.")
     return spec
 
 
@@ -258,8 +256,7 @@ def _check_nodes(spec: Mapping[str, Any], catalog: Catalog) -> None:
     if pool_id is not None:
         if "node_type_id" in spec:
             raise invalid_parameter("node_type_id cannot be supplied when an instance_pool_id is specified.")
-        if catalog.pool(pool_id) is None:
-            raise invalid_parameter(f"Instance pool {pool_id} does not exist.")
+        _check_pool(catalog, pool_id)
     elif "node_type_id" not in spec:
         raise invalid_parameter("Missing required field 'node_type_id'")
     for name in ("node_type_id", "driver_node_type_id"):
@@ -269,8 +266,14 @@ def _check_nodes(spec: Mapping[str, Any], catalog: Catalog) -> None:
                 + ", ".join(sorted(catalog.node_types))
             )
     driver_pool = spec.get("driver_instance_pool_id")
-    if driver_pool is not None and catalog.pool(driver_pool) is None:
-        raise invalid_parameter(f"Instance pool {driver_pool} does not exist.")
+    if driver_pool is not None:
+        _check_pool(catalog, driver_pool)
+
+
+def _check_pool(catalog: Catalog, pool_id: str) -> None:
+    pool = catalog.pool(pool_id)
+    if pool is None or pool.get("state") == "DELETED":
+        raise invalid_parameter(f"Instance pool {pool_id} does not exist.")
 
 
 def _check_flexibility(spec: Mapping[str, Any], catalog: Catalog) -> None:

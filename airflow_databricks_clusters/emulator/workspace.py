@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from airflow_databricks_clusters.emulator import capacity, cluster_events
+from airflow_databricks_clusters.emulator import capacity, cluster_events, cluster_permissions
 from airflow_databricks_clusters.emulator.api_errors import (
     cluster_does_not_exist,
     invalid_parameter,
     invalid_state,
 )
 from airflow_databricks_clusters.emulator.catalog import Catalog
+from airflow_databricks_clusters.emulator.cluster_policies import ClusterPolicies
 from airflow_databricks_clusters.emulator.cluster_record import (
     event_attributes,
     fill,
@@ -33,6 +34,7 @@ from airflow_databricks_clusters.emulator.cluster_record import (
     public,
     resize,
 )
+from airflow_databricks_clusters.emulator.instance_pools import InstancePools
 from airflow_databricks_clusters.emulator.lifecycle import PENDING_MESSAGE, Lifecycle
 from airflow_databricks_clusters.emulator.nodes import target_workers
 from airflow_databricks_clusters.emulator.request_params import (
@@ -95,6 +97,7 @@ class Workspace:
         seed: int | None = None,
         log_delivery: LogDelivery | None = None,
         dbfs: Dbfs | None = None,
+        pool_start_seconds: float | None = None,
     ) -> None:
         self.catalog = catalog or Catalog(region=region)
         self.clock = clock
@@ -106,6 +109,15 @@ class Workspace:
         self._capacity = capacity.Capacity()
         #: idempotency token -> the cluster created with it (which holds it while not TERMINATED).
         self._tokens: dict[str, str] = {}
+        self.pools = InstancePools(
+            self.catalog,
+            clock=clock,
+            launch_seconds=start_seconds,
+            minute_seconds=autotermination_scale,
+            rng=self._random,
+        )
+        self.catalog.pool_lookup = self.pools.record
+        self.policies = ClusterPolicies(self.catalog, clock=clock, rng=self._random)
         self.lifecycle = Lifecycle(
             start_seconds=start_seconds,
             terminate_seconds=terminate_seconds,
@@ -118,6 +130,8 @@ class Workspace:
             capacity=self._capacity,
             catalog=self.catalog,
             dbfs=dbfs,
+            pools=self.pools,
+            pool_start_seconds=pool_start_seconds,
         )
         #: Called on every change (the server saves its state file through it).
         self.on_change: Callable[[], None] | None = None
@@ -276,8 +290,11 @@ class Workspace:
         """A new cluster, PENDING. With an ``idempotency_token`` that a cluster not TERMINATED holds (one
         created with it: TERMINATING still holds it), that cluster's id instead, and nothing changes.
         ``source`` is its ``cluster_source``: ``JOB`` for a run's job cluster (``job_clusters.py``), which
-        the Clusters API then refuses to start, edit, restart or resize."""
-        spec = validate_create(body, self.catalog)
+        the Clusters API then refuses to start, edit, restart or resize, and which a ``policy_id``'s
+        ``cluster_type`` rule sees as ``job``."""
+        with self.lock:
+            applied = self.policies.apply(body, cluster_type="job" if source == "JOB" else "all-purpose")
+        spec = validate_create(applied, self.catalog)
         token = spec.pop("idempotency_token", None)
         with self.lock:
             self._advance()
@@ -313,7 +330,8 @@ class Workspace:
             cluster = self._cluster(body.get("cluster_id"))
             _refuse_job_cluster(cluster, "edit")
             _expect_state(cluster, "RUNNING", "TERMINATED")
-            spec = validate_create({k: v for k, v in body.items() if k != "cluster_id"}, self.catalog)
+            given = {k: v for k, v in body.items() if k != "cluster_id"}
+            spec = validate_create(self.policies.apply(given), self.catalog)
             spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
             at = self.now()
             before = event_attributes(cluster["spec"])
@@ -406,6 +424,7 @@ class Workspace:
                 self._tokens.pop(cluster["_idempotency_token"], None)
             del self._clusters[cluster["cluster_id"]]
             self._due.remove(cluster["cluster_id"])
+            self.pools.release(cluster["cluster_id"], self.now())
             self._changed()
             return {}
 
@@ -516,18 +535,86 @@ class Workspace:
     def instance_profiles_list(self) -> dict[str, Any]:
         return self.catalog.instance_profiles_answer()
 
+    # -- owner and permissions (cluster_permissions.py) ----------------------------------------------------
+
+    def clusters_change_owner(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+        with self.lock:
+            self._advance()
+            cluster = self._cluster(body.get("cluster_id"))
+            cluster_permissions.change_owner(cluster, body.get("owner_username"))
+            self._changed()
+            return {}
+
+    def cluster_permissions(self, cluster_id: str) -> dict[str, Any]:
+        with self.lock:
+            return cluster_permissions.permissions(self._permission_target(cluster_id))
+
+    def cluster_permission_levels(self, cluster_id: str) -> dict[str, Any]:
+        with self.lock:
+            self._permission_target(cluster_id)
+            return cluster_permissions.levels()
+
+    def set_cluster_permissions(
+        self, cluster_id: str, body: Mapping[str, Any], *, replace: bool
+    ) -> dict[str, Any]:
+        """``PUT`` (``replace``) or ``PATCH /api/2.0/permissions/clusters/{cluster_id}``."""
+        with self.lock:
+            answer = cluster_permissions.set_acl(self._permission_target(cluster_id), body, replace=replace)
+            self._changed()
+            return answer
+
+    def _permission_target(self, cluster_id: str) -> dict[str, Any]:
+        cluster = self._clusters.get(cluster_id)
+        if cluster is None:
+            raise cluster_permissions.cluster_not_found(cluster_id)
+        return cluster
+
+    # -- instance pools and cluster policies (instance_pools.py, cluster_policies.py) ---------------------
+
+    def instance_pools_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+        return self._changing(lambda: self.pools.create(body, user=user))
+
+    def instance_pools_edit(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._changing(lambda: self.pools.edit(body))
+
+    def instance_pools_delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._changing(lambda: self.pools.delete(body))
+
     def instance_pools_list(self) -> dict[str, Any]:
-        return {"instance_pools": copy.deepcopy(self.catalog.instance_pools)}
+        with self.lock:
+            self._advance()
+            return self.pools.list()
 
     def instance_pools_get(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        pool_id = one(params.get("instance_pool_id"))
-        pool = self.catalog.pool(str(pool_id or ""))
-        if pool is None:
-            raise invalid_parameter(f"Instance pool {pool_id} does not exist.")
-        return copy.deepcopy(pool)
+        with self.lock:
+            self._advance()
+            return self.pools.get(params)
 
-    def policies_list(self) -> dict[str, Any]:
-        return {"policies": copy.deepcopy(self.catalog.policies), "total_count": len(self.catalog.policies)}
+    def _changing(self, call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """A change to pools or policies, after every cluster is up to now (a termination due gives a pool its
+        instances back); the state is saved."""
+        with self.lock:
+            self._advance()
+            answer = call()
+            self._changed()
+            return answer
+
+    def policies_create(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
+        return self._changing(lambda: self.policies.create(body, user=user))
+
+    def policies_edit(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._changing(lambda: self.policies.edit(body))
+
+    def policies_delete(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return self._changing(lambda: self.policies.delete(body))
+
+    def policies_get(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            return self.policies.get(params)
+
+    def policies_list(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        with self.lock:
+            return self.policies.list(params or {})
 
     # -- inspection and persistence ------------------------------------------------------------------------
 
@@ -543,12 +630,16 @@ class Workspace:
                 "clusters": copy.deepcopy(self._clusters),
                 "scenarios": self._scenarios.to_json(),
                 "capacity": self._capacity.to_json(),
+                "instance_pools": self.pools.to_json(),
+                "cluster_policies": self.policies.to_json(),
             }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], **kwargs: Any) -> Workspace:
         workspace = cls(**kwargs)
         workspace._capacity.load_json(data.get("capacity", {}))
+        workspace.pools.load_json(data.get("instance_pools", {}))
+        workspace.policies.load_json(data.get("cluster_policies", {}))
         workspace._clusters = copy.deepcopy(dict(data.get("clusters", {})))
         for cluster_id, cluster in workspace._clusters.items():
             if cluster.get("_idempotency_token") is not None:
