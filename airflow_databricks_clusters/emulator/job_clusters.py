@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
-from airflow_databricks_clusters.emulator.validation import AWS_FIELDS, CREATE_FIELDS, validate_create
+from airflow_databricks_clusters.emulator.validation import AWS_FIELDS, CREATE_FIELDS
 from airflow_databricks_clusters.emulator.workspace import Workspace
 
 #: The fields that give a task its compute; a task names exactly one.
@@ -102,13 +102,18 @@ def _read_numbers(record: dict[str, Any], fields: Sequence[str]) -> None:
             record[name] = int(value)
 
 
+def check_spec(workspace: Workspace, spec: Mapping[str, Any]) -> None:
+    """A job cluster's spec, checked as its ``clusters/create`` will check it (its policy's rules too)."""
+    workspace.checked_spec(as_numbers(spec), source="JOB")
+
+
 def check_specs(tasks: Sequence[Mapping[str, Any]], keyed: Mapping[str, Any], workspace: Workspace) -> None:
-    """Every job cluster spec the run would create, checked as ``clusters/create`` checks it."""
+    """Every job cluster spec the run would create, checked before any is made."""
     for task in tasks:
         if task.get("new_cluster") is not None:
-            validate_create(as_numbers(task["new_cluster"]), workspace.catalog)
+            check_spec(workspace, task["new_cluster"])
     for spec in keyed.values():
-        validate_create(as_numbers(spec), workspace.catalog)
+        check_spec(workspace, spec)
 
 
 def create_job_cluster(

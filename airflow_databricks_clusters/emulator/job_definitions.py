@@ -24,9 +24,9 @@ from typing import Any
 
 from airflow_databricks_clusters.emulator import job_settings
 from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_parameter, malformed_request
+from airflow_databricks_clusters.emulator.job_clusters import check_spec
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.request_params import integer, one, paged
-from airflow_databricks_clusters.emulator.validation import validate_create
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
 #: ``jobs/list``: the default page, and the most a page holds, per API version (2.0 does not page).
@@ -357,9 +357,7 @@ class Jobs:
         return following
 
     def _checked(self, settings: Any, path: str = "") -> dict[str, Any]:
-        return job_settings.checked(
-            settings, lambda spec: validate_create(spec, self.workspace.catalog), path=path
-        )
+        return job_settings.checked(settings, lambda spec: check_spec(self.workspace, spec), path=path)
 
     def _job(self, job_id: Any) -> dict[str, Any]:
         if job_id is None:

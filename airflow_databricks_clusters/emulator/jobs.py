@@ -52,6 +52,8 @@ MULTI_TASK_OUTPUT = (
 )
 #: ``runs/submit`` keys that are the run's, not its task's, in the legacy single-task form.
 RUN_FIELDS = ("run_name", "timeout_seconds", "idempotency_token", "job_clusters")
+#: The start of a run's message when its job cluster cannot be created (its spec refused at the start).
+CLUSTER_INVALID = "Cluster validation error"
 UPSTREAM_FAILED = "Upstream task(s) failed."
 UPSTREAM_CANCELED = "Upstream task(s) canceled."
 
@@ -705,12 +707,23 @@ class Runs:
             run = self._runs[run_id]
             queued = run.pop("_queued")
             at = max(at, float(run["start_time"]) / 1000)
-            keyed = checked_job_clusters(queued["job_clusters"] or None)
             records = []
             for held, task in zip(run["tasks"], queued["tasks"], strict=True):
                 record = self._task_record(task, int(run["job_id"]), at)
                 record["run_id"] = held["run_id"]
                 records.append(record)
+            try:
+                # Checked again, all before any is made: its policy may have changed while the run waited.
+                keyed = checked_job_clusters(queued["job_clusters"] or None)
+                check_specs(queued["tasks"], keyed, self.workspace)
+            except ApiError as error:
+                # Too late to refuse the run-now: the run ends, as a workspace ends a run whose cluster it
+                # cannot create, and nothing is made.
+                for record in records:
+                    self._end(record, "INTERNAL_ERROR", "FAILED", f"{CLUSTER_INVALID}: {error.message}", at)
+                run["tasks"] = records
+                self._sum_up(run)
+                return
             self._begin(run, records, keyed, queued["job_clusters"])
             self._advance(run)
 

@@ -284,6 +284,15 @@ class Workspace:
 
     # -- Clusters API --------------------------------------------------------------------------------------
 
+    def checked_spec(self, body: Mapping[str, Any], *, source: str = "API") -> dict[str, Any]:
+        """``body`` as ``clusters/create`` would make it: its ``policy_id``'s rules applied (fixed values
+        filled in, a violation refused) and then the Clusters API's own rules; raises ``ApiError``. The one
+        check of every cluster spec, so a run or job refuses, before it makes anything, what the create of
+        its job cluster would refuse."""
+        with self.lock:
+            applied = self.policies.apply(body, cluster_type="job" if source == "JOB" else "all-purpose")
+        return validate_create(applied, self.catalog)
+
     def clusters_create(
         self, body: Mapping[str, Any], *, user: str = DEFAULT_USER, source: str = "API"
     ) -> dict[str, Any]:
@@ -292,9 +301,7 @@ class Workspace:
         ``source`` is its ``cluster_source``: ``JOB`` for a run's job cluster (``job_clusters.py``), which
         the Clusters API then refuses to start, edit, restart or resize, and which a ``policy_id``'s
         ``cluster_type`` rule sees as ``job``."""
-        with self.lock:
-            applied = self.policies.apply(body, cluster_type="job" if source == "JOB" else "all-purpose")
-        spec = validate_create(applied, self.catalog)
+        spec = self.checked_spec(body, source=source)
         token = spec.pop("idempotency_token", None)
         with self.lock:
             self._advance()
@@ -331,7 +338,7 @@ class Workspace:
             _refuse_job_cluster(cluster, "edit")
             _expect_state(cluster, "RUNNING", "TERMINATED")
             given = {k: v for k, v in body.items() if k != "cluster_id"}
-            spec = validate_create(self.policies.apply(given), self.catalog)
+            spec = self.checked_spec(given)
             spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
             at = self.now()
             before = event_attributes(cluster["spec"])

@@ -291,3 +291,42 @@ def test_the_state_file_keeps_runs_on_job_clusters_and_older_files_load(tmp_path
         run = get_run(api, run_id)
         assert run["state"]["result_state"] == "SUCCESS", run["state"]
         assert api.get(run["tasks"][0]["cluster_instance"]["cluster_id"])["state"] == "TERMINATED"
+
+
+def make_policy(api: Api, rules: dict[str, Any]) -> str:
+    body = {"name": f"jc-policy-{len(rules)}", "definition": json.dumps(rules)}
+    status, answer = api.call("POST", "/api/2.0/policies/clusters/create", body)
+    assert status == 200, answer
+    return str(answer["policy_id"])
+
+
+def test_a_job_cluster_its_policy_refuses_is_refused_before_any_cluster_is_made(
+    emu: Emulator, api: Api
+) -> None:
+    # The defect: the first task's cluster was made, the second's policy refused it, and the first stayed.
+    policy_id = make_policy(api, {"node_type_id": {"type": "allowlist", "values": ["i3.2xlarge"]}})
+    outside = {**NEW_CLUSTER, "policy_id": policy_id}
+    status, expected = api.call("POST", "/api/2.1/clusters/create", {**outside, "cluster_name": "x"})
+    assert status == 400, expected
+    for body in (
+        {"tasks": [{"task_key": "ok", "new_cluster": NEW_CLUSTER, **TASK},
+                   {"task_key": "bad", "new_cluster": outside, **TASK}]},
+        {"job_clusters": [{"job_cluster_key": "ok", "new_cluster": NEW_CLUSTER},
+                          {"job_cluster_key": "bad", "new_cluster": outside}],
+         "tasks": [{"task_key": "a", "job_cluster_key": "ok", **TASK},
+                   {"task_key": "b", "job_cluster_key": "bad", **TASK}]},
+    ):  # fmt: skip
+        assert refused(api, body) == expected
+    assert emu.workspace.cluster_count() == 0
+    assert emu.runs.count() == 0
+
+
+def test_a_job_cluster_may_leave_to_its_policy_what_the_policy_fixes(emu: Emulator, api: Api) -> None:
+    policy_id = make_policy(api, {"spark_version": {"type": "fixed", "value": NEW_CLUSTER["spark_version"]}})
+    spec = {k: v for k, v in NEW_CLUSTER.items() if k != "spark_version"}
+    run_id = submit(
+        api, {"tasks": [{"task_key": "t", "new_cluster": {**spec, "policy_id": policy_id}, **TASK}]}
+    )
+    cluster = api.get(get_run(api, run_id)["tasks"][0]["cluster_instance"]["cluster_id"])
+    assert cluster["spark_version"] == NEW_CLUSTER["spark_version"]
+    assert cluster["policy_id"] == policy_id

@@ -7,6 +7,7 @@ for the test); tests that run jobs get their own on a stopped clock (``emu``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -463,3 +464,54 @@ def test_a_queued_run_installs_its_tasks_libraries_when_it_starts(api: Api) -> N
     ended = wait_ended(api, second)
     assert ended["state"]["result_state"] == "FAILED"
     assert "no-such-package" in ended["state"]["state_message"], ended["state"]
+
+
+def make_policy(api: Api, rules: dict[str, Any]) -> str:
+    body = {"name": f"jobs-policy-{len(api.emu.workspace.policies.list({})['policies'])}",
+            "definition": json.dumps(rules)}  # fmt: skip
+    status, answer = api.call("POST", "/api/2.0/policies/clusters/create", body)
+    assert status == 200, answer
+    return str(answer["policy_id"])
+
+
+def test_a_jobs_clusters_are_checked_at_create_with_their_policys_rules(shared: Api) -> None:
+    policy_id = make_policy(
+        shared,
+        {"spark_version": {"type": "fixed", "value": RUNTIME},
+         "node_type_id": {"type": "allowlist", "values": ["i3.xlarge"]}},
+    )  # fmt: skip
+    leaves_it = {"node_type_id": "i3.xlarge", "num_workers": 1, "policy_id": policy_id}
+    create(shared, name="policy-fixed", tasks=[python_task(new_cluster=leaves_it)])
+    outside = {**leaves_it, "node_type_id": "r5d.xlarge"}
+    body = {"name": "policy-refused", "job_clusters": [{"job_cluster_key": "k", "new_cluster": outside}],
+            "tasks": [python_task(job_cluster_key="k")]}  # fmt: skip
+    assert "node_type_id" in refused(shared, "/api/2.2/jobs/create", body)
+
+
+def test_a_queued_run_whose_job_cluster_is_now_refused_ends_and_makes_nothing(api: Api) -> None:
+    """The job's policy changed while a run waited in the queue: the run ends as a workspace ends a run whose
+    cluster it cannot create (reading it never fails), and no cluster is made."""
+    policy_id = make_policy(api, {"node_type_id": {"type": "allowlist", "values": ["i3.xlarge"]}})
+    cluster = {**NEW_CLUSTER, "policy_id": policy_id}
+    job_id = create(
+        api,
+        name="queued-refused",
+        job_clusters=[
+            {"job_cluster_key": "a", "new_cluster": cluster},
+            {"job_cluster_key": "b", "new_cluster": cluster},
+        ],
+        tasks=[python_task("x", job_cluster_key="a"), python_task("y", job_cluster_key="b")],
+    )
+    first, second = run_now(api, job_id), run_now(api, job_id)
+    assert run(api, second)["state"]["life_cycle_state"] == "QUEUED"
+    rules = json.dumps({"node_type_id": {"type": "allowlist", "values": ["i3.2xlarge"]}})
+    edit = {"policy_id": policy_id, "name": "narrowed", "definition": rules}
+    assert api.call("POST", "/api/2.0/policies/clusters/edit", edit) == (200, {})
+    made = api.emu.workspace.cluster_count()
+    assert wait_ended(api, first)["state"]["result_state"] == "SUCCESS"
+    ended = wait_ended(api, second)
+    assert ended["state"]["life_cycle_state"] == "INTERNAL_ERROR", ended["state"]
+    assert ended["state"]["result_state"] == "FAILED"
+    assert "Cluster validation error" in ended["state"]["state_message"]
+    assert "node_type_id" in ended["state"]["state_message"]
+    assert api.emu.workspace.cluster_count() == made
