@@ -457,6 +457,16 @@ class Runs:
             self._advance(run)
             if run["state"]["life_cycle_state"] in ENDED:
                 return None
+            if "_queued" in run:
+                # It starts when a run of its job ends and frees a slot: when the first of those next changes.
+                moments = [
+                    self.settles_at(other["run_id"])
+                    for other in self._runs.values()
+                    if other["job_id"] == run["job_id"]
+                    and "_queued" not in other
+                    and other["state"]["life_cycle_state"] not in ENDED
+                ]
+                return min((m for m in moments if m is not None), default=None)
             moments = [self._task_settles_at(task) for task in run["tasks"]]
             return min((m for m in moments if m is not None), default=None)
 

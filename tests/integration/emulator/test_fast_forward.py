@@ -141,3 +141,22 @@ def test_unknown_ids_are_answered_as_without_it(ff: Emulator, api: Api) -> None:
 def test_the_command_takes_it_as_a_flag() -> None:
     assert _parser().parse_args(["emulator", "--fast-forward"]).fast_forward is True
     assert _parser().parse_args(["emulator"]).fast_forward is False
+
+
+def test_a_queued_job_run_is_read_where_it_is_going(ff: Emulator, api: Api) -> None:
+    """A run waiting in its job's queue starts when the run ahead of it ends: read, it has run to its end."""
+    cluster_id = api.create()
+    task = {
+        "task_key": "t",
+        "existing_cluster_id": cluster_id,
+        "spark_python_task": {"python_file": "dbfs:/a.py"},
+    }
+    status, job = api.call("POST", "/api/2.2/jobs/create", {"name": "ff-queue", "tasks": [task]})
+    assert status == 200, job
+    run_ids = [
+        api.call("POST", "/api/2.2/jobs/run-now", {"job_id": job["job_id"]})[1]["run_id"] for _ in "ab"
+    ]
+    status, second = api.call("GET", "/api/2.2/jobs/runs/get", run_id=run_ids[1])
+    assert status == 200, second
+    assert second["state"]["life_cycle_state"] == "TERMINATED", second["state"]
+    assert second["state"]["result_state"] == "SUCCESS"
