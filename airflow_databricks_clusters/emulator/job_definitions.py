@@ -27,6 +27,7 @@ from airflow_databricks_clusters.emulator.api_errors import ApiError, invalid_pa
 from airflow_databricks_clusters.emulator.job_clusters import check_spec
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.request_params import integer, one, paged
+from airflow_databricks_clusters.emulator.validation import check_idempotency_token
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, Workspace
 
 #: ``jobs/list``: the default page, and the most a page holds, per API version (2.0 does not page).
@@ -36,7 +37,6 @@ LIST_MAX_JOBS = {"2.1": 25, "2.2": 100}
 #: ``parameters``, ``environments``) per ``jobs/get`` page, and in ``jobs/list`` with ``expand_tasks``.
 ARRAY_PAGE = 100
 PAGED_ARRAYS = ("tasks", "job_clusters", "parameters", "environments")
-MAX_IDEMPOTENCY_TOKEN = 64
 #: A run beyond ``max_concurrent_runs``: the service's words when it is skipped (databricks/cli PR 257),
 #: the emulator's when it is queued.
 SKIPPED = "Skipping this run because the limit of {limit} maximum concurrent runs has been reached."
@@ -210,13 +210,7 @@ class Jobs:
         if body.get("job_id") is None:
             raise invalid_parameter("Missing required field: job_id")
         token = body.get("idempotency_token")
-        if token is not None:
-            job_settings.expect(token, str, "idempotency_token")
-            if not 1 <= len(token) <= MAX_IDEMPOTENCY_TOKEN:
-                raise invalid_parameter(
-                    f"Invalid idempotency_token of {len(token)} characters: it must be 1 to "
-                    f"{MAX_IDEMPOTENCY_TOKEN} characters long."
-                )
+        check_idempotency_token(token)
         with self.workspace.lock:
             job = self._job(body.get("job_id"))
             settings = job["settings"]

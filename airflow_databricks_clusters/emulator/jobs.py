@@ -33,6 +33,7 @@ from airflow_databricks_clusters.emulator.job_clusters import (
 from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.library_spec import checked_libraries, run_failure_message
 from airflow_databricks_clusters.emulator.request_params import integer, one, paged
+from airflow_databricks_clusters.emulator.validation import check_idempotency_token
 from airflow_databricks_clusters.emulator.workspace import DEFAULT_USER, WORKSPACE_ID, Workspace
 
 TASK_KINDS = (
@@ -78,6 +79,8 @@ class Runs:
         #: task run id -> (its run's id, the task's index)
         self._task_runs: dict[int, tuple[int, int]] = {}
         self._ids = itertools.count(1001)
+        #: runs/submit idempotency token -> the run it started
+        self._tokens: dict[str, int] = {}
         #: Called with a job's id when one of its QUEUED runs is read (``job_definitions.py`` starts
         #: the runs whose turn has come, with ``start_queued``).
         self.on_queued: Callable[[int], None] | None = None
@@ -85,15 +88,24 @@ class Runs:
     def submit(self, body: Mapping[str, Any], *, user: str = DEFAULT_USER) -> dict[str, Any]:
         """``runs/submit``: ``tasks[]`` (or the legacy single-task form, its fields at the top level) with
         the run's ``job_clusters[]``."""
+        token = body.get("idempotency_token")
+        check_idempotency_token(token)
         tasks = body.get("tasks")
         if tasks is None:
             tasks = [{"task_key": "task", **{k: v for k, v in body.items() if k not in RUN_FIELDS}}]
-        run_id = self.launch(
-            tasks,
-            job_clusters=body.get("job_clusters") or (),
-            run_name=str(body.get("run_name") or "Untitled"),
-            user=user,
-        )
+        with self.workspace.lock:
+            if token is not None and token in self._tokens:
+                # The run this token started, whatever became of it: exactly one run per token.
+                return {"run_id": self._tokens[token]}
+            run_id = self.launch(
+                tasks,
+                job_clusters=body.get("job_clusters") or (),
+                run_name=str(body.get("run_name") or "Untitled"),
+                user=user,
+            )
+            if token is not None:
+                self._tokens[token] = run_id
+                self._changed()
         return {"run_id": run_id}
 
     def launch(
@@ -157,7 +169,13 @@ class Runs:
             self._runs[run_id] = run
             self._index(run)
             self._advance(run)
+            self._changed()
             return run_id
+
+    def _changed(self) -> None:
+        """Saved with the workspace (its ``on_change``): a run and the job clusters it made, together."""
+        if self.workspace.on_change is not None:
+            self.workspace.on_change()
 
     def _begin(
         self,
@@ -628,6 +646,7 @@ class Runs:
                         self._end(task, "TERMINATED", "CANCELED", "Run cancelled.", now)
                         task["state"]["user_cancelled_or_timedout"] = True
                 self._advance_ended(run)
+                self._changed()
             return {}
 
     def _advance_ended(self, run: dict[str, Any]) -> None:
@@ -708,6 +727,7 @@ class Runs:
                 }
             self._runs[run_id] = run
             self._index(run)
+            self._changed()
             return run_id
 
     def start_queued(self, run_id: int, at: float) -> None:
@@ -733,9 +753,10 @@ class Runs:
                     self._end(record, "INTERNAL_ERROR", "FAILED", f"{CLUSTER_INVALID}: {error.message}", at)
                 run["tasks"] = records
                 self._sum_up(run)
-                return
-            self._begin(run, records, keyed, queued["job_clusters"])
-            self._advance(run)
+            else:
+                self._begin(run, records, keyed, queued["job_clusters"])
+                self._advance(run)
+            self._changed()
 
     def is_queued(self, run_id: Any) -> bool:
         """Whether the run waits in its job's queue (read as it stands: nothing is brought up to date)."""
@@ -774,6 +795,7 @@ class Runs:
             del self._runs[int(run["run_id"])]
             for task in run["tasks"]:
                 self._task_runs.pop(int(task["run_id"]), None)
+            self._changed()
             return {}
 
     def count(self) -> int:
@@ -783,10 +805,20 @@ class Runs:
 
     def to_json(self) -> dict[str, Any]:
         with self.workspace.lock:
-            return {str(key): copy.deepcopy(run) for key, run in self._runs.items()}
+            following = next(self._ids)
+            self._ids = itertools.count(following)
+            return {
+                "runs": {str(key): copy.deepcopy(run) for key, run in self._runs.items()},
+                # Kept, so that a restart never gives a deleted run's id (which a token may name) to another.
+                "next_run_id": following,
+                "idempotency_tokens": dict(self._tokens),
+            }
 
     def load_json(self, data: Mapping[str, Any]) -> None:
-        self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in data.items()}
+        """What ``to_json`` wrote, or a file from before it kept more than the runs (``{run_id: run}``)."""
+        runs = data["runs"] if "next_run_id" in data else data
+        self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in runs.items()}
+        self._tokens = {str(k): int(v) for k, v in data.get("idempotency_tokens", {}).items()}
         self._task_runs = {}
         for run in self._runs.values():
             first = run["tasks"][0].get("existing_cluster_id")
@@ -803,7 +835,8 @@ class Runs:
             for key in ("_ran_since", "_fail", "_started_cluster"):
                 run.pop(key, None)
             self._index(run)
-        self._ids = itertools.count(max([*self._runs, *self._task_runs], default=1000) + 1)
+        first = max([*self._runs, *self._task_runs], default=1000) + 1
+        self._ids = itertools.count(max(first, int(data.get("next_run_id", first))))
 
 
 def _public(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,19 @@ FLEXIBILITY_FIELDS = ("worker_node_type_flexibility", "driver_node_type_flexibil
 _ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:instance-profile/[\w+=,.@/-]+$")
 
 
+def check_idempotency_token(token: Any) -> None:
+    """An ``idempotency_token`` (a cluster's create, a run's submit, a job's run-now): absent, or a string of
+    1 to 64 characters."""
+    if token is None:
+        return
+    _check_types({"idempotency_token": token}, {"idempotency_token": "string"})
+    if not 1 <= len(token) <= MAX_IDEMPOTENCY_TOKEN:
+        raise invalid_parameter(
+            f"Invalid idempotency_token of {len(token)} characters: it must be 1 to "
+            f"{MAX_IDEMPOTENCY_TOKEN} characters long."
+        )
+
+
 def _json_type_name(value: Any) -> str:
     for name, types in _TYPES.items():
         if isinstance(value, types) and not (name == "int" and isinstance(value, bool)):
@@ -216,12 +229,7 @@ def validate_create(body: Mapping[str, Any], catalog: Catalog) -> dict[str, Any]
     keys = spec.get("ssh_public_keys") or []
     if len(keys) > MAX_SSH_KEYS:
         raise invalid_parameter(f"Cannot specify more than {MAX_SSH_KEYS} ssh public keys.")
-    token = spec.get("idempotency_token")
-    if token is not None and not 1 <= len(token) <= MAX_IDEMPOTENCY_TOKEN:
-        raise invalid_parameter(
-            f"Invalid idempotency_token of {len(token)} characters: it must be 1 to "
-            f"{MAX_IDEMPOTENCY_TOKEN} characters long."
-        )
+    check_idempotency_token(spec.get("idempotency_token"))
     _check_enum(spec, "runtime_engine", RUNTIME_ENGINES)
     _check_enum(spec, "data_security_mode", DATA_SECURITY_MODES)
     _check_docker(spec.get("docker_image"))

@@ -278,6 +278,7 @@ def test_the_state_file_keeps_runs_on_job_clusters_and_older_files_load(tmp_path
         assert get_run(api, run_id)["state"]["life_cycle_state"] == "PENDING"
         emu.save()
     saved = json.loads(state.read_text())
+    saved["runs"] = saved["runs"]["runs"]  # a file from before the run ids and tokens were kept beside them
     # The run as a file from before tasks had their own compute and state holds it.
     old = saved["runs"][str(old_run)]
     task = old["tasks"][0]
@@ -330,3 +331,32 @@ def test_a_job_cluster_may_leave_to_its_policy_what_the_policy_fixes(emu: Emulat
     cluster = api.get(get_run(api, run_id)["tasks"][0]["cluster_instance"]["cluster_id"])
     assert cluster["spark_version"] == NEW_CLUSTER["spark_version"]
     assert cluster["policy_id"] == policy_id
+
+
+def test_a_run_is_saved_with_the_job_cluster_it_made_and_its_id_never_reused(tmp_path: Path) -> None:
+    """The state file holds a submitted run as soon as its job cluster (it used to hold only the cluster, and
+    lose the run that would end it); after a restart, a new run never takes a deleted run's id, which an
+    idempotency token still names."""
+    state = tmp_path / "state.json"
+    settings: dict[str, Any] = {"time_scale": 0, "start_seconds": 0.4, "run_seconds": 0.3}
+    with Emulator(state_file=state, **settings) as emu:
+        api = Api(emu)
+        kept = submit(api, {"tasks": [{"task_key": "t", "new_cluster": NEW_CLUSTER, **TASK}]})
+        body = {
+            "idempotency_token": "nightly",
+            "tasks": [{"task_key": "t", "new_cluster": NEW_CLUSTER, **TASK}],
+        }
+        once = submit(api, body)
+        assert submit(api, body) == once  # the same token: the same run, no second cluster
+        assert emu.workspace.cluster_count() == 2
+        emu.advance(2)
+        assert api.call("POST", "/api/2.1/jobs/runs/delete", {"run_id": once}) == (200, {})
+    with Emulator(state_file=state, **settings) as emu:  # no save() beyond the emulator's own
+        api = Api(emu)
+        assert get_run(api, kept)["state"]["result_state"] == "SUCCESS"
+        assert submit(api, body) == once
+        fresh = submit(api, {"tasks": [{"task_key": "t", "new_cluster": NEW_CLUSTER, **TASK}]})
+        assert fresh > once
+        emu.advance(2)
+        assert get_run(api, fresh)["state"]["result_state"] == "SUCCESS"
+        assert {c["state"] for c in emu.clusters.values()} == {"TERMINATED"}

@@ -183,7 +183,7 @@ def _random_call(rng: random.Random, pair: Pair) -> Callable[[Workspace, Runs], 
         }
         return lambda ws, runs: runs.submit({"tasks": [task]})
     if kind in ("run_get", "cancel"):
-        run_ids = sorted(int(run_id) for run_id in pair.runs[id(pair.new)].to_json()) or [1]
+        run_ids = sorted(int(run_id) for run_id in pair.runs[id(pair.new)].to_json()["runs"]) or [1]
         run = {"run_id": rng.choice(run_ids)}
         return (lambda ws, runs: runs.get(run)) if kind == "run_get" else (lambda ws, runs: runs.cancel(run))
     if kind == "all":
