@@ -94,6 +94,7 @@ def node_sizes(cluster: dict[str, Any], catalog: Catalog) -> None:
     pool = catalog.pool(cluster.get("instance_pool_id", ""))
     if node_type is None and pool is not None:
         node_type = pool["node_type_id"]
+        cluster["node_type_id"] = node_type  # a workspace shows a pooled cluster's node type: its pool's
     driver_pool = catalog.pool(cluster.get("driver_instance_pool_id") or "")
     if driver_pool is not None:  # the driver's node type is its pool's
         cluster.setdefault("driver_node_type_id", driver_pool["node_type_id"])

@@ -189,13 +189,38 @@ class InstancePools:
         """The start of ``cluster`` (with ``workers`` workers) takes its nodes from its pools: a Grant, or
         the termination reason when a pool is deleted or its ``max_capacity`` cannot hold them. Nothing
         is taken unless everything can be."""
-        worker_pool = cluster.get("instance_pool_id")
-        driver_pool = cluster.get("driver_instance_pool_id") or worker_pool
-        wanted: dict[str, int] = {}
-        if worker_pool:
-            wanted[worker_pool] = wanted.get(worker_pool, 0) + workers
-        if driver_pool:
-            wanted[driver_pool] = wanted.get(driver_pool, 0) + 1
+        wanted = _wanted(cluster, workers)
+        refused = self._refusal(wanted, at)
+        if refused is not None:
+            return refused
+        return self._take(str(cluster["cluster_id"]), wanted, at)
+
+    def adjust(self, cluster: Mapping[str, Any], workers: int, at: float) -> dict[str, Any] | None:
+        """A running cluster's size or pools change (a resize, an edit): it takes from its pools the
+        instances it now needs beyond those it holds and gives back those it no longer needs. None, or the
+        reason a pool cannot give them (a deleted pool, its ``max_capacity``); then nothing changes."""
+        cluster_id = str(cluster["cluster_id"])
+        held = self._held.get(cluster_id, {})
+        wanted = _wanted(cluster, workers)
+        more = {
+            pool_id: n - held.get(pool_id, 0) for pool_id, n in wanted.items() if n > held.get(pool_id, 0)
+        }
+        refused = self._refusal(more, at)
+        if refused is not None:
+            return refused
+        surplus = {
+            pool_id: n - wanted.get(pool_id, 0) for pool_id, n in held.items() if n > wanted.get(pool_id, 0)
+        }
+        self._take(cluster_id, more, at)
+        self._give_back(cluster_id, surplus, at)
+        return None
+
+    def release(self, cluster_id: str, at: float) -> None:
+        """The cluster terminated: its instances go back idle to their pools (a deleted pool's go away)."""
+        self._give_back(cluster_id, dict(self._held.get(cluster_id, {})), at)
+
+    def _refusal(self, wanted: Mapping[str, int], at: float) -> dict[str, Any] | None:
+        """Why the pools cannot give ``wanted`` (instances per pool) now, or None."""
         for pool_id, count in wanted.items():
             pool = self._pools.get(pool_id)
             if pool is None or pool["state"] == "DELETED":
@@ -217,8 +242,11 @@ class InstancePools:
                         f"{pool['_used']} in use, {count} more requested."
                     ),
                 )
+        return None
+
+    def _take(self, cluster_id: str, wanted: Mapping[str, int], at: float) -> Grant:
         warm = True
-        held = self._held.setdefault(str(cluster["cluster_id"]), {})
+        held = self._held.setdefault(cluster_id, {})
         for pool_id, count in wanted.items():
             pool = self._pools[pool_id]
             idle = pool["_idle"]
@@ -233,9 +261,13 @@ class InstancePools:
             self._top_up(pool, at)
         return Grant(warm=warm)
 
-    def release(self, cluster_id: str, at: float) -> None:
-        """The cluster terminated: its instances go back idle to their pools (a deleted pool's go away)."""
-        for pool_id, count in self._held.pop(cluster_id, {}).items():
+    def _give_back(self, cluster_id: str, counts: Mapping[str, int], at: float) -> None:
+        """``counts`` of the cluster's instances go back idle to their pools (a deleted pool's go away)."""
+        held = self._held.get(cluster_id, {})
+        for pool_id, count in counts.items():
+            held[pool_id] = held.get(pool_id, 0) - count
+            if held[pool_id] <= 0:
+                held.pop(pool_id)
             pool = self._pools.get(pool_id)
             if pool is None:
                 continue
@@ -244,6 +276,8 @@ class InstancePools:
             if pool["state"] != "DELETED":
                 pool["_idle"].extend([at] * count)
                 self._refresh(pool, at)
+        if not held:
+            self._held.pop(cluster_id, None)
 
     # -- persistence -----------------------------------------------------------------------------------------
 
@@ -445,3 +479,15 @@ def _stamp(at: float) -> str:
 def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "a string", int: "an integer", bool: "a boolean", dict: "an object", list: "an array"}
     return names.get(kind, "a value") if isinstance(kind, type) else "a value"
+
+
+def _wanted(cluster: Mapping[str, Any], workers: int) -> dict[str, int]:
+    """The instances a cluster of ``workers`` workers takes from each of its pools (its driver's included)."""
+    worker_pool = cluster.get("instance_pool_id")
+    driver_pool = cluster.get("driver_instance_pool_id") or worker_pool
+    wanted: dict[str, int] = {}
+    if worker_pool:
+        wanted[worker_pool] = wanted.get(worker_pool, 0) + workers
+    if driver_pool:
+        wanted[driver_pool] = wanted.get(driver_pool, 0) + 1
+    return wanted

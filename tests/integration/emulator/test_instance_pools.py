@@ -244,3 +244,41 @@ def test_a_driver_pool_gives_the_driver_and_its_node_type(emu: Emulator, api: Ap
     cluster = api.get(cluster_id)
     assert cluster["state"] == "RUNNING" and cluster["driver_node_type_id"] == "r5d.xlarge"
     assert pool(api, workers)["stats"]["used_count"] == 2 and pool(api, drivers)["stats"]["used_count"] == 1
+
+
+def test_a_pooled_cluster_shows_its_pools_node_type(emu: Emulator, api: Api) -> None:
+    cluster = api.get(pooled_cluster(api, create_pool(api, instance_pool_name="shown"), num_workers=1))
+    assert cluster["node_type_id"] == "m5d.xlarge" and cluster["driver_node_type_id"] == "m5d.xlarge"
+    assert "node_type_id" not in cluster["spec"]  # the spec is as it was given
+
+
+def test_a_resize_and_an_edit_take_from_and_give_back_to_the_pools(emu: Emulator, api: Api) -> None:
+    """A running cluster's pool instances follow its size and its pools, not only its start."""
+    pool_id = create_pool(api, instance_pool_name="sized", max_capacity=4)
+    cluster_id = pooled_cluster(api, pool_id, num_workers=1)
+    api.wait_for(cluster_id, "RUNNING")
+    assert pool(api, pool_id)["stats"]["used_count"] == 2
+    resize = "/api/2.1/clusters/resize"
+    assert api.call("POST", resize, {"cluster_id": cluster_id, "num_workers": 3}) == (200, {})
+    assert pool(api, pool_id)["stats"]["used_count"] == 4
+    api.wait_for(cluster_id, "RUNNING")
+    # Beyond the pool's max_capacity: refused, and nothing changes.
+    status, answer = api.call("POST", resize, {"cluster_id": cluster_id, "num_workers": 4})
+    assert status == 400 and "max capacity of 4" in answer["message"], answer
+    assert api.get(cluster_id)["num_workers"] == 3 and pool(api, pool_id)["stats"]["used_count"] == 4
+    assert api.call("POST", resize, {"cluster_id": cluster_id, "num_workers": 1}) == (200, {})
+    api.wait_for(cluster_id, "RUNNING")
+    stats = pool(api, pool_id)["stats"]
+    assert stats["used_count"] == 2 and stats["idle_count"] == 2
+    # An edit onto another pool moves its instances there.
+    other = create_pool(api, instance_pool_name="other")
+    edit = {
+        **SPEC,
+        "node_type_id": None,
+        "instance_pool_id": other,
+        "num_workers": 1,
+        "cluster_id": cluster_id,
+    }
+    edit = {k: v for k, v in edit.items() if v is not None}
+    assert api.call("POST", "/api/2.1/clusters/edit", edit) == (200, {})
+    assert pool(api, pool_id)["stats"]["used_count"] == 0 and pool(api, other)["stats"]["used_count"] == 2
