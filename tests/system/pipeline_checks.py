@@ -36,6 +36,18 @@ def worker_and_trigger_logs(airflow: AirflowDeployment, run_id: str, task_id: st
     return worker, trigger
 
 
+def failed_run_report(airflow: AirflowDeployment, run_id: str) -> str:
+    """Why a run of the DAG did not succeed, for an assertion's message: its task states and the log tails of
+    each task that did not succeed (every attempt and deferral), as CI shows nothing else of them."""
+    states = airflow.task_states(DAG_ID, run_id)
+    report = [f"task states: {states}"]
+    for task_id, state in states.items():
+        if state not in ("success", "upstream_failed", "skipped"):
+            for name, text in airflow.task_log_files(DAG_ID, run_id, task_id).items():
+                report.append(f"----- {task_id} ({state}) {name}, last lines -----\n{text[-4000:]}")
+    return "\n".join(report)
+
+
 def ran_in_triggerer(trigger_log: str, run_id: str, task_id: str) -> bool:
     """Whether the triggerer started a trigger for the task: its own record, whatever the trigger logs.
     (The provider's DatabricksExecutionTrigger logs nothing of its own when the run has ended by its
@@ -54,7 +66,7 @@ def check_happy_path(airflow: AirflowDeployment, emulator: Emulator) -> str:
     """
     airflow.wait_for_dag(DAG_ID)
     run_id = airflow.trigger(DAG_ID, CONF)
-    assert airflow.wait_for_run(DAG_ID, run_id) == "success", airflow.task_states(DAG_ID, run_id)
+    assert airflow.wait_for_run(DAG_ID, run_id) == "success", failed_run_report(airflow, run_id)
 
     cluster = cluster_of_run(emulator, run_id)
     assert cluster["state"] == "TERMINATED"
@@ -97,5 +109,6 @@ def check_happy_path(airflow: AirflowDeployment, emulator: Emulator) -> str:
         assert "Pausing task as DEFERRED" in worker, worker
         assert ran_in_triggerer(trigger, run_id, task_id), trigger
         assert "Job run completed successfully." in worker, worker
-    assert not [c for c in emulator.clusters.values() if c["state"] not in ("TERMINATED",)]
+    alive = [c for c in emulator.clusters.values() if c["state"] != "TERMINATED"]
+    assert not alive, [(c["cluster_id"], c["state"], c.get("custom_tags")) for c in alive]
     return run_id

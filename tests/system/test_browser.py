@@ -32,7 +32,7 @@ from playwright.sync_api import (
 )
 
 from airflow_databricks_clusters.emulator import Emulator
-from tests.system.pipeline_checks import cluster_of_run
+from tests.system.pipeline_checks import cluster_of_run, failed_run_report
 
 # Generous: Airflow's start, a run with a retry and a browser on a busy 2-core machine.
 pytestmark = [pytest.mark.system, pytest.mark.timeout(900)]
@@ -189,7 +189,7 @@ def test_trigger_form_to_cluster_page_and_clusters_page(
     assert airflow.api("GET", f"/dags/{DAG_ID}")["is_paused"] is False
 
     # 2. The run succeeds, and the form's values reached the cluster's spec.
-    assert airflow.wait_for_run(DAG_ID, run_id, timeout=300) == "success", airflow.task_states(DAG_ID, run_id)
+    assert airflow.wait_for_run(DAG_ID, run_id, timeout=300) == "success", failed_run_report(airflow, run_id)
     cluster = cluster_of_run(emulator, run_id)
     cluster_id = cluster["cluster_id"]
     assert cluster["autoscale"] == {"min_workers": 2, "max_workers": 3}
