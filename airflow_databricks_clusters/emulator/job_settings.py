@@ -149,17 +149,7 @@ def _check_tasks(tasks: Any, job_clusters: set[str], check_cluster: ClusterCheck
     for index, task in enumerate(tasks):
         where = f"{path}tasks[{index}]"
         expect(task, dict, where)
-        key = task.get("task_key")
-        if key is None:
-            raise invalid_parameter(f"Missing required field: {where}.task_key")
-        expect(key, str, f"{where}.task_key")
-        if not _KEY.match(key):
-            raise invalid_parameter(
-                f"Invalid {where}.task_key {key!r}: 1 to 100 letters, digits, '_' and '-'."
-            )
-        if key in keys:
-            raise invalid_parameter(f"Invalid {where}.task_key {key!r}: task keys must be unique in a job.")
-        keys.add(key)
+        key = _new_key(task, "task_key", where, keys, "task keys")
         kinds = [kind for kind in RUNNABLE_KINDS if task.get(kind) is not None]
         if len(kinds) != 1:
             given = f"{' and '.join(kinds)} are given" if kinds else "none is given"
@@ -199,6 +189,21 @@ def _check_tasks(tasks: Any, job_clusters: set[str], check_cluster: ClusterCheck
                 )
 
 
+def _new_key(entry: Mapping[str, Any], name: str, where: str, keys: set[str], what: str) -> str:
+    """``entry``'s key field ``name``: required, 1 to 100 letters, digits, '_' and '-', not one of ``keys``
+    (to which it is added)."""
+    key = entry.get(name)
+    if key is None:
+        raise invalid_parameter(f"Missing required field: {where}.{name}")
+    expect(key, str, f"{where}.{name}")
+    if not _KEY.match(key):
+        raise invalid_parameter(f"Invalid {where}.{name} {key!r}: 1 to 100 letters, digits, '_' and '-'.")
+    if key in keys:
+        raise invalid_parameter(f"Invalid {where}.{name} {key!r}: {what} must be unique in a job.")
+    keys.add(key)
+    return key
+
+
 def _check_job_clusters(clusters: Any, check_cluster: ClusterCheck, path: str) -> set[str]:
     if clusters is None:
         return set()
@@ -211,19 +216,7 @@ def _check_job_clusters(clusters: Any, check_cluster: ClusterCheck, path: str) -
     for index, cluster in enumerate(clusters):
         where = f"{path}job_clusters[{index}]"
         expect(cluster, dict, where)
-        key = cluster.get("job_cluster_key")
-        if key is None:
-            raise invalid_parameter(f"Missing required field: {where}.job_cluster_key")
-        expect(key, str, f"{where}.job_cluster_key")
-        if not _KEY.match(key):
-            raise invalid_parameter(
-                f"Invalid {where}.job_cluster_key {key!r}: 1 to 100 letters, digits, '_' and '-'."
-            )
-        if key in keys:
-            raise invalid_parameter(
-                f"Invalid {where}.job_cluster_key {key!r}: job cluster keys must be unique in a job."
-            )
-        keys.add(key)
+        _new_key(cluster, "job_cluster_key", where, keys, "job cluster keys")
         if cluster.get("new_cluster") is None:
             raise invalid_parameter(f"Missing required field: {where}.new_cluster")
         _check_cluster(cluster["new_cluster"], check_cluster, f"{where}.new_cluster")

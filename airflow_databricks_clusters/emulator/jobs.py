@@ -150,20 +150,7 @@ class Runs:
             run_id = next(self._ids)
             job_id = run_id + 100000 if job_id is None else int(job_id)
             records = [self._task_record(task, job_id, now) for task in tasks]
-            run: dict[str, Any] = {
-                "run_id": run_id,
-                "job_id": job_id,
-                "number_in_job": run_id,
-                "run_name": run_name,
-                "creator_user_name": user,
-                "run_type": run_type,
-                "start_time": int(now * 1000),
-                "setup_duration": 0,
-                "execution_duration": 0,
-                "cleanup_duration": 0,
-                "end_time": 0,
-                "tasks": records,
-            }
+            run = _run_record(run_id, job_id, run_name, user, run_type, int(now * 1000), records)
             self._begin(run, records, keyed, job_clusters)
             run.update(copy.deepcopy(dict(extra or {})))
             self._runs[run_id] = run
@@ -704,22 +691,8 @@ class Runs:
                 }
                 for task in tasks
             ]
-            run: dict[str, Any] = {
-                "run_id": run_id,
-                "job_id": job_id,
-                "number_in_job": run_id,
-                "run_name": run_name,
-                "creator_user_name": user,
-                "run_type": "JOB_RUN",
-                "start_time": at,
-                "setup_duration": 0,
-                "execution_duration": 0,
-                "cleanup_duration": 0,
-                "end_time": ended,
-                "tasks": records,
-                "state": state,
-                **copy.deepcopy(dict(extra or {})),
-            }
+            run = _run_record(run_id, job_id, run_name, user, "JOB_RUN", at, records)
+            run.update(end_time=ended, state=state, **copy.deepcopy(dict(extra or {})))
             if queued:
                 run["_queued"] = {
                     "tasks": [copy.deepcopy(dict(task)) for task in tasks],
@@ -837,6 +810,32 @@ class Runs:
             self._index(run)
         first = max([*self._runs, *self._task_runs], default=1000) + 1
         self._ids = itertools.count(max(first, int(data.get("next_run_id", first))))
+
+
+def _run_record(
+    run_id: int,
+    job_id: int,
+    run_name: str,
+    user: str,
+    run_type: str,
+    start_ms: int,
+    tasks: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A new run's record, not yet ended: ``number_in_job`` is its run id, as a workspace numbers them."""
+    return {
+        "run_id": run_id,
+        "job_id": job_id,
+        "number_in_job": run_id,
+        "run_name": run_name,
+        "creator_user_name": user,
+        "run_type": run_type,
+        "start_time": start_ms,
+        "setup_duration": 0,
+        "execution_duration": 0,
+        "cleanup_duration": 0,
+        "end_time": 0,
+        "tasks": tasks,
+    }
 
 
 def _public(record: Mapping[str, Any]) -> dict[str, Any]:
