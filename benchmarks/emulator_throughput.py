@@ -1,12 +1,13 @@
-"""Requests per second and latency of the emulator's ``clusters/get``, ``jobs/runs/get``, ``jobs/get`` and
-``jobs/list`` by name as clusters, jobs and runs accumulate.
+"""Requests per second and latency of the emulator's ``clusters/get``, ``jobs/runs/get``, ``jobs/get``,
+``jobs/list`` by name and ``dbfs/get-status`` as clusters, jobs, runs and DBFS files accumulate.
 
 Measured
     One emulator (``python -m airflow_databricks_clusters.emulator``, its own process, so the client here
     does not share a GIL with the server) on a loopback port. The workspace is filled through the API up to
     N clusters (``POST /api/2.1/clusters/create``), N one-time runs, one on each cluster
     (``POST /api/2.1/jobs/runs/submit``), and N jobs, each named for its number and run once on its cluster
-    (``POST /api/2.2/jobs/create``, ``POST /api/2.2/jobs/run-now``), for each N (normal: 1, 100, 1000,
+    (``POST /api/2.2/jobs/create``, ``POST /api/2.2/jobs/run-now``), and N small DBFS files in one folder
+    (``POST /api/2.0/dbfs/put``), for each N (normal: 1, 100, 1000,
     3000; ``--quick``: 1, 20); the clusters start in 50 ms and a run lasts a day, so every cluster is
     RUNNING and every run RUNNING when the measurement begins (``GET /emulator/stats`` confirms the
     cluster and run counts: N and 2N). For each N, one
@@ -22,7 +23,8 @@ Measured
       (as a run in progress does on every look);
     * jobs-get: ``GET /api/2.2/jobs/get?job_id=<the first job>``;
     * jobs-named: ``GET /api/2.2/jobs/list?name=<the first job's name>`` (the one job of that name), as
-      the official provider finds a job by name.
+      the official provider finds a job by name;
+    * dbfs-status: ``GET /api/2.0/dbfs/get-status?path=<the first file>``.
 
 Figures (per N and endpoint)
     req/s                requests completed per second (sequential, one connection)
@@ -45,6 +47,7 @@ How to read it
 from __future__ import annotations
 
 import argparse
+import base64
 import statistics
 import sys
 import time
@@ -60,9 +63,10 @@ GET_PATH = "/api/2.1/clusters/get"
 RUNS_GET_PATH = "/api/2.1/jobs/runs/get"
 JOBS_GET_PATH = "/api/2.2/jobs/get"
 JOBS_LIST_PATH = "/api/2.2/jobs/list"
+DBFS_STATUS_PATH = "/api/2.0/dbfs/get-status"
 STATS_PATH = "/emulator/stats"
 #: The endpoints timed, in the order of each round's phases: the baseline first.
-ENDPOINTS = ("baseline", "get", "runs-get", "jobs-get", "jobs-named")
+ENDPOINTS = ("baseline", "get", "runs-get", "jobs-get", "jobs-named", "dbfs-status")
 #: Clusters RUNNING at once, runs that never end while measured.
 EMULATOR_OPTIONS = ("--start-seconds", "0.05", "--terminate-seconds", "0.05", "--run-seconds", "86400")
 
@@ -124,6 +128,7 @@ def measure(
         "runs-get": lambda: call(session, "GET", url + RUNS_GET_PATH, params={"run_id": run_id}),
         "jobs-get": lambda: call(session, "GET", url + JOBS_GET_PATH, params={"job_id": job_id}),
         "jobs-named": lambda: call(session, "GET", url + JOBS_LIST_PATH, params={"name": job_name(0)}),
+        "dbfs-status": lambda: call(session, "GET", url + DBFS_STATUS_PATH, params={"path": file_path(0)}),
     }
     # A few of each first: connection set up, caches warm, every cluster's start applied.
     for _ in range(20):
@@ -178,6 +183,21 @@ def add_jobs(session: requests.Session, url: str, cluster_ids: Sequence[str], fi
     return jobs
 
 
+def file_path(index: int) -> str:
+    return f"/benchmark/file-{index}.txt"
+
+
+def add_files(session: requests.Session, url: str, first: int, count: int) -> None:
+    """``count`` small DBFS files, numbered from ``first``."""
+    for index in range(first, first + count):
+        body = {
+            "path": file_path(index),
+            "contents": base64.b64encode(b"benchmark\n").decode(),
+            "overwrite": True,
+        }
+        call(session, "POST", url + "/api/2.0/dbfs/put", json=body)
+
+
 def growth_us(
     results: dict[int, dict[str, Sample]], name: str, low: int, high: int, figure: Callable[[Sample], float]
 ) -> float:
@@ -219,18 +239,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         ids: list[str] = []
         runs: list[int] = []
         jobs: list[int] = []
+        files = 0
         for n in sizes:
             start = time.perf_counter()
             ids += fill(session, server.url, n - len(ids))
             time.sleep(0.1)  # past start_seconds: every cluster is due to be RUNNING
             runs += submit(session, server.url, ids[len(runs) :])
             jobs += add_jobs(session, server.url, ids[len(jobs) :], len(jobs))
+            add_files(session, server.url, files, n - files)
+            files = n
             filled = time.perf_counter() - start
             held = call(session, "GET", server.url + STATS_PATH)
             if (held["clusters"], held["runs"]) != (n, 2 * n):
                 raise RuntimeError(f"{STATS_PATH}: expected {n} clusters and {2 * n} runs, got {held}")
             results[n] = measure(session, server.url, ids[0], runs[0], jobs[0], rounds, seconds)
-            print(f"N={n} clusters, jobs, one-time runs and job runs (filled in {filled:.1f} s)")
+            print(f"N={n} clusters, jobs, one-time runs, job runs and files (filled in {filled:.1f} s)")
             print(
                 f"  {'endpoint':<9}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
                 f"{'mean ms':>9}{'count':>9}"
@@ -260,13 +283,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("runs-get", "jobs/runs/get"),
             ("jobs-get", "jobs/get"),
             ("jobs-named", "jobs/list by name"),
+            ("dbfs-status", "dbfs/get-status"),
         )
         for name, what in growing:
             mean_us = growth_us(results, name, low, high, lambda sample: sample.mean_ms)
             p50_us = growth_us(results, name, low, high, lambda sample: sample.percentile_ms(50))
             print(
-                f"growth: {what} costs {mean_us:.2f} us more per existing cluster (job, runs) per request"
-                f" (over the baseline, N={low} -> N={high}; by the medians {p50_us:.2f} us)"
+                f"growth: {what} costs {mean_us:.2f} us more per existing cluster (job, runs, file)"
+                f" per request (over the baseline, N={low} -> N={high}; by the medians {p50_us:.2f} us)"
             )
     return 0
 
