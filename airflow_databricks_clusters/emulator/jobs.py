@@ -78,6 +78,12 @@ class Runs:
         self._runs: dict[int, dict[str, Any]] = {}
         #: task run id -> (its run's id, the task's index)
         self._task_runs: dict[int, tuple[int, int]] = {}
+        #: job cluster id -> the run it was made for
+        self._job_cluster_runs: dict[str, int] = {}
+        #: How deep in bringing runs up to date this thread is (a run's advance reads clusters, and may
+        #: start a job's queued runs): a job cluster read then does not bring its run up to date again.
+        self._advancing = 0
+        workspace.on_job_cluster_read = self._catch_up
         self._ids = itertools.count(1001)
         #: runs/submit idempotency token -> the run it started
         self._tokens: dict[str, int] = {}
@@ -270,6 +276,15 @@ class Runs:
     def _index(self, run: Mapping[str, Any]) -> None:
         for index, task in enumerate(run["tasks"]):
             self._task_runs[int(task["run_id"])] = (int(run["run_id"]), index)
+            if task.get("_job_cluster"):
+                self._job_cluster_runs[str(task["_cluster_id"])] = int(run["run_id"])
+
+    def _catch_up(self, cluster_id: str) -> None:
+        """A job cluster is read: its run first comes up to now (ending the cluster if the run has ended).
+        Not again while a run is being brought up to date: that reads its clusters itself."""
+        run = self._runs.get(self._job_cluster_runs.get(cluster_id, -1))
+        if run is not None and not self._advancing:
+            self._advance(run)
 
     def _cluster(self, cluster_id: str) -> dict[str, Any] | None:
         try:
@@ -290,6 +305,13 @@ class Runs:
     def _advance(self, run: dict[str, Any]) -> None:
         """Bring the run's tasks up to now (each may free the ones depending on it), end the job clusters
         whose tasks have all ended, and sum the tasks up into the run's state."""
+        self._advancing += 1
+        try:
+            self._advance_run(run)
+        finally:
+            self._advancing -= 1
+
+    def _advance_run(self, run: dict[str, Any]) -> None:
         if run["state"]["life_cycle_state"] in ENDED:
             return
         if "_queued" in run:
@@ -728,6 +750,7 @@ class Runs:
                 self._sum_up(run)
             else:
                 self._begin(run, records, keyed, queued["job_clusters"])
+                self._index(run)
                 self._advance(run)
             self._changed()
 
@@ -793,6 +816,7 @@ class Runs:
         self._runs = {int(key): copy.deepcopy(dict(run)) for key, run in runs.items()}
         self._tokens = {str(k): int(v) for k, v in data.get("idempotency_tokens", {}).items()}
         self._task_runs = {}
+        self._job_cluster_runs = {}
         for run in self._runs.values():
             first = run["tasks"][0].get("existing_cluster_id")
             for task in run["tasks"]:  # a file saved before tasks carried these

@@ -16,7 +16,7 @@ import random
 import string
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow_databricks_clusters.emulator import capacity, cluster_events, cluster_permissions
@@ -135,6 +135,9 @@ class Workspace:
         )
         #: Called on every change (the server saves its state file through it).
         self.on_change: Callable[[], None] | None = None
+        #: Called with a job cluster's id before it is read while it has not terminated: its run is brought
+        #: up to date (``jobs.py``), so a job cluster whose run has ended reads as ending, whoever reads it.
+        self.on_job_cluster_read: Callable[[str], None] | None = None
 
     # -- time ---------------------------------------------------------------------------------------------
 
@@ -497,12 +500,25 @@ class Workspace:
     def clusters_get(self, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             self._advance()
-            return public(self._cluster(one(params.get("cluster_id"))))
+            cluster = self._cluster(one(params.get("cluster_id")))
+            self._runs_first([cluster])
+            return public(cluster)
+
+    def _runs_first(self, clusters: Iterable[Mapping[str, Any]]) -> None:
+        """Bring the runs of the job clusters about to be read up to date (``on_job_cluster_read``)."""
+        if self.on_job_cluster_read is None:
+            return
+        live = [c for c in clusters if c.get("cluster_source") == "JOB" and c["state"] != "TERMINATED"]
+        for cluster in live:
+            self.on_job_cluster_read(str(cluster["cluster_id"]))
+        if live:
+            self._advance()  # a run that ended back then ended its cluster from then: it may be due already
 
     def clusters_list(self, params: Mapping[str, Any], *, api_version: str = "2.1") -> dict[str, Any]:
         with self.lock:
             self._advance()
             clusters = list(self._clusters.values())
+            self._runs_first(clusters)
             if api_version == "2.0":
                 return {"clusters": [public(c, with_spec=False) for c in clusters]}
             states = many(field(params, "filter_by.cluster_states"))
@@ -538,7 +554,9 @@ class Workspace:
     def clusters_events(self, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
             self._advance()
-            return cluster_events.events_answer(self._cluster(body.get("cluster_id")), body)
+            cluster = self._cluster(body.get("cluster_id"))
+            self._runs_first([cluster])
+            return cluster_events.events_answer(cluster, body)
 
     def spark_versions(self) -> dict[str, Any]:
         return self.catalog.spark_versions_answer()
@@ -639,6 +657,7 @@ class Workspace:
         """Every cluster as ``clusters/get`` answers it (for assertions and the demo)."""
         with self.lock:
             self._advance()
+            self._runs_first(list(self._clusters.values()))
             return [public(c) for c in self._clusters.values()]
 
     def to_json(self) -> dict[str, Any]:

@@ -360,3 +360,16 @@ def test_a_run_is_saved_with_the_job_cluster_it_made_and_its_id_never_reused(tmp
         emu.advance(2)
         assert get_run(api, fresh)["state"]["result_state"] == "SUCCESS"
         assert {c["state"] for c in emu.clusters.values()} == {"TERMINATED"}
+
+
+def test_a_job_cluster_whose_run_ended_reads_so_though_the_run_is_never_read(emu: Emulator, api: Api) -> None:
+    """A client that submits without waiting (or a Clusters page) reads only the cluster: it ends with its
+    run all the same."""
+    run_id = submit(api, {"tasks": [{"task_key": "t", "new_cluster": NEW_CLUSTER, **TASK}]})
+    cluster_id = emu.runs.all_runs()[0]["tasks"][0]["cluster_instance"]["cluster_id"]
+    emu.advance(1.0)  # started (0.4 s), ran (0.3 s), terminated (0.2 s)
+    status, listed = api.call("GET", "/api/2.1/clusters/list")
+    assert status == 200 and [c["state"] for c in listed["clusters"]] == ["TERMINATED"], listed
+    cluster = api.get(cluster_id)
+    assert cluster["termination_reason"]["code"] == "JOB_FINISHED"
+    assert get_run(api, run_id)["state"]["result_state"] == "SUCCESS"
