@@ -345,7 +345,7 @@ class Workspace:
             spec.pop("idempotency_token", None)  # a create's field: an edit neither keeps nor shows it
             at = self.now()
             if cluster["state"] == "RUNNING":  # it restarts on its new pools and size at once
-                self._repool(cluster, {**spec, "cluster_id": cluster["cluster_id"]}, at)
+                self._repool({**spec, "cluster_id": cluster["cluster_id"]}, target_workers(spec), at)
             before = event_attributes(cluster["spec"])
             fill(cluster, spec, self.catalog)
             cluster_events.record(
@@ -408,17 +408,18 @@ class Workspace:
                 if autoscale is not None
                 else {"num_workers": int(num_workers or 0)}
             )
-            self._repool(cluster, {**cluster, **size}, at)
+            self._repool(cluster, target_workers(size), at)
             resize(cluster, size)
             self.lifecycle.begin_resize(cluster, at, user, previous)
             self._plan(cluster)
             self._changed()
             return {}
 
-    def _repool(self, cluster: Mapping[str, Any], becoming: Mapping[str, Any], at: float) -> None:
-        """A running ``cluster`` about to become ``becoming`` (resized, edited) holds the pool instances
-        that needs; refused (400, nothing changed) when its pools cannot give them."""
-        refused = self.pools.adjust(becoming, target_workers(becoming), at)
+    def _repool(self, pooled: Mapping[str, Any], workers: int, at: float) -> None:
+        """A running cluster about to have ``workers`` workers on the pools ``pooled`` names (its id and
+        pool ids: resized, the cluster itself; edited, its new spec) holds the pool instances that needs;
+        refused (400, nothing changed) when its pools cannot give them."""
+        refused = self.pools.adjust(pooled, workers, at)
         if refused is not None:
             raise invalid_parameter(refused["parameters"]["databricks_error_message"])
 

@@ -282,3 +282,17 @@ def test_a_resize_and_an_edit_take_from_and_give_back_to_the_pools(emu: Emulator
     edit = {k: v for k, v in edit.items() if v is not None}
     assert api.call("POST", "/api/2.1/clusters/edit", edit) == (200, {})
     assert pool(api, pool_id)["stats"]["used_count"] == 0 and pool(api, other)["stats"]["used_count"] == 2
+
+
+def test_an_autoscaling_cluster_resized_to_a_fixed_size_holds_that_many(emu: Emulator, api: Api) -> None:
+    pool_id = create_pool(api, instance_pool_name="autoscaled")
+    cluster_id = pooled_cluster(
+        api, pool_id, num_workers=None, autoscale={"min_workers": 1, "max_workers": 4}
+    )
+    api.wait_for(cluster_id, "RUNNING")
+    assert pool(api, pool_id)["stats"]["used_count"] == 2
+    assert api.call("POST", "/api/2.1/clusters/resize", {"cluster_id": cluster_id, "num_workers": 3}) == (
+        200,
+        {},
+    )
+    assert pool(api, pool_id)["stats"]["used_count"] == 4  # the driver and three workers
