@@ -791,6 +791,8 @@ class Runs:
             del self._runs[int(run["run_id"])]
             for task in run["tasks"]:
                 self._task_runs.pop(int(task["run_id"]), None)
+                if task.get("_job_cluster"):
+                    self._job_cluster_runs.pop(str(task["_cluster_id"]), None)
             self._changed()
             return {}
 
