@@ -20,12 +20,16 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_databricks_clusters.fleet.sweep_policy import Lookup, TaskInstanceRef
+    from airflow_databricks_clusters.fleet.sweep_policy import Lookup, TaskInstanceRef, Verdict
     from airflow_databricks_clusters.hooks import DatabricksClustersHook
     from airflow_databricks_clusters.wait.lifecycle import Logger
 
 #: The default age floor, in minutes.
 DEFAULT_MIN_AGE_MINUTES = 30
+#: Terminate calls a sweep makes at once: a fleet's leaks end in seconds, within a workspace's rate limits.
+TERMINATES_AT_ONCE = 8
+#: DAG runs named in one Task SDK call (each call's query string stays a few kilobytes).
+RUNS_PER_CALL = 100
 
 
 class TaskInstanceReader(Protocol):
@@ -81,9 +85,15 @@ class DatabricksClusterSweeperOperator(BaseOperator):
     :param dag_ids: sweep only the clusters of these DAGs (default: every DAG). Templated; a list, JSON list
         text or comma-separated text.
 
-    Logs one line per live cluster (its task instance and state, what was done, and why) and a summary.
-    Returns (XCom ``return_value``) the report: ``{"dry_run", "min_age_minutes", "dag_ids", "terminated",
-    "would_terminate", "not_terminated", "kept", "ignored"}``, each list of ``{"cluster_id",
+    One sweep lists the live clusters once, reads their task instances in batches (``RUNS_PER_CALL`` runs
+    per call) and terminates the leaks ``TERMINATES_AT_ONCE`` at a time: at 1,000 live clusters it takes
+    seconds (``benchmarks/fleet_scale.py``). Its DAG (``dags/databricks_cluster_sweeper.py``) runs with
+    ``max_active_runs=1``, so a sweep that outlasts its interval never overlaps the next.
+
+    Logs one line per live cluster (its task instance and state, what was done, and why) and a summary
+    with the sweep's time. Returns (XCom ``return_value``) the report: ``{"seconds", "dry_run",
+    "min_age_minutes", "dag_ids", "terminated", "would_terminate", "not_terminated", "kept",
+    "ignored"}``, each list of ``{"cluster_id",
     "cluster_name", "cluster_state", "dag_id", "run_id", "task_id", "map_index", "state", "reason"}``
     (``state``: the task instance's state, ``none`` without one, ``dag_run_gone``, ``not_found`` or
     ``unreadable``; the task instance fields are null for a cluster without tags).
@@ -132,9 +142,9 @@ class DatabricksClusterSweeperOperator(BaseOperator):
             summary,
             sweep_report,
         )
-        from airflow_databricks_clusters.wait.lifecycle import terminate_live
         from airflow_databricks_clusters.wait.states import LIVE_STATES
 
+        started = time.monotonic()
         try:
             settings = parse_settings(self.min_age_minutes, self.sweep_dry_run, self.dag_ids)
         except ValueError as err:
@@ -149,31 +159,47 @@ class DatabricksClusterSweeperOperator(BaseOperator):
             context["ti"], [r for r in refs.values() if isinstance(r, TaskInstanceRef)], self.log
         )
         now = time.time()
-        verdicts, terminated = [], []
-        for cluster in clusters:
-            ref = refs[str(cluster["cluster_id"])]
-            lookup = lookups.get(ref) if isinstance(ref, TaskInstanceRef) else None
-            verdict = decide(
+        verdicts = [
+            decide(
                 cluster,
-                lookup,
+                lookups.get(ref)
+                if isinstance(ref := refs[str(cluster["cluster_id"])], TaskInstanceRef)
+                else None,
                 now=now,
                 min_age_minutes=settings.min_age_minutes,
                 owner=owner,
                 dag_ids=settings.dag_ids,
             )
-            if verdict.action is Action.TERMINATE and not settings.dry_run:
-                terminated += terminate_live(self.hook, [cluster], f"leak sweep: {verdict.reason}", self.log)
+            for cluster in clusters
+        ]
+        leaks = [v for v in verdicts if v.action is Action.TERMINATE]
+        terminated = [] if settings.dry_run else terminate_all(self.hook, leaks, self.log)
+        for verdict in verdicts:
             done = report_list(verdict, settings.dry_run, terminated).replace("_", " ")
             log = self.log.warning if verdict.action is Action.TERMINATE else self.log.info
             log("%s", verdict.log_line(done))
-            verdicts.append(verdict)
-        report = sweep_report(verdicts, settings, terminated)
+        report = sweep_report(verdicts, settings, terminated, seconds=time.monotonic() - started)
         self.log.info("%s", summary(report))
         if report["not_terminated"]:
             context["ti"].xcom_push(key="return_value", value=report)
             ids = ", ".join(entry["cluster_id"] for entry in report["not_terminated"])
             raise AirflowException(f"Could not terminate leaked clusters {ids}: terminate them by hand")
         return report
+
+
+def terminate_all(hook: DatabricksClustersHook, leaks: Sequence[Verdict], logger: Logger) -> list[str]:
+    """Terminate the clusters of ``leaks``, ``TERMINATES_AT_ONCE`` at a time; the ids whose terminate was
+    accepted. A refused one is logged and left out, never raised: every other one is still tried."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_databricks_clusters.wait.lifecycle import terminate_quietly
+
+    def terminate(verdict: Verdict) -> bool:
+        return terminate_quietly(hook, verdict.cluster_id, f"leak sweep: {verdict.reason}", logger)
+
+    with ThreadPoolExecutor(max_workers=TERMINATES_AT_ONCE, thread_name_prefix="sweep-terminate") as pool:
+        accepted = list(pool.map(terminate, leaks))
+    return [verdict.cluster_id for verdict, done in zip(leaks, accepted, strict=True) if done]
 
 
 def read_task_instances(
@@ -219,16 +245,17 @@ def _read_dag(
     for ref in refs:
         by_map_index[ref.map_index].append(ref)
     for map_index, members in sorted(by_map_index.items()):
-        answer = reader.get_task_states(
-            dag_id=dag_id,
-            map_index=map_index,
-            task_ids=sorted({m.task_id for m in members}),
-            run_ids=sorted({m.run_id for m in members}),
-        )
-        for ref in members:
-            in_run = answer.get(ref.run_id) or {}
-            if ref.state_key in in_run:
-                states[ref] = state_name(in_run[ref.state_key])
+        for run_ids in _batches(sorted({m.run_id for m in members})):
+            answer = reader.get_task_states(
+                dag_id=dag_id,
+                map_index=map_index,
+                task_ids=sorted({m.task_id for m in members}),
+                run_ids=run_ids,
+            )
+            for ref in members:
+                in_run = answer.get(ref.run_id) or {}
+                if ref.run_id in run_ids and ref.state_key in in_run:
+                    states[ref] = state_name(in_run[ref.state_key])
     unseen = sorted({r.run_id for r in refs} - {r.run_id for r in states})
     existing = _matching(lambda ids: reader.get_dr_count(dag_id=dag_id, run_ids=ids), unseen)
     succeeded = sorted({r.run_id for r, state in states.items() if state == SUCCESS})
@@ -250,16 +277,27 @@ def _read_dag(
     return lookups
 
 
-def _matching(count: Callable[[list[str]], int], run_ids: list[str]) -> set[str]:
-    """The run ids a ``count`` of DAG runs matches: one call when it says none or all, else one per run.
+def _batches(run_ids: list[str]) -> list[list[str]]:
+    return [run_ids[start : start + RUNS_PER_CALL] for start in range(0, len(run_ids), RUNS_PER_CALL)]
 
-    Never called with no ids: an empty ``run_ids`` filter counts every run of the DAG.
+
+def _matching(count: Callable[[list[str]], int], run_ids: list[str]) -> set[str]:
+    """The run ids a ``count`` of DAG runs matches, ``RUNS_PER_CALL`` at a time: a count that says none or
+    all settles its ids in one call, one that says some is split in halves, so finding k matches among n
+    runs takes about k·log2(n) calls, never one per run.
+
+    Never counts no ids: an empty ``run_ids`` filter counts every run of the DAG.
     """
-    if not run_ids:
-        return set()
-    total = count(run_ids)
-    if total <= 0:
-        return set()
-    if total >= len(run_ids):
-        return set(run_ids)
-    return {run_id for run_id in run_ids if count([run_id]) > 0}
+    found: set[str] = set()
+    pending = _batches(run_ids)
+    while pending:
+        ids = pending.pop()
+        if not ids:
+            continue
+        total = count(ids)
+        if total >= len(ids):
+            found.update(ids)
+        elif total > 0:
+            half = len(ids) // 2
+            pending += [ids[:half], ids[half:]]
+    return found

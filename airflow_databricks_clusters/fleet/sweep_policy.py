@@ -394,11 +394,13 @@ REPORT_LISTS = ("terminated", "would_terminate", "not_terminated", "kept", "igno
 
 
 def sweep_report(
-    verdicts: Iterable[Verdict], settings: SweepSettings, terminated: Collection[str]
+    verdicts: Iterable[Verdict], settings: SweepSettings, terminated: Collection[str], *, seconds: float
 ) -> dict[str, Any]:
     """The sweep's report (its XCom): which clusters it terminated, would terminate (dry run), could not
-    terminate (the call was refused), kept and ignored, each with its task instance and why."""
+    terminate (the call was refused), kept and ignored, each with its task instance and why, and how many
+    ``seconds`` the sweep took."""
     report: dict[str, Any] = {
+        "seconds": round(seconds, 1),
         "dry_run": settings.dry_run,
         "min_age_minutes": settings.min_age_minutes,
         "dag_ids": sorted(settings.dag_ids) if settings.dag_ids is not None else None,
@@ -422,4 +424,5 @@ def report_list(verdict: Verdict, dry_run: bool, terminated: Collection[str]) ->
 
 def summary(report: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{len(report[name])} {name.replace('_', ' ')}" for name in REPORT_LISTS)
-    return f"Leak sweep{' (dry run)' if report['dry_run'] else ''}: {counts}"
+    took = f" in {report['seconds']:.1f} s" if "seconds" in report else ""
+    return f"Leak sweep{' (dry run)' if report['dry_run'] else ''}{took}: {counts}"

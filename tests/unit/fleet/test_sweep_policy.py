@@ -285,7 +285,7 @@ def test_the_report_sorts_verdicts_by_what_was_done() -> None:
     keep = verdict(Lookup.of_task("running"))
     ignore = verdict(None, tags={})
     settings = SweepSettings(30.0, False, None)
-    report = sweep_report([terminate, refused, keep, ignore], settings, [terminate.cluster_id])
+    report = sweep_report([terminate, refused, keep, ignore], settings, [terminate.cluster_id], seconds=2.04)
     assert [len(report[name]) for name in REPORT_LISTS] == [1, 0, 1, 1, 1]
     assert report["terminated"][0] == {
         "cluster_id": "1124-100000-abcdefgh",
@@ -300,12 +300,13 @@ def test_the_report_sorts_verdicts_by_what_was_done() -> None:
     }
     assert report["ignored"][0]["dag_id"] is None
     assert (
-        summary(report) == "Leak sweep: 1 terminated, 0 would terminate, 1 not terminated, 1 kept, 1 ignored"
+        summary(report)
+        == "Leak sweep in 2.0 s: 1 terminated, 0 would terminate, 1 not terminated, 1 kept, 1 ignored"
     )
-    dry = sweep_report([terminate, keep], SweepSettings(0.0, True, frozenset({"b", "a"})), [])
+    dry = sweep_report([terminate, keep], SweepSettings(0.0, True, frozenset({"b", "a"})), [], seconds=0)
     assert [len(dry[name]) for name in REPORT_LISTS] == [0, 1, 0, 1, 0]
     assert (dry["dry_run"], dry["dag_ids"]) == (True, ["a", "b"])
-    assert summary(dry).startswith("Leak sweep (dry run): ")
+    assert summary(dry).startswith("Leak sweep (dry run) in 0.0 s: ")
 
 
 def test_a_log_line_names_the_cluster_its_task_instance_what_was_done_and_why() -> None:
