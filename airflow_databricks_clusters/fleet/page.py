@@ -1,10 +1,13 @@
 """The Clusters page's FastAPI app, mounted in Airflow's API server by the plugin (``fleet/plugin.py``).
 
-``GET /`` is the page (``fleet/page_html.py``); ``GET /api/clusters`` the table's rows;
-``POST /api/clusters/{conn_id}/{cluster_id}/terminate`` the terminate action. Every endpoint goes
+``GET /`` is the page (``fleet/page_html.py``); ``GET /api/clusters`` one page of the table's rows (query
+parameters: ``fleet.table.PARAMETERS``); ``GET /api/clusters/{conn_id}/{cluster_id}`` an opened row's
+detail (its events: ``fleet.row_detail``); ``POST /api/clusters/{conn_id}/{cluster_id}/terminate`` the
+terminate action. Every endpoint goes
 through Airflow's auth manager as the caller (the UI's session cookie, or a bearer token): a user sees
 the clusters of the DAGs they may read and terminates those of the DAGs they may edit. The browser gets
-only the fields of ``fleet.rows.FleetRow``: no token, no spec, nothing under a secret key.
+only the fields of ``fleet.rows.FleetRow`` and of ``fleet.row_detail``: no token, no spec, nothing under a
+secret key.
 
 Settings (``airflow.cfg`` or ``AIRFLOW__DATABRICKS_CLUSTERS__*``): ``[databricks_clusters] conn_ids``, the
 ``databricks`` connections whose workspaces the page shows (comma-separated, default
@@ -27,8 +30,10 @@ from fastapi.responses import HTMLResponse
 from airflow_databricks_clusters.errors import ClusterNotFound, DatabricksClustersError
 from airflow_databricks_clusters.fleet.page_html import PAGE
 from airflow_databricks_clusters.fleet.reader import FleetReader
-from airflow_databricks_clusters.fleet.rows import FleetRow, fleet_rows, task_instances
+from airflow_databricks_clusters.fleet.row_detail import row_detail
+from airflow_databricks_clusters.fleet.rows import fleet_rows, task_instances, with_task_states
 from airflow_databricks_clusters.fleet.sweep_policy import Lookup, TaskInstanceRef, identify
+from airflow_databricks_clusters.fleet.table import TableQuery, parse_query, select
 from airflow_databricks_clusters.wait.states import LIVE_STATES
 
 if TYPE_CHECKING:
@@ -90,6 +95,71 @@ def _authorized(user: BaseUser, dag_ids: Iterable[str], method: str) -> set[str]
     return found
 
 
+def _read_safely(
+    read_lookups: Lookups, refs: Collection[TaskInstanceRef]
+) -> tuple[dict[TaskInstanceRef, Lookup], str | None]:
+    if not refs:
+        return {}, None
+    try:
+        return read_lookups(refs), None
+    except Exception as err:
+        # Rows still show; none is called orphaned on what could not be read.
+        log.warning("Could not read task instance states for the Clusters page: %s", err)
+        return {}, f"task instance states could not be read: {type(err).__name__}"
+
+
+def table_answer(
+    fleet: FleetReader,
+    query: TableQuery,
+    read_lookups: Lookups,
+    authorized: Callable[[Collection[str], str], set[str]],
+) -> dict[str, Any]:
+    """The ``/api/clusters`` answer: one page of the rows the user may read (``authorized(dag_ids,
+    method)``: those of ``dag_ids`` the user may GET or PUT), and what the page's controls show.
+
+    Task instances are read for the live clusters (the orphan rule needs them, across all pages), then for
+    the ended rows of the page shown; no more, whatever the fleet's size.
+    """
+    snapshots = [fleet.snapshot(conn_id) for conn_id in fleet.conn_ids]
+    live_refs = {
+        ref
+        for s in snapshots
+        for ref in task_instances((c for c in s.clusters if c.get("state") in LIVE_STATES), s.owner)
+    }
+    found, lookup_error = _read_safely(read_lookups, live_refs)
+    now = time.time()
+    rows = [
+        row
+        for s in snapshots
+        for row in fleet_rows(
+            s.conn_id, s.clusters, owner=s.owner, lookups=found, now=now, cluster_url=s.cluster_url
+        )
+    ]
+    readable = authorized({row.dag_id for row in rows}, "GET")
+    table = select([row for row in rows if row.dag_id in readable], query)
+    ended = {row.task_instance for row in table.rows if not row.live}
+    more, more_error = _read_safely(read_lookups, ended)
+    shown = with_task_states(table.rows, more)
+    editable = authorized({row.dag_id for row in shown if row.live}, "PUT")
+    return {
+        "clusters": [row.as_json(can_terminate=row.dag_id in editable) for row in shown],
+        "matching": table.matching,
+        "page": table.page,
+        "pages": table.pages,
+        "per_page": table.per_page,
+        "counts": table.counts,
+        "dag_ids": table.dag_ids,
+        "states": table.states,
+        "conn_ids": list(fleet.conn_ids),
+        "workspaces": [
+            {"conn_id": s.conn_id, "error": s.error, "read_at": s.read_at_epoch, "complete": s.complete}
+            for s in snapshots
+        ],
+        "lookup_error": lookup_error or more_error,
+        "cache_seconds": fleet.max_age_seconds,
+    }
+
+
 def create_app(reader: FleetReader | None = None, lookups: Lookups | None = None) -> FastAPI:
     """The app; ``reader`` and ``lookups`` default to the configured workspaces and the metadata DB."""
     fleet = reader or FleetReader(configured_conn_ids(), max_age_seconds=configured_cache_seconds())
@@ -102,40 +172,34 @@ def create_app(reader: FleetReader | None = None, lookups: Lookups | None = None
         return HTMLResponse(PAGE, headers={"Cache-Control": "no-store"})
 
     @app.get("/api/clusters")
-    def clusters(user: GetUserDep) -> dict[str, Any]:
-        snapshots = [fleet.snapshot(conn_id) for conn_id in fleet.conn_ids]
-        refs = {ref for s in snapshots for ref in task_instances(s.clusters, s.owner)}
+    def clusters(request: Request, user: GetUserDep) -> dict[str, Any]:
         try:
-            found = read_lookups(refs)
-            lookup_error = None
-        except Exception as err:
-            # Rows still show; none is called orphaned on what could not be read.
-            log.warning("Could not read task instance states for the Clusters page: %s", err)
-            found, lookup_error = {}, f"task instance states could not be read: {type(err).__name__}"
-        now = time.time()
-        rows: list[FleetRow] = []
-        for snapshot in snapshots:
-            rows += fleet_rows(
-                snapshot.conn_id,
-                snapshot.clusters,
-                owner=snapshot.owner,
-                lookups=found,
-                events=snapshot.events,
-                now=now,
-                cluster_url=snapshot.cluster_url,
-            )
-        readable = _authorized(user, {row.dag_id for row in rows}, "GET")
-        editable = _authorized(user, {row.dag_id for row in rows if row.live} & readable, "PUT")
-        return {
-            "clusters": [
-                row.as_json(can_terminate=row.dag_id in editable) for row in rows if row.dag_id in readable
-            ],
-            "workspaces": [
-                {"conn_id": s.conn_id, "error": s.error, "read_at": s.read_at_epoch} for s in snapshots
-            ],
-            "lookup_error": lookup_error,
-            "cache_seconds": fleet.max_age_seconds,
-        }
+            query = parse_query(dict(request.query_params), fleet.conn_ids)
+        except ValueError as err:
+            raise HTTPException(400, str(err)) from None
+        return table_answer(fleet, query, read_lookups, lambda ids, method: _authorized(user, ids, method))
+
+    @app.get("/api/clusters/{conn_id}/{cluster_id}")
+    def detail(conn_id: str, cluster_id: str, user: GetUserDep) -> dict[str, Any]:
+        # An opened row: the one request for the cluster's events (its row came from the snapshot).
+        if conn_id not in fleet.conn_ids:
+            raise HTTPException(404, f"Connection {conn_id} is not one the Clusters page shows.")
+        snapshot = fleet.snapshot(conn_id)
+        cluster = snapshot.cluster(cluster_id)
+        ref = identify(cluster, owner=snapshot.owner) if cluster is not None else None
+        if (
+            cluster is None
+            or not isinstance(ref, TaskInstanceRef)
+            or not _authorized(user, [ref.dag_id], "GET")
+        ):
+            raise HTTPException(404, f"Cluster {cluster_id} is not a cluster of this plugin you can see.")
+        try:
+            events = fleet.events(conn_id, cluster)
+        except DatabricksClustersError as err:
+            raise HTTPException(
+                502, f"The events of {cluster_id} could not be read: {type(err).__name__}: {err}"
+            ) from None
+        return row_detail(cluster, events)
 
     @app.post("/api/clusters/{conn_id}/{cluster_id}/terminate")
     def terminate(conn_id: str, cluster_id: str, request: Request, user: GetUserDep) -> dict[str, Any]:

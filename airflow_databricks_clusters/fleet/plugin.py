@@ -35,9 +35,10 @@ class _AppOnFirstRequest:
 
 class DatabricksClustersPlugin(AirflowPlugin):
     """The Clusters page: every cluster this plugin made in the connected workspace(s), with its task
-    instance, state, uptime, spot and on-demand workers, nodes lost and termination reason; the orphaned
-    ones (live, and no task will terminate them) can be filtered, and any live one terminated by a user
-    who may edit its DAG. See ``fleet.page``
+    instance, state, uptime, spot and on-demand workers and termination reason, one page at a time, sorted
+    and filtered (state, DAG, connection, only the orphaned ones: live, and no task will terminate them)
+    in the API server; a row opens to its events (nodes lost, a spot fallback, the last events), and any
+    live one can be terminated by a user who may edit its DAG. See ``fleet.page``
     for its settings and its permissions (read a DAG to see its clusters, edit it to terminate them)."""
 
     name = "databricks_clusters"

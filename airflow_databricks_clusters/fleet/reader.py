@@ -1,11 +1,21 @@
 """Reading each connected workspace's clusters for the Clusters page, at most once per ``max_age_seconds``.
 
-Many open pages, each refreshing, must not multiply API calls: every page of an API server process reads
-the same snapshot of a workspace, and a snapshot older than ``max_age_seconds`` is read again by the first
-request that needs it. Never two reads of one workspace at once: while one runs, the others answer the
-snapshot before it (or, when there is none yet, wait for that read), so a slow workspace holds one
-request, not every one. A terminated cluster's events do not change, so they are read once and kept (the
-newest ``ENDED_EVENTS_KEPT`` clusters' worth).
+A read costs the workspace's ``clusters/list`` pages and one ``Me``, however many clusters it holds: the
+table is made from the list alone (``fleet.rows``). It lists the clusters that are not at rest (PENDING,
+RUNNING, RESTARTING, RESIZING, TERMINATING: what a person acts on, and all the orphan rule needs) first
+and publishes them at once, with the previous read's terminated clusters beside them, as a *partial*
+snapshot; then it lists the ones at rest (TERMINATED, ERROR, UNKNOWN) and publishes the complete snapshot.
+So the first page of a large workspace shows after its live clusters are read, not after all of them.
+
+Many open pages, each refreshing, must not multiply API calls: every request of an API server process
+reads the same snapshot of a workspace. A snapshot older than ``max_age_seconds`` is read again in the
+background when a request asks for it; until that read publishes, requests get the snapshot they had.
+Never two reads of one workspace at once. Only when there is no snapshot yet (the first request, or after
+a terminate: ``invalidate``) does a request wait, for the new read's live clusters.
+
+A cluster's events are read only when a person opens its row (``events``): at most
+``EVENT_READS_AT_ONCE`` at a time per API server process, a live cluster's kept for ``max_age_seconds``
+and a terminated one's (they no longer change) kept for good (the newest ``ENDED_EVENTS_KEPT``).
 """
 
 from __future__ import annotations
@@ -15,40 +25,66 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from airflow_databricks_clusters.errors import DatabricksClustersError
-from airflow_databricks_clusters.fleet.sweep_policy import TaskInstanceRef, identify
 from airflow_databricks_clusters.hooks import DatabricksClustersHook
 from airflow_databricks_clusters.wait.states import LIVE_STATES
 
 log = logging.getLogger(__name__)
 
-#: Events read per cluster: enough for its nodes lost and a spot fallback, bounded for a long-lived one.
+#: Events read for an opened row: enough for its nodes lost and a spot fallback, in one request.
 EVENTS_PER_CLUSTER = 200
-#: Terminated clusters whose events are kept between reads.
+#: Clusters whose events are kept between openings.
 ENDED_EVENTS_KEPT = 2000
+#: Events calls one API server process makes at once (a workspace rate-limits them).
+EVENT_READS_AT_ONCE = 4
+#: The states listed first: every cluster not at rest.
+NOT_AT_REST = (*sorted(LIVE_STATES), "TERMINATING")
+#: The states listed second.
+AT_REST = ("TERMINATED", "ERROR", "UNKNOWN")
+#: How long a request with no snapshot to show waits for a read's live clusters.
+FIRST_READ_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class WorkspaceSnapshot:
-    """One workspace's clusters as read at ``read_at`` (monotonic seconds), or why they could not be."""
+    """One workspace's clusters as read at ``read_at`` (monotonic seconds), or why they could not be.
+
+    ``complete``: False while the clusters at rest are still being listed (those shown are the previous
+    read's); ``error``: why the read failed (``clusters`` then holds what was read before it failed).
+    """
 
     conn_id: str
     clusters: Sequence[dict[str, Any]] = ()
     owner: str = ""
-    events: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     cluster_url: str = ""
     read_at: float = 0.0
     read_at_epoch: float = 0.0
     error: str | None = None
+    complete: bool = True
+
+    def cluster(self, cluster_id: str) -> dict[str, Any] | None:
+        return next((c for c in self.clusters if str(c.get("cluster_id")) == cluster_id), None)
+
+
+class _Reads:
+    """One workspace's snapshots and the read under way, guarded by ``changed``."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.shown: WorkspaceSnapshot | None = None  # the newest published, partial or complete
+        self.last_complete: WorkspaceSnapshot | None = None
+        self.reading = False
+        # Bumped by ``invalidate``: a read that began before a terminate is never published.
+        self.generation = 0
 
 
 class FleetReader:
     """Snapshots of the clusters of each connection in ``conn_ids``, shared by every request.
 
-    :param max_age_seconds: how old a snapshot may be before a request reads the workspace again.
+    :param max_age_seconds: how old a snapshot may be before a request has the workspace read again.
     :param hook_factory: builds the hook of a connection (a fresh one per read, so a rotated token or an
         edited connection is picked up).
     """
@@ -65,102 +101,149 @@ class FleetReader:
         self.max_age_seconds = max_age_seconds
         self._clock = clock
         self._hook_factory = hook_factory or _page_hook
-        self._snapshots: dict[str, WorkspaceSnapshot] = {}
-        self._locks = {conn_id: threading.Lock() for conn_id in self.conn_ids}
-        # Bumped by ``invalidate``: a read that began before a terminate must not be kept as fresh.
-        self._generations = dict.fromkeys(self.conn_ids, 0)
-        self._ended_events: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
-        self._ended_events_lock = threading.Lock()
-        #: Workspace reads made (a snapshot each), for a test or a person to see the cache at work.
+        self._reads = {conn_id: _Reads() for conn_id in self.conn_ids}
+        self._events: OrderedDict[tuple[str, str, Any], tuple[float, list[dict[str, Any]]]] = OrderedDict()
+        self._events_lock = threading.Lock()
+        self._event_reads = threading.BoundedSemaphore(EVENT_READS_AT_ONCE)
+        #: Workspace reads begun, for a test or a person to see the cache at work.
         self.reads = 0
 
     def hook(self, conn_id: str) -> DatabricksClustersHook:
         return self._hook_factory(conn_id)
 
     def snapshot(self, conn_id: str) -> WorkspaceSnapshot:
-        if conn_id not in self._locks:
-            raise KeyError(conn_id)
-        current = self._fresh(conn_id)
-        if current is not None:
-            return current
-        lock = self._locks[conn_id]
-        if not lock.acquire(blocking=False):
-            previous = self._snapshots.get(conn_id)
-            if previous is not None:
-                return previous  # another request is reading it: the one before serves meanwhile
-            lock.acquire()
-        try:
-            # Whoever held the lock may have just read it: then this request uses that read.
-            current = self._fresh(conn_id)
-            while current is None:
-                generation = self._generations[conn_id]
+        """The newest snapshot of ``conn_id``'s workspace; a stale or missing one has a read begun."""
+        reads = self._reads[conn_id]
+        with reads.changed:
+            shown = reads.shown
+            if shown is not None and shown.complete and self._clock() - shown.read_at < self.max_age_seconds:
+                return shown
+            if not reads.reading:
+                reads.reading = True
                 self.reads += 1
-                read = self._read(conn_id)
-                if generation == self._generations[conn_id]:
-                    self._snapshots[conn_id] = current = read
-            return current
-        finally:
-            lock.release()
+                threading.Thread(
+                    target=self._read_until_current,
+                    args=(conn_id,),
+                    name=f"clusters-page-{conn_id}",
+                    daemon=True,
+                ).start()
+            if reads.changed.wait_for(lambda: reads.shown is not None, timeout=FIRST_READ_WAIT_SECONDS):
+                assert reads.shown is not None
+                return reads.shown
+        why = f"the workspace was still being read after {FIRST_READ_WAIT_SECONDS:.0f} s"
+        return WorkspaceSnapshot(conn_id, error=why, complete=False)
 
-    def invalidate(self, conn_id: str) -> None:
-        """Forget a workspace's snapshot (after a terminate), so the next request reads it again, and a
-        read that is under way now is read again rather than kept."""
-        self._generations[conn_id] += 1
-        self._snapshots.pop(conn_id, None)
-
-    def _fresh(self, conn_id: str) -> WorkspaceSnapshot | None:
-        current = self._snapshots.get(conn_id)
-        if current is not None and self._clock() - current.read_at < self.max_age_seconds:
-            return current
+    def wait_complete(self, conn_id: str, timeout: float) -> WorkspaceSnapshot | None:
+        """The workspace's snapshot once a read has published a complete one (None after ``timeout`` s)."""
+        reads = self._reads[conn_id]
+        self.snapshot(conn_id)
+        with reads.changed:
+            if reads.changed.wait_for(lambda: reads.shown is not None and reads.shown.complete, timeout):
+                return reads.shown
         return None
 
-    def _read(self, conn_id: str) -> WorkspaceSnapshot:
-        read_at, read_at_epoch = self._clock(), time.time()
-        hook = self.hook(conn_id)
+    def invalidate(self, conn_id: str) -> None:
+        """Forget a workspace's snapshot (after a terminate), so the next request waits for a new read, and
+        a read that is under way now is read again rather than published."""
+        reads = self._reads[conn_id]
+        with reads.changed:
+            reads.generation += 1
+            reads.shown = None
+
+    def _read_until_current(self, conn_id: str) -> None:
+        reads = self._reads[conn_id]
         try:
-            owner = hook.current_user().get("userName")
-            if not isinstance(owner, str) or not owner:
+            while True:
+                with reads.changed:
+                    generation = reads.generation
+                self._read(conn_id, generation)
+                with reads.changed:
+                    # Decided under the lock: a terminate after this point finds no read under way, so
+                    # the request after it starts one.
+                    if generation == reads.generation:
+                        reads.reading = False
+                        return
+        except BaseException:
+            with reads.changed:
+                reads.reading = False
+            raise
+
+    def _publish(self, conn_id: str, generation: int, snapshot: WorkspaceSnapshot) -> None:
+        reads = self._reads[conn_id]
+        with reads.changed:
+            if generation != reads.generation:
+                return
+            reads.shown = snapshot
+            if snapshot.complete and snapshot.error is None:
+                reads.last_complete = snapshot
+            reads.changed.notify_all()
+
+    def _read(self, conn_id: str, generation: int) -> None:
+        read_at, read_at_epoch = self._clock(), time.time()
+        clusters: list[dict[str, Any]] = []
+        owner = url = ""
+        hook: DatabricksClustersHook | None = None
+        try:
+            hook = self.hook(conn_id)
+            found = hook.current_user().get("userName")
+            if not isinstance(found, str) or not found:
                 raise DatabricksClustersError("the workspace did not say which user the connection is")
-            clusters = hook.list_clusters()
-            events = {
-                str(cluster["cluster_id"]): found
-                for cluster in clusters
-                if isinstance(identify(cluster, owner=owner), TaskInstanceRef)
-                and (found := self._events(hook, conn_id, cluster)) is not None
-            }
-            url = hook.cluster_url("{cluster_id}")
+            owner, url = found, hook.cluster_url("{cluster_id}")
+            clusters = hook.list_clusters(states=NOT_AT_REST)
+            moving = {str(c["cluster_id"]) for c in clusters}
+            previous = self._reads[conn_id].last_complete
+            resting_before = [
+                c
+                for c in (previous.clusters if previous is not None else ())
+                if c.get("state") in AT_REST and str(c["cluster_id"]) not in moving
+            ]
+            partial = WorkspaceSnapshot(
+                conn_id, [*clusters, *resting_before], owner, url, read_at, read_at_epoch, complete=False
+            )
+            self._publish(conn_id, generation, partial)
+            resting = hook.list_clusters(states=AT_REST)
+            # A cluster that came to rest between the two lists is in both: its later entry is kept.
+            rested = {str(c["cluster_id"]) for c in resting}
+            clusters = [c for c in clusters if str(c["cluster_id"]) not in rested] + resting
         except Exception as err:
             # The page shows the workspace as unreadable, with what went wrong; the other workspaces
             # still show.
             log.warning("Clusters page: could not read the clusters of %s: %s", conn_id, err)
-            return WorkspaceSnapshot(
-                conn_id, read_at=read_at, read_at_epoch=read_at_epoch, error=_describe(err)
+            failed = WorkspaceSnapshot(
+                conn_id, clusters, owner, url, read_at, read_at_epoch, error=_describe(err)
             )
+            self._publish(conn_id, generation, failed)
+            return
         finally:
-            hook.close()
-        return WorkspaceSnapshot(conn_id, clusters, owner, events, url, read_at, read_at_epoch)
+            if hook is not None:
+                hook.close()
+        self._publish(
+            conn_id, generation, WorkspaceSnapshot(conn_id, clusters, owner, url, read_at, read_at_epoch)
+        )
 
-    def _events(
-        self, hook: DatabricksClustersHook, conn_id: str, cluster: dict[str, Any]
-    ) -> list[dict[str, Any]] | None:
+    def events(self, conn_id: str, cluster: dict[str, Any]) -> list[dict[str, Any]]:
+        """The newest ``EVENTS_PER_CLUSTER`` events of ``cluster`` (an entry of a snapshot), newest first.
+
+        Raises ``DatabricksClustersError`` when the workspace refuses them."""
         cluster_id = str(cluster["cluster_id"])
         ended = cluster.get("state") not in LIVE_STATES
-        key = (conn_id, f"{cluster_id}@{cluster.get('terminated_time')}")
-        if ended:
-            with self._ended_events_lock:
-                kept = self._ended_events.get(key)
-                if kept is not None:
-                    self._ended_events.move_to_end(key)
-                    return kept
-        try:
-            events = hook.get_events(cluster_id, limit=EVENTS_PER_CLUSTER)
-        except DatabricksClustersError:
-            return None  # its nodes lost show as unknown; the rest of the row is still right
-        if ended:
-            with self._ended_events_lock:
-                self._ended_events[key] = events
-                while len(self._ended_events) > ENDED_EVENTS_KEPT:
-                    self._ended_events.popitem(last=False)
+        key = (conn_id, cluster_id, cluster.get("terminated_time") if ended else None)
+        with self._events_lock:
+            kept = self._events.get(key)
+            if kept is not None and (ended or self._clock() - kept[0] < self.max_age_seconds):
+                self._events.move_to_end(key)
+                return kept[1]
+        with self._event_reads:
+            hook = self.hook(conn_id)
+            try:
+                read_at = self._clock()
+                events = hook.get_events(cluster_id, limit=EVENTS_PER_CLUSTER)
+            finally:
+                hook.close()
+        with self._events_lock:
+            self._events[key] = (read_at, events)
+            while len(self._events) > ENDED_EVENTS_KEPT:
+                self._events.popitem(last=False)
         return events
 
 

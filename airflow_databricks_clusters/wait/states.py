@@ -126,7 +126,7 @@ def cluster_summary(cluster: Mapping[str, Any], events: Sequence[Mapping[str, An
     driver = cluster.get("driver")
     requested_on_demand_workers = max(first_on_demand - 1, 0)
     fell_back = availability == "SPOT_WITH_FALLBACK" and (
-        on_demand > requested_on_demand_workers or any(_reports_spot_fallback(e) for e in events)
+        on_demand > requested_on_demand_workers or any(reports_spot_fallback(e) for e in events)
     )
     return {
         "cluster_id": cluster.get("cluster_id"),
@@ -152,7 +152,8 @@ def cluster_summary(cluster: Mapping[str, Any], events: Sequence[Mapping[str, An
 _SPEC_DETAILS = frozenset({"attributes", "previous_attributes"})
 
 
-def _reports_spot_fallback(event: Mapping[str, Any]) -> bool:
+def reports_spot_fallback(event: Mapping[str, Any]) -> bool:
+    """Whether a cluster event says spot instances could not be had and on-demand ones were taken."""
     if event.get("type") not in {"ADD_NODES_FAILED", "SPOT_INSTANCE_FALLBACK", "NODES_FALLBACK"}:
         details = event.get("details") or {}
         text = " ".join(str(v) for k, v in details.items() if k not in _SPEC_DETAILS).lower()

@@ -2,8 +2,9 @@
 
 The trigger form's inputs reach the cluster spec; the create task's "Databricks Cluster" link opens the
 cluster's page in the emulator's console; the Clusters page (the plugin's view in the UI's navigation)
-lists the run's cluster, filters orphaned clusters and terminates one. Selectors are the UI's roles and
-labels, and the ids the plugin's and the emulator's pages promise, never Airflow's CSS classes.
+lists the run's cluster, pages a DAG's clusters, opens a row's detail (its events), filters orphaned
+clusters and terminates one. Selectors are the UI's roles and labels, and the ids the plugin's and the
+emulator's pages promise, never Airflow's CSS classes.
 
 The browser is Debian's ``chromium`` package, never one Playwright downloads. Screenshots go to the test's
 ``tmp_path``; with ``ADC_UPDATE_SCREENSHOTS=1`` the Clusters page's also replaces ``docs/clusters-page.png``,
@@ -261,13 +262,20 @@ def test_an_orphaned_cluster_is_filtered_and_terminated_from_the_clusters_page(
     page: Page, airflow: AirflowDeployment, emulator: Emulator, made_clusters: list[str], tmp_path: Path
 ) -> None:
     tags = finished_task_instance(airflow)
+    # Thirty terminated clusters of that task instance, older than the two below: its DAG's rows make two
+    # pages of 25.
+    older = [create_cluster(emulator, f"browser-older-{n:02d}", tags) for n in range(30)]
     # The leak: a live cluster whose create task has ended (as when a killed task never ran its teardown);
     # and a cluster of the same task instance that is already terminated (not orphaned: not live).
     orphan = create_cluster(emulator, "browser-orphan", tags)
     ended = create_cluster(emulator, "browser-ended", tags)
-    made_clusters += [orphan, ended]
-    emulator.workspace.clusters_delete({"cluster_id": ended})
-    eventually(f"{ended} to terminate", lambda: emulator.clusters[ended]["state"] == "TERMINATED")
+    made_clusters += [*older, orphan, ended]
+    for cluster_id in [*older, ended]:
+        emulator.workspace.clusters_delete({"cluster_id": cluster_id})
+    eventually(
+        "the ended clusters to terminate",
+        lambda: all(emulator.clusters[c]["state"] == "TERMINATED" for c in [*older, ended]),
+    )
     assert emulator.clusters[orphan]["state"] in LIVE
 
     open_ui(page, airflow)
@@ -279,7 +287,30 @@ def test_an_orphaned_cluster_is_filtered_and_terminated_from_the_clusters_page(
     expect(orphan_row).to_be_visible()
     expect(ended_row).to_be_visible()
     expect(orphan_row.locator('td[data-col="state"]')).to_contain_text("orphaned")
+
+    # The server pages the table: one DAG's 32 clusters, 25 a page, live first.
+    frame.locator("#filter-dag").select_option(ORPHAN_DAG_ID)
+    frame.locator("#per-page").select_option("25")
+    page_info = frame.locator("#page-info")
+    expect(page_info).to_contain_text("Page 1 of 2")
+    expect(page_info).to_contain_text("of 32 matching")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_have_attribute("data-cluster-id", orphan)
+    frame.locator("#next-page").click()
+    expect(page_info).to_contain_text("Page 2 of 2")
+    expect(rows).to_have_count(7)
+    expect(orphan_row).to_have_count(0)
+    frame.locator("#prev-page").click()
+    expect(page_info).to_contain_text("Page 1 of 2")
+
+    # An opened row reads its cluster's events: nodes lost, the fallback, the last events.
+    orphan_row.get_by_role("button", name="Details", exact=True).click()
+    detail = frame.locator(f'table#clusters tr.detail[data-detail-for="{orphan}"]')
+    expect(detail.locator('[data-field="nodes-lost"]')).to_have_text("0")
+    expect(detail.locator('[data-field="events"]')).to_contain_text("CREATING")
     screenshot(page, tmp_path, "clusters-page.png", readme=True)
+    orphan_row.get_by_role("button", name="Hide details").click()
+    expect(detail).to_have_count(0)
 
     only_orphaned = frame.locator("#only-orphaned")
     only_orphaned.check()

@@ -67,6 +67,8 @@ LAYERS: dict[str, dict[str, str]] = {
     "fleet": {
         "sweep_policy": PURE,
         "rows": PURE,
+        "table": PURE,
+        "row_detail": PURE,
         "page_html": PURE,
         "reader": IO,
         "task_instances": GLUE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_databricks_clusters.fleet.rows import fleet_rows, task_instances
+from airflow_databricks_clusters.fleet.rows import fleet_rows, task_instances, with_task_states
 from airflow_databricks_clusters.fleet.sweep_policy import Lookup, RunStatus, TaskInstanceRef
 
 OWNER = "airflow@example.com"
@@ -30,10 +30,8 @@ def cluster(cluster_id: str, state: str = "RUNNING", run_id: str = "r1", **extra
     }
 
 
-def rows(clusters: list[dict[str, Any]], lookups: Any = None, events: Any = None) -> list[Any]:
-    return fleet_rows(
-        "conn", clusters, owner=OWNER, lookups=lookups or {}, events=events or {}, now=NOW, cluster_url=URL
-    )
+def rows(clusters: list[dict[str, Any]], lookups: Any = None) -> list[Any]:
+    return fleet_rows("conn", clusters, owner=OWNER, lookups=lookups or {}, now=NOW, cluster_url=URL)
 
 
 def test_only_the_plugins_clusters_of_the_connections_user_are_rows() -> None:
@@ -51,7 +49,7 @@ def test_a_live_rows_workers_uptime_and_link() -> None:
     assert (row.workers_on_spot, row.workers_on_demand, row.fell_back) == (2, 1, True)
     assert row.uptime_seconds == 600
     assert row.url == "https://ws.example.com/#setting/clusters/a/configuration"
-    assert row.nodes_lost is None  # events not read
+    assert row.started_at == NOW - 600
     assert row.as_json(can_terminate=True)["can_terminate"] is True
 
 
@@ -62,10 +60,9 @@ def test_an_ended_rows_uptime_stops_at_its_termination_and_it_cannot_be_terminat
         terminated_time=int((NOW - 300) * 1000),
         termination_reason={"code": "USER_REQUEST", "type": "SUCCESS"},
     )
-    (row,) = rows([ended], events={"a": [{"type": "NODES_LOST", "details": {"lost_node_count": 2}}]})
+    (row,) = rows([ended])
     assert row.uptime_seconds == 300
     assert row.workers_on_spot is None and row.fell_back is None
-    assert row.nodes_lost == 2
     assert row.termination_reason == "USER_REQUEST (SUCCESS)"
     assert row.as_json(can_terminate=True)["can_terminate"] is False
 
@@ -83,11 +80,12 @@ def test_orphaned_is_the_sweeps_verdict_without_its_age_floor() -> None:
     assert not ended.orphaned
 
 
-def test_live_rows_first_then_the_most_recently_started() -> None:
-    old = cluster("old", start_time=int((NOW - 900) * 1000), run_id="r1")
-    new = cluster("new", start_time=int((NOW - 60) * 1000), run_id="r2")
-    ended = cluster("ended", "TERMINATED", start_time=int((NOW - 30) * 1000), run_id="r3")
-    assert [row.cluster_id for row in rows([ended, old, new])] == ["new", "old", "ended"]
+def test_an_ended_rows_task_state_is_filled_in_for_the_page_it_is_shown_on() -> None:
+    ref = TaskInstanceRef("etl", "create", "r1", -1)
+    ended = rows([cluster("a", "TERMINATED")])
+    (row,) = with_task_states(ended, {ref: Lookup.of_task("success", RunStatus.FINISHED)})
+    assert row.task_state == "success" and not row.orphaned
+    assert with_task_states(ended, {}) == ended
 
 
 def test_a_row_says_which_capacity_fallback_alternative_its_cluster_runs_on() -> None:
