@@ -26,6 +26,7 @@ RATIO_LINE = re.compile(r"^ratio .+ = \d+\.\d+x", re.MULTILINE)
         "dag_parse_cost.py",
         "dag_test_speed.py",
         "emulator_throughput.py",
+        "fleet_scale.py",
         "trigger_fleet.py",
         "worker_seconds.py",
     ],
