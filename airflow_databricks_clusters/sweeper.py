@@ -195,7 +195,12 @@ def terminate_all(hook: DatabricksClustersHook, leaks: Sequence[Verdict], logger
     from airflow_databricks_clusters.wait.lifecycle import terminate_quietly
 
     def terminate(verdict: Verdict) -> bool:
-        return terminate_quietly(hook, verdict.cluster_id, f"leak sweep: {verdict.reason}", logger)
+        try:
+            return terminate_quietly(hook, verdict.cluster_id, f"leak sweep: {verdict.reason}", logger)
+        except Exception as err:
+            # Whatever one terminate raises, every other leak is still tried and the report still made.
+            logger.error("Could not terminate cluster %s: %s. Terminate it by hand.", verdict.cluster_id, err)
+            return False
 
     with ThreadPoolExecutor(max_workers=TERMINATES_AT_ONCE, thread_name_prefix="sweep-terminate") as pool:
         accepted = list(pool.map(terminate, leaks))
@@ -256,8 +261,11 @@ def _read_dag(
                 in_run = answer.get(ref.run_id) or {}
                 if ref.run_id in run_ids and ref.state_key in in_run:
                     states[ref] = state_name(in_run[ref.state_key])
-    unseen = sorted({r.run_id for r in refs} - {r.run_id for r in states})
-    existing = _matching(lambda ids: reader.get_dr_count(dag_id=dag_id, run_ids=ids), unseen)
+    # A run in which any of these task instances was found exists: another of its task instances that was
+    # not found (a mapped one not expanded yet) is not in a gone run.
+    seen = {r.run_id for r in states}
+    unseen = sorted({r.run_id for r in refs} - seen)
+    existing = seen | _matching(lambda ids: reader.get_dr_count(dag_id=dag_id, run_ids=ids), unseen)
     succeeded = sorted({r.run_id for r, state in states.items() if state == SUCCESS})
     active = _matching(
         lambda ids: reader.get_dr_count(dag_id=dag_id, run_ids=ids, states=list(ACTIVE_RUN_STATES)),

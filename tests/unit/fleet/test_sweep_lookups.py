@@ -49,6 +49,19 @@ def test_a_thousand_clusters_task_instances_are_read_in_batches() -> None:
     assert len(table.calls) < 100
 
 
+def test_a_task_instance_missing_from_a_run_that_has_others_is_not_in_a_gone_run() -> None:
+    # A mapped create task: map index 0 has a state, map index 1 is not expanded yet; the run exists.
+    class OneMapIndex(Table):
+        def get_task_states(self, dag_id: str, map_index: int | None = None, **kw: Any) -> dict[str, Any]:
+            self.calls.append(("get_task_states", len(kw["run_ids"])))
+            return {run: {"create_0": "running"} for run in kw["run_ids"]} if map_index == 0 else {}
+
+    refs = [TaskInstanceRef("etl", "create", "run_1", 0), TaskInstanceRef("etl", "create", "run_1", 1)]
+    found = read_task_instances(OneMapIndex({"run_1": "running"}, set()), refs, logging.getLogger("test"))
+    assert found[refs[0]] == Lookup.of_task("running")
+    assert found[refs[1]] == Lookup.no_task()
+
+
 def test_a_count_that_says_all_or_none_settles_its_batch_in_one_call() -> None:
     ids = [f"r{n}" for n in range(250)]
     calls: list[int] = []
