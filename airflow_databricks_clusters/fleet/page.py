@@ -120,7 +120,7 @@ def table_answer(
     Task instances are read for the live clusters (the orphan rule needs them, across all pages), then for
     the ended rows of the page shown; no more, whatever the fleet's size.
     """
-    snapshots = [fleet.snapshot(conn_id) for conn_id in fleet.conn_ids]
+    snapshots = fleet.snapshots(fleet.conn_ids)
     live_refs = {
         ref
         for s in snapshots

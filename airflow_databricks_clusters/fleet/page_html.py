@@ -98,6 +98,8 @@ const query = {page: 1, per_page: 50, sort: "default", order: "asc", state: "", 
 const opened = new Map();  // "<conn_id>/<cluster_id>" -> its detail, or null while it is read
 let answer = null;
 let refreshSeconds = 15;
+let loadNumber = 0;  // each load's number: an answer is shown only if no load was sent after it
+const detailsReading = new Set();
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -188,6 +190,8 @@ function detailContent(row, detail) {
 
 async function readDetail(row) {
   const key = rowKey(row);
+  if (detailsReading.has(key)) return;  // one read of a row's events at a time
+  detailsReading.add(key);
   const url = `api/clusters/${encodeURIComponent(row.conn_id)}/${encodeURIComponent(row.cluster_id)}`;
   let detail;
   try {
@@ -197,6 +201,8 @@ async function readDetail(row) {
       : {error: `The events could not be read: ${refused.detail || reply.status}`};
   } catch (err) {
     detail = {error: `The events could not be read: ${err.message}`};
+  } finally {
+    detailsReading.delete(key);
   }
   if (!opened.has(key)) return;  // closed meanwhile
   opened.set(key, detail);
@@ -214,6 +220,9 @@ function toggleDetail(row) {
 function fillSelect(id, values, chosen) {
   const select = document.getElementById(id);
   const shown = chosen && !values.includes(chosen) ? [...values, chosen] : values;
+  const wanted = JSON.stringify([shown, chosen]);
+  if (select.dataset.filled === wanted) return;  // unchanged: an open list stays open
+  select.dataset.filled = wanted;
   const options = shown.map((value) => el("option", {value}, value));
   select.replaceChildren(el("option", {value: ""}, "any"), ...options);
   select.value = chosen;
@@ -299,16 +308,17 @@ function queryText() {
 }
 
 async function load() {
-  const asked = queryText();
+  const number = ++loadNumber;
   try {
-    const reply = await fetch(`api/clusters?${asked}`, {credentials: "same-origin", cache: "no-store"});
+    const reply = await fetch(`api/clusters?${queryText()}`, {credentials: "same-origin", cache: "no-store"});
     if (reply.status === 401 || reply.status === 403) {
       showErrors(["Log in to Airflow to see the clusters."]);
       return;
     }
     if (!reply.ok) throw new Error(`${reply.status} ${await reply.text()}`);
     const data = await reply.json();
-    if (asked !== queryText()) return;  // the query changed while this one was read: its answer is stale
+    // A load sent after this one (a changed query, a terminate) has the newer answer.
+    if (number !== loadNumber) return;
     answer = data;
     query.page = data.page;
     refreshSeconds = Math.max(data.cache_seconds || 15, 5);
@@ -341,6 +351,7 @@ async function terminate(row, button) {
     `\n\nIts task instance is ${row.task_state || "unknown"}: a task may still be using it.`;
   if (!await confirmOnPage(`Terminate ${what}?${warning}`)) return;
   button.disabled = true;
+  loadNumber++;  // an answer read before the terminate must not show the cluster live again
   const url = `api/clusters/${encodeURIComponent(row.conn_id)}/` +
     `${encodeURIComponent(row.cluster_id)}/terminate`;
   try {

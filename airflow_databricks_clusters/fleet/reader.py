@@ -113,25 +113,42 @@ class FleetReader:
 
     def snapshot(self, conn_id: str) -> WorkspaceSnapshot:
         """The newest snapshot of ``conn_id``'s workspace; a stale or missing one has a read begun."""
+        return self.snapshots([conn_id])[0]
+
+    def snapshots(self, conn_ids: Sequence[str]) -> list[WorkspaceSnapshot]:
+        """The newest snapshot of each workspace, every read that is due begun before any is waited for (a
+        first load of N workspaces waits for the slowest, not for their sum)."""
+        for conn_id in conn_ids:
+            with self._reads[conn_id].changed:
+                self._begin_if_due(conn_id)
+        return [self._newest(conn_id) for conn_id in conn_ids]
+
+    def _begin_if_due(self, conn_id: str) -> None:
+        """Begin a read unless the snapshot is complete and fresh or a read is under way (lock held)."""
         reads = self._reads[conn_id]
+        shown = reads.shown
+        if shown is not None and shown.complete and self._clock() - shown.read_at < self.max_age_seconds:
+            return
+        if not reads.reading:
+            reads.reading = True
+            self.reads += 1
+            threading.Thread(
+                target=self._read_until_current, args=(conn_id,), name=f"clusters-page-{conn_id}", daemon=True
+            ).start()
+
+    def _newest(self, conn_id: str) -> WorkspaceSnapshot:
+        reads = self._reads[conn_id]
+        deadline = time.monotonic() + FIRST_READ_WAIT_SECONDS
         with reads.changed:
-            shown = reads.shown
-            if shown is not None and shown.complete and self._clock() - shown.read_at < self.max_age_seconds:
-                return shown
-            if not reads.reading:
-                reads.reading = True
-                self.reads += 1
-                threading.Thread(
-                    target=self._read_until_current,
-                    args=(conn_id,),
-                    name=f"clusters-page-{conn_id}",
-                    daemon=True,
-                ).start()
-            if reads.changed.wait_for(lambda: reads.shown is not None, timeout=FIRST_READ_WAIT_SECONDS):
-                assert reads.shown is not None
-                return reads.shown
-        why = f"the workspace was still being read after {FIRST_READ_WAIT_SECONDS:.0f} s"
-        return WorkspaceSnapshot(conn_id, error=why, complete=False)
+            while reads.shown is None:
+                # Forgotten (a terminate) since the read was begun, and maybe after it ended: begin another.
+                self._begin_if_due(conn_id)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    why = f"the workspace was still being read after {FIRST_READ_WAIT_SECONDS:.0f} s"
+                    return WorkspaceSnapshot(conn_id, error=why, complete=False)
+                reads.changed.wait(left)
+            return reads.shown
 
     def wait_complete(self, conn_id: str, timeout: float) -> WorkspaceSnapshot | None:
         """The workspace's snapshot once a read has published a complete one (None after ``timeout`` s)."""
@@ -156,31 +173,34 @@ class FleetReader:
             while True:
                 with reads.changed:
                     generation = reads.generation
-                self._read(conn_id, generation)
+                final = self._read(conn_id, generation)
                 with reads.changed:
-                    # Decided under the lock: a terminate after this point finds no read under way, so
-                    # the request after it starts one.
-                    if generation == reads.generation:
+                    if final is not None and generation == reads.generation:
+                        # Shown and the read marked over in one step: a request after it finds a fresh
+                        # snapshot or no read under way, never a read about to end without it.
+                        self._show(conn_id, final)
                         reads.reading = False
                         return
         except BaseException:
             with reads.changed:
                 reads.reading = False
+                reads.changed.notify_all()
             raise
 
-    def _publish(self, conn_id: str, generation: int, snapshot: WorkspaceSnapshot) -> None:
+    def _show(self, conn_id: str, snapshot: WorkspaceSnapshot) -> None:
+        """Make ``snapshot`` the one requests get (the workspace's lock held)."""
         reads = self._reads[conn_id]
-        with reads.changed:
-            if generation != reads.generation:
-                return
-            reads.shown = snapshot
-            if snapshot.complete and snapshot.error is None:
-                reads.last_complete = snapshot
-            reads.changed.notify_all()
+        reads.shown = snapshot
+        if snapshot.complete and snapshot.error is None:
+            reads.last_complete = snapshot
+        reads.changed.notify_all()
 
-    def _read(self, conn_id: str, generation: int) -> None:
+    def _read(self, conn_id: str, generation: int) -> WorkspaceSnapshot | None:
+        """One read: its live clusters shown as soon as they are listed, then the complete snapshot (or the
+        error, with what was read before it) returned. None: a terminate made it stale midway."""
+        reads = self._reads[conn_id]
         read_at, read_at_epoch = self._clock(), time.time()
-        clusters: list[dict[str, Any]] = []
+        shown: list[dict[str, Any]] = []
         owner = url = ""
         hook: DatabricksClustersHook | None = None
         try:
@@ -189,44 +209,49 @@ class FleetReader:
             if not isinstance(found, str) or not found:
                 raise DatabricksClustersError("the workspace did not say which user the connection is")
             owner, url = found, hook.cluster_url("{cluster_id}")
-            clusters = hook.list_clusters(states=NOT_AT_REST)
-            moving = {str(c["cluster_id"]) for c in clusters}
-            previous = self._reads[conn_id].last_complete
-            resting_before = [
-                c
-                for c in (previous.clusters if previous is not None else ())
-                if c.get("state") in AT_REST and str(c["cluster_id"]) not in moving
+            moving = hook.list_clusters(states=NOT_AT_REST)
+            moving_ids = {str(c["cluster_id"]) for c in moving}
+            # Beside them, the clusters the last read found at rest. One that was live then and has come to
+            # rest since is missing until the rest is listed: shown with its old state, it would read as
+            # live (a Terminate button on a terminated cluster).
+            previous = reads.last_complete
+            shown = [
+                *moving,
+                *(
+                    c
+                    for c in (previous.clusters if previous is not None else ())
+                    if c.get("state") in AT_REST and str(c["cluster_id"]) not in moving_ids
+                ),
             ]
-            partial = WorkspaceSnapshot(
-                conn_id, [*clusters, *resting_before], owner, url, read_at, read_at_epoch, complete=False
-            )
-            self._publish(conn_id, generation, partial)
+            with reads.changed:
+                if generation != reads.generation:
+                    return None
+                self._show(
+                    conn_id,
+                    WorkspaceSnapshot(conn_id, shown, owner, url, read_at, read_at_epoch, complete=False),
+                )
             resting = hook.list_clusters(states=AT_REST)
-            # A cluster that came to rest between the two lists is in both: its later entry is kept.
-            rested = {str(c["cluster_id"]) for c in resting}
-            clusters = [c for c in clusters if str(c["cluster_id"]) not in rested] + resting
         except Exception as err:
-            # The page shows the workspace as unreadable, with what went wrong; the other workspaces
-            # still show.
+            # The page shows the workspace as unreadable, with what went wrong and what was read before it;
+            # the other workspaces still show.
             log.warning("Clusters page: could not read the clusters of %s: %s", conn_id, err)
-            failed = WorkspaceSnapshot(
-                conn_id, clusters, owner, url, read_at, read_at_epoch, error=_describe(err)
-            )
-            self._publish(conn_id, generation, failed)
-            return
+            return WorkspaceSnapshot(conn_id, shown, owner, url, read_at, read_at_epoch, error=_describe(err))
         finally:
             if hook is not None:
                 hook.close()
-        self._publish(
-            conn_id, generation, WorkspaceSnapshot(conn_id, clusters, owner, url, read_at, read_at_epoch)
-        )
+        # A cluster that came to rest between the two lists is in both: its later entry is kept. One that
+        # started again between them is in neither, until the next read.
+        rested = {str(c["cluster_id"]) for c in resting}
+        clusters = [c for c in moving if str(c["cluster_id"]) not in rested] + resting
+        return WorkspaceSnapshot(conn_id, clusters, owner, url, read_at, read_at_epoch)
 
     def events(self, conn_id: str, cluster: dict[str, Any]) -> list[dict[str, Any]]:
         """The newest ``EVENTS_PER_CLUSTER`` events of ``cluster`` (an entry of a snapshot), newest first.
 
         Raises ``DatabricksClustersError`` when the workspace refuses them."""
         cluster_id = str(cluster["cluster_id"])
-        ended = cluster.get("state") not in LIVE_STATES
+        # Ended for good: at rest with its termination time (a TERMINATING one still gets events).
+        ended = cluster.get("state") in AT_REST and bool(cluster.get("terminated_time"))
         key = (conn_id, cluster_id, cluster.get("terminated_time") if ended else None)
         with self._events_lock:
             kept = self._events.get(key)

@@ -21,6 +21,7 @@ from typing import Any
 
 from airflow_databricks_clusters.cluster_spec.capacity_fallback import alternative_of
 from airflow_databricks_clusters.fleet.sweep_policy import Action, Lookup, TaskInstanceRef, decide, identify
+from airflow_databricks_clusters.redaction import redact_value
 from airflow_databricks_clusters.wait.states import LIVE_STATES, cluster_summary, termination_reason_text
 
 
@@ -143,7 +144,7 @@ def fleet_rows(
                 fell_back=summary["fell_back_to_on_demand"] if summary else None,
                 capacity_fallback=alternative_of(cluster),
                 started_at=_started_at(cluster),
-                termination_reason=termination_reason_text(cluster.get("termination_reason")),
+                termination_reason=redact_value(termination_reason_text(cluster.get("termination_reason"))),
                 orphaned=live and verdict.action is Action.TERMINATE,
                 verdict=verdict.reason,
                 url=cluster_url.format(cluster_id=cluster_id),

@@ -486,3 +486,22 @@ def test_the_live_clusters_show_before_the_terminated_ones_are_listed(emulator: 
     assert {c["cluster_id"] for c in partial.clusters} == {live, ended}
     gate.set()
     assert reader.wait_complete("databricks_default", 60) is not None and reader.reads == 2
+
+
+def test_a_terminating_clusters_events_are_read_again_once_their_copy_is_old(emulator: Emulator) -> None:
+    (cluster_id,) = fleet(emulator, live=1, ended=0)
+    clock = Clock()
+    reader = FleetReader(["databricks_default"], clock=clock)
+    running = reader.wait_complete("databricks_default", 60)
+    assert running is not None
+    reader.events("databricks_default", running.cluster(cluster_id))
+    emulator.workspace.clusters_delete({"cluster_id": cluster_id})  # TERMINATING: the clock is stopped
+    reader.invalidate("databricks_default")
+    clock.now += 16
+    terminating = reader.wait_complete("databricks_default", 60)
+    assert terminating is not None and terminating.cluster(cluster_id)["state"] == "TERMINATING"
+    before = requests_to(emulator, 0, "clusters/events")
+    events = reader.events("databricks_default", terminating.cluster(cluster_id))
+    # Still changing: its copy from when it ran is not kept for good.
+    assert requests_to(emulator, 0, "clusters/events") == before + 1
+    assert events[0]["type"] == "TERMINATING"
