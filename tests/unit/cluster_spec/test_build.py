@@ -279,3 +279,10 @@ def test_redact_spec_hides_secrets_at_any_depth() -> None:
         "username": "AWS", "Password": PW}}}  # fmt: skip
     assert PW not in json.dumps(redact_spec(spec))
     assert redact_spec(spec)["spark_env_vars"] == {"DB_PASSWORD": "***"}
+
+
+def test_runtime_engine_null_is_one_of_the_apis_values() -> None:
+    # The Clusters API's RuntimeEngine enum is NULL, STANDARD, PHOTON; a workspace (and the emulator) takes
+    # NULL, so a spec naming it is not refused here.
+    spec = build_cluster_spec(**BASE, runtime_engine="NULL")
+    assert spec["runtime_engine"] == "NULL"

@@ -61,7 +61,7 @@ def cluster_fields(draw: st.DrawFn) -> dict[str, Any]:
         "init_scripts": st.lists(
             st.sampled_from(["s3://b/i.sh", "dbfs:/i.sh", "/Workspace/i.sh"]), max_size=3
         ),
-        "runtime_engine": st.sampled_from(["STANDARD", "PHOTON"]),
+        "runtime_engine": st.sampled_from(["NULL", "STANDARD", "PHOTON"]),
         "data_security_mode": st.sampled_from(["SINGLE_USER", "USER_ISOLATION", "NONE"]),
         "ssh_public_keys": st.lists(st.just("ssh-ed25519 AAAA"), max_size=10),
     }
