@@ -10,6 +10,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: The ``[databricks_clusters]`` options the package reads (the Clusters page's), with their defaults:
+#: declared to Airflow in ``get_provider_info()["config"]``, and the fallbacks where they are read.
+CONFIG_SECTION = "databricks_clusters"
+CONFIG_DEFAULTS = {"conn_ids": "databricks_default", "cache_seconds": "15"}
+
 
 def get_provider_info() -> dict[str, Any]:
     """Provider metadata Airflow reads through the ``apache_airflow_provider`` entry point.
@@ -57,4 +62,27 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_databricks_clusters.links.DatabricksClusterLink"],
+        "config": {
+            CONFIG_SECTION: {
+                "description": "The Clusters page (Browse > Databricks Clusters) in the Airflow UI.",
+                "options": {
+                    "conn_ids": {
+                        "description": "The ``databricks`` connections whose workspaces the Clusters page "
+                        "shows, comma-separated.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "databricks_default,databricks_prod",
+                        "default": CONFIG_DEFAULTS["conn_ids"],
+                    },
+                    "cache_seconds": {
+                        "description": "How long one read of a workspace's clusters serves every page of an "
+                        "API server process before it is read again, in seconds.",
+                        "version_added": "0.1.0",
+                        "type": "float",
+                        "example": "30",
+                        "default": CONFIG_DEFAULTS["cache_seconds"],
+                    },
+                },
+            }
+        },
     }

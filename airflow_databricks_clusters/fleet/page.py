@@ -27,6 +27,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from airflow_databricks_clusters import CONFIG_DEFAULTS, CONFIG_SECTION
 from airflow_databricks_clusters.errors import ClusterNotFound, DatabricksClustersError
 from airflow_databricks_clusters.fleet.page_html import PAGE
 from airflow_databricks_clusters.fleet.reader import FleetReader
@@ -41,22 +42,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CACHE_SECONDS = 15.0
-
 Lookups = Callable[[Collection[TaskInstanceRef]], dict[TaskInstanceRef, Lookup]]
 
 
 def configured_conn_ids() -> list[str]:
     from airflow.configuration import conf
 
-    text = conf.get("databricks_clusters", "conn_ids", fallback="databricks_default") or ""
-    return [name.strip() for name in text.split(",") if name.strip()] or ["databricks_default"]
+    fallback = CONFIG_DEFAULTS["conn_ids"]
+    text = conf.get(CONFIG_SECTION, "conn_ids", fallback=fallback) or ""
+    return [name.strip() for name in text.split(",") if name.strip()] or [fallback]
 
 
 def configured_cache_seconds() -> float:
     from airflow.configuration import conf
 
-    return conf.getfloat("databricks_clusters", "cache_seconds", fallback=DEFAULT_CACHE_SECONDS)
+    return conf.getfloat(CONFIG_SECTION, "cache_seconds", fallback=float(CONFIG_DEFAULTS["cache_seconds"]))
 
 
 def metadata_lookups(refs: Collection[TaskInstanceRef]) -> dict[TaskInstanceRef, Lookup]:

@@ -56,3 +56,21 @@ def test_the_provider_info_passes_airflows_own_schema() -> None:
 
     schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
     jsonschema.validate(get_provider_info(), schema)
+
+
+def test_every_option_the_package_reads_is_declared_with_its_default() -> None:
+    # Airflow lists, documents and defaults a provider's options from its "config" section.
+    import re
+    from pathlib import Path
+
+    import airflow_databricks_clusters as package
+    from airflow_databricks_clusters import CONFIG_SECTION, get_provider_info
+
+    source = "\n".join(p.read_text() for p in Path(package.__file__).parent.rglob("*.py"))
+    read = set(re.findall(r'conf\.get\w*\(\s*CONFIG_SECTION,\s*"(\w+)"', source))
+    assert not re.search(r'conf\.get\w*\(\s*"databricks_clusters"', source), "name the section CONFIG_SECTION"
+    declared = get_provider_info()["config"][CONFIG_SECTION]["options"]
+    assert read == set(declared) == {"conn_ids", "cache_seconds"}
+    for option, default in (("cache_seconds", "15"), ("conn_ids", "databricks_default")):
+        # The value is the last line (a log line may come before it).
+        assert run_airflow("config", "get-value", CONFIG_SECTION, option).splitlines()[-1] == default
