@@ -74,3 +74,40 @@ def test_every_option_the_package_reads_is_declared_with_its_default() -> None:
     for option, default in (("cache_seconds", "15"), ("conn_ids", "databricks_default")):
         # The value is the last line (a log line may come before it).
         assert run_airflow("config", "get-value", CONFIG_SECTION, option).splitlines()[-1] == default
+
+
+def test_the_common_compat_provider_the_hook_imports_from_is_declared_at_the_version_that_has_it() -> None:
+    # get_async_connection first exists in apache-airflow-providers-common-compat 1.9.0; Airflow itself
+    # asks for >=1.7.4, with which every deferred wait would fail to read its connection.
+    from importlib.metadata import requires, version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    declared = [Requirement(text) for text in requires("airflow-databricks-clusters") or []]
+    (compat,) = [r for r in declared if r.name == "apache-airflow-providers-common-compat" and not r.marker]
+    assert min(Version(str(spec.version)) for spec in compat.specifier if spec.operator == ">=") >= Version(
+        "1.9.0"
+    )
+    assert Version(version("apache-airflow-providers-common-compat")) in compat.specifier
+    from airflow.providers.common.compat.connection import get_async_connection
+
+    assert callable(get_async_connection)
+
+
+def test_the_readme_install_line_names_the_extra_that_brings_the_provider_its_example_imports() -> None:
+    import re
+    from importlib.metadata import requires
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (extra,) = re.findall(r"pip install 'airflow-databricks-clusters\[(\w+)\]'` installs it too", readme)
+    assert "from airflow.providers.databricks.operators.databricks import" in readme
+    brought = [
+        Requirement(text).name
+        for text in requires("airflow-databricks-clusters") or []
+        if f'extra == "{extra}"' in text
+    ]
+    assert brought == ["apache-airflow-providers-databricks"]
