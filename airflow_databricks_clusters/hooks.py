@@ -8,7 +8,7 @@ import base64
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
@@ -27,6 +27,7 @@ from airflow_databricks_clusters.client.transport import (
     send_sync,
 )
 from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
+from airflow_databricks_clusters.redaction import add_secret_names
 
 CLUSTERS = "/api/2.1/clusters"
 EVENTS = f"{CLUSTERS}/events"
@@ -40,6 +41,15 @@ TOKENS = TokenCache()
 _mint_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TokenKey, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+@cache
+def use_deployment_secret_names() -> None:
+    """Take the deployment's ``[core] sensitive_var_conn_names`` for secrets' keys too (once per process),
+    so that what the plugin hides in logs, errors and pages covers all that Airflow's masker hides."""
+    from airflow.sdk import conf
+
+    add_secret_names((conf.get("core", "sensitive_var_conn_names", fallback="") or "").split(","))
 
 
 def _minting(key: TokenKey) -> asyncio.Lock:
@@ -96,6 +106,7 @@ class DatabricksClustersHook(BaseHook):
         paced: bool = True,
     ) -> None:
         super().__init__()
+        use_deployment_secret_names()
         self.databricks_conn_id = databricks_conn_id
         self.paced = paced
         self.timeout_seconds = timeout_seconds

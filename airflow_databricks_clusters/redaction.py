@@ -1,9 +1,11 @@
 """The plugin's one rule of what a secret is, and hiding it. Pure: no I/O, no Airflow.
 
-A value is a secret when its key is named like one (``is_secret_key``), at any depth, in a structure or in
-text (JSON, Python or ``key=value``), or when it follows ``Bearer``/``Basic``. The error snippets of bad
-answers, the spec errors and the logged spec (``redact_value``, ``redact_field``, ``redact``) and the
-operators' masking of rendered fields (``secret_values``) all apply this rule and no other.
+A value is a secret when its key is named like one (``is_secret_key``: this plugin's words, and every
+name Airflow's own secrets masker hides, the deployment's ``sensitive_var_conn_names`` included), at any
+depth, in a structure or in text (JSON, Python or ``key=value``), or when it follows ``Bearer``/``Basic``.
+The error snippets of bad answers, the spec errors and the logged spec (``redact_value``,
+``redact_field``, ``redact``) and the operators' masking of rendered fields (``secret_values``) all apply
+this rule and no other.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 #: What a secret is shown as.
@@ -34,9 +36,37 @@ _AFTER_KEY = re.compile(
 _SCHEME_VALUE = re.compile(r"\b(?P<key>Bearer|Basic)\s+(?P<value>[^\s,\"'}&]+)", re.IGNORECASE)
 
 
+#: The names Airflow's secrets masker hides the values of (its ``DEFAULT_SENSITIVE_FIELDS``): a key that
+#: holds one, once lower-cased with every run of non-word characters made "_", is a secret's here too, so
+#: this rule hides all that Airflow's hides (``tests/unit/test_redaction.py`` holds it to Airflow's list).
+AIRFLOW_SENSITIVE_NAMES = frozenset(
+    {
+        "access_key", "access_token", "api_key", "apikey", "auth_header", "authorization", "bearer",
+        "connection_string", "dsn", "passphrase", "passwd", "password", "private_key", "proxy",
+        "proxy_password", "proxies", "secret", "service_account", "service_key", "token", "keyfile_dict",
+        "webhook_url",
+    }
+)  # fmt: skip
+_sensitive_names: frozenset[str] = AIRFLOW_SENSITIVE_NAMES
+_NON_WORD = re.compile(r"\W+")
+
+
+def add_secret_names(names: Iterable[str]) -> None:
+    """Also take the keys holding any of ``names`` for secrets' (a deployment's ``[core]
+    sensitive_var_conn_names``, which Airflow's masker adds to its own list)."""
+    global _sensitive_names
+    _sensitive_names = _sensitive_names | {name.strip().lower() for name in names if name.strip()}
+
+
 def is_secret_key(name: object) -> bool:
-    """Whether a key (a field, a dict key, a spec field path) names a secret."""
-    return isinstance(name, str) and _SECRET_KEY.search(name) is not None
+    """Whether a key (a field, a dict key, a spec field path) names a secret: by this plugin's words, or by
+    a name Airflow's masker hides (its defaults and the deployment's, ``add_secret_names``)."""
+    if not isinstance(name, str):
+        return False
+    if _SECRET_KEY.search(name) is not None:
+        return True
+    normalized = _NON_WORD.sub("_", name.strip().lower())
+    return any(sensitive in normalized for sensitive in _sensitive_names)
 
 
 def structured(text: str) -> Any:

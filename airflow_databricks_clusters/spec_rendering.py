@@ -48,7 +48,9 @@ class ClusterSpecOperator(ClusterOperatorBase):
         """Render the fields, then a ``cluster_json`` path's file; mask every secret they hold before Airflow
         stores the rendering (right after this returns)."""
         from airflow_databricks_clusters.cluster_spec.build import cluster_json_path
+        from airflow_databricks_clusters.hooks import use_deployment_secret_names
 
+        use_deployment_secret_names()  # before anything is masked or shown
         jinja_env = jinja_env or self.get_template_env()
         try:
             super().render_template_fields(context, jinja_env)

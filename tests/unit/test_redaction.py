@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_databricks_clusters import redaction
 
@@ -100,3 +104,60 @@ def test_a_bare_credential_under_an_auth_key_is_a_secret_an_object_is_judged_by_
         "basic_auth": {"username": "AWS", "password": "***"}
     }
     assert redaction.redact_value({"author": "me", "authority": "x"}) == {"author": "me", "authority": "x"}
+
+
+# -- the rule covers Airflow's: every key Airflow's secrets masker hides is a secret here too ---------------
+
+
+def airflows_masker() -> object:
+    """Airflow's own secrets masker, configured as Airflow configures it: its default sensitive names."""
+    try:
+        from airflow.sdk._shared.secrets_masker import DEFAULT_SENSITIVE_FIELDS, SecretsMasker
+    except ImportError:  # an Airflow that keeps it only in core
+        from airflow._shared.secrets_masker import DEFAULT_SENSITIVE_FIELDS, SecretsMasker
+    masker = SecretsMasker()
+    masker.sensitive_variables_fields = list(DEFAULT_SENSITIVE_FIELDS)
+    return masker
+
+
+@settings(deadline=None)  # the first example imports Airflow's masker
+@given(
+    prefix=st.text(alphabet="abcXYZ_-. ", max_size=5),
+    suffix=st.text(alphabet="abcXYZ_-. ", max_size=5),
+    upper=st.booleans(),
+)
+def test_every_key_airflows_masker_hides_is_a_secret_here(prefix: str, suffix: str, upper: bool) -> None:
+    masker: Any = airflows_masker()
+    for name in masker.sensitive_variables_fields:
+        # Airflow compares with non-word characters made "_": "api-key" is its "api_key".
+        for written in (name, name.replace("_", "-"), name.replace("_", ".")):
+            key = prefix + (written.upper() if upper else written) + suffix
+            if masker.should_hide_value_for_key(key):
+                assert redaction.is_secret_key(key), key
+
+
+def test_airflows_names_are_the_rules_own_copy() -> None:
+    # redaction.py holds a copy (the rule is pure: no Airflow); a name Airflow adds fails here until copied.
+    masker: Any = airflows_masker()
+    assert set(masker.sensitive_variables_fields) <= redaction.AIRFLOW_SENSITIVE_NAMES
+
+
+@pytest.mark.parametrize(
+    "key", ["dsn", "connection_string", "webhook_url", "service_account_json", "keyfile_dict", "http_proxy"]
+)
+def test_keys_airflow_hides_and_the_plugins_words_missed(key: str) -> None:
+    assert redaction.is_secret_key(key)
+    assert redaction.redact_value({key: "value-1234"}) == {key: redaction.REDACTED}
+
+
+def test_the_deployments_sensitive_var_conn_names_are_secrets_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook, use_deployment_secret_names
+
+    assert not redaction.is_secret_key("acme_shared_pin")
+    monkeypatch.setenv("AIRFLOW__CORE__SENSITIVE_VAR_CONN_NAMES", "acme_shared_pin, other_thing")
+    use_deployment_secret_names.cache_clear()
+    DatabricksClustersHook("any")  # every hook (and every create task's rendering) reads them once
+    assert redaction.is_secret_key("ACME-shared-PIN")
+    assert redaction.redact_value({"spark_env_vars": {"ACME_SHARED_PIN": "4321"}}) == {
+        "spark_env_vars": {"ACME_SHARED_PIN": redaction.REDACTED}
+    }
