@@ -172,10 +172,22 @@ class DatabricksClustersHook(BaseHook):
         TOKENS.put(DatabricksClustersHook._token_key(settings), token, lifetime, time.monotonic())
         return token
 
+    @staticmethod
+    def _fixed_auth_header(settings: ConnectionSettings) -> dict[str, str] | None:
+        """The header of a connection whose credential is sent as it is (a token, or HTTP Basic); None for
+        OAuth, whose token is minted."""
+        if settings.uses_oauth:
+            return None
+        if settings.uses_basic:
+            basic = base64.b64encode(f"{settings.login}:{settings.password}".encode()).decode()
+            return {"Authorization": f"Basic {basic}"}
+        return {"Authorization": f"Bearer {settings.token}"}
+
     def _auth_header(self) -> dict[str, str]:
         settings = self.settings
-        if not settings.uses_oauth:
-            return {"Authorization": f"Bearer {settings.token}"}
+        fixed = self._fixed_auth_header(settings)
+        if fixed is not None:
+            return fixed
         token = TOKENS.get(self._token_key(settings), time.monotonic())
         if token is None:
             url, form, headers = self._token_request(settings)
@@ -197,8 +209,9 @@ class DatabricksClustersHook(BaseHook):
         return {"Authorization": f"Bearer {token}"}
 
     async def _aauth_header(self, client: Any, settings: ConnectionSettings) -> dict[str, str]:
-        if not settings.uses_oauth:
-            return {"Authorization": f"Bearer {settings.token}"}
+        fixed = self._fixed_auth_header(settings)
+        if fixed is not None:
+            return fixed
         key = self._token_key(settings)
         token = TOKENS.get(key, time.monotonic())
         if token is None:

@@ -3,9 +3,11 @@
 The host is the extra ``host`` if there is one, else the connection's host, with any ``https://`` (and a
 port after it) written in it dropped (the provider keeps only a URL's host name); the URL scheme is the
 connection's ``schema`` (default https) and its ``port`` is appended. So one connection reaches the same
-workspace URL from these operators and from the provider's. Token in the password or the extra
-``token``; OAuth machine-to-machine with client id / secret in login / password and extra
-``service_principal_oauth: true``. Plain HTTP is refused, so a token never crosses a network in clear
+workspace URL from these operators and from the provider's. Its credential is decided in the provider's
+order too (``_credentials``): a token (extra ``token``, or a password without a login), OAuth
+machine-to-machine (client id / secret in login / password, extra ``service_principal_oauth: true``), or
+HTTP Basic (login and password); the provider's Azure and federation forms are refused, never read as
+one of these. Plain HTTP is refused, so a token never crosses a network in clear
 text, except to a loopback host or to the one host the extra ``allow_plain_http_host`` names (an
 emulator in a docker network).
 
@@ -52,10 +54,17 @@ class ConnectionSettings:
     token: str | None = field(default=None, repr=False)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
 
     @property
     def uses_oauth(self) -> bool:
         return self.client_id is not None
+
+    @property
+    def uses_basic(self) -> bool:
+        """HTTP Basic with ``login`` and ``password`` (a connection with both and no token form)."""
+        return self.login is not None and self.token is None and not self.uses_oauth
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -213,18 +222,77 @@ def settings_from_connection(conn: Any) -> ConnectionSettings:
     port = _connection_port(conn_id, field_name, raw, parsed, getattr(conn, "port", None))
     # The one place the URL is made: both HTTP clients are given this, built from the parts that passed.
     base_url = f"{scheme}://{parsed.host}" + (f":{port}" if port else "")
-    if str(extra.get("service_principal_oauth", "")).lower() == "true":
-        client_id, secret = getattr(conn, "login", None), getattr(conn, "password", None)
-        if not client_id or not secret:
-            raise ConnectionProblem(
-                f"Connection {conn_id}: service_principal_oauth needs the client id in login and the "
-                "client secret in password"
-            )
-        return ConnectionSettings(base_url, client_id=client_id, client_secret=secret)
-    token = extra.get("token") or getattr(conn, "password", None)
-    if not token:
+    return ConnectionSettings(base_url, **_credentials(conn_id, conn, extra))
+
+
+SUPPORTED = (
+    "supported: a personal access token (password, or extra token), login and password (HTTP Basic), or "
+    "an OAuth service principal (login, password, extra service_principal_oauth: true)"
+)
+#: The forms the official provider reads that this AWS plugin does not, in the provider's order: extra key
+#: (or login) -> the form as a person knows it.
+_AZURE_FORMS = (
+    ("use_azure_managed_identity", "an Azure managed identity (extra use_azure_managed_identity)"),
+    ("use_default_azure_credential", "Azure's DefaultAzureCredential (extra use_default_azure_credential)"),
+)
+_FEDERATION_FORMS = (
+    ("federated_aws", "AWS IAM OIDC token federation (federated_aws)"),
+    ("federated_k8s", "Kubernetes OIDC token federation (federated_k8s)"),
+)
+
+
+def _flag(conn_id: str, extra: Mapping[str, Any], key: str) -> bool:
+    """An extra that switches a form on: a JSON boolean (or the text true).
+
+    The provider takes any non-empty text for true, "false" included: other text is refused, not guessed
+    (read as false here, it would send the same secret another way than the provider does)."""
+    value = extra.get(key, False)
+    if isinstance(value, str) and value and value.strip().lower() != "true":
         raise ConnectionProblem(
-            f"Connection {conn_id}: no credentials; allowed: a personal access token in password (or extra "
-            "token), or an OAuth service principal (login, password, extra service_principal_oauth: true)"
+            f"Connection {conn_id}: extra {key}: got {value!r}; allowed: true or false (JSON booleans)"
         )
-    return ConnectionSettings(base_url, token=str(token))
+    return bool(value)
+
+
+def _unsupported(conn_id: str, form: str) -> ConnectionProblem:
+    return ConnectionProblem(
+        f"Connection {conn_id} is {form}, which the official provider reads and this plugin does not "
+        f"(nothing was sent); {SUPPORTED}"
+    )
+
+
+def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str, str]:
+    """Which credential the connection is, decided in the official provider's order
+    (``BaseDatabricksHook._get_token``, then HTTP Basic when that finds no token), so that one connection
+    sends the same credential from these operators and from the provider's: an extra ``token``; a password
+    without a login; the Azure forms; a service principal; the federation forms; login and password."""
+    login, password = getattr(conn, "login", None) or None, getattr(conn, "password", None) or None
+    if extra.get("token"):
+        return {"token": str(extra["token"])}
+    if "token" not in extra and not login and password:
+        return {"token": str(password)}
+    if "token" not in extra:
+        if "azure_tenant_id" in extra:
+            return _refuse(conn_id, "an Azure AD service principal (extra azure_tenant_id)")
+        for key, form in _AZURE_FORMS:
+            if _flag(conn_id, extra, key):
+                return _refuse(conn_id, form)
+        if _flag(conn_id, extra, "service_principal_oauth"):
+            if not login or not password:
+                raise ConnectionProblem(
+                    f"Connection {conn_id}: service_principal_oauth needs the client id in login and the "
+                    "client secret in password"
+                )
+            return {"client_id": str(login), "client_secret": str(password)}
+        if extra.get("federated_token_provider"):
+            return _refuse(conn_id, "OIDC token federation with a token provider (federated_token_provider)")
+        for key, form in _FEDERATION_FORMS:
+            if login == key or _flag(conn_id, extra, key):
+                return _refuse(conn_id, form)
+    if login and password:
+        return {"login": str(login), "password": str(password)}
+    raise ConnectionProblem(f"Connection {conn_id}: no credentials; {SUPPORTED}")
+
+
+def _refuse(conn_id: str, form: str) -> dict[str, str]:
+    raise _unsupported(conn_id, form)
