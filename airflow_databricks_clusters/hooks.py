@@ -195,7 +195,7 @@ class DatabricksClustersHook(BaseHook):
             def send() -> Any:
                 return send_sync(
                     self._session, "POST", url, params=None, body=None, form=form, headers=headers,
-                    timeout=self.timeout_seconds,
+                    timeout=self.timeout_seconds, proxies=settings.proxies,
                 )  # fmt: skip
 
             from airflow.sdk.log import mask_secret
@@ -284,7 +284,7 @@ class DatabricksClustersHook(BaseHook):
             headers = {**self._auth_header(), "User-Agent": USER_AGENT}
             attempt = send_sync(
                 self._session, method, url, params=params, body=body, headers=headers,
-                timeout=self.timeout_seconds,
+                timeout=self.timeout_seconds, proxies=self.settings.proxies,
             )  # fmt: skip
             return headers, attempt
 
@@ -298,22 +298,23 @@ class DatabricksClustersHook(BaseHook):
             send, self.policy, method=method, path=path, sleep=self._sleep, conn_id=self.databricks_conn_id
         )
 
-    def _async_client(self) -> Any:
-        """This hook's pooled httpx client, made on first use in the running event loop.
+    def _async_client(self, settings: ConnectionSettings) -> Any:
+        """This hook's pooled httpx client, made on first use in the running event loop, through the
+        connection's proxies.
 
         A client's connections belong to the loop that opened them; a hook used from a second loop (a
         test's second ``asyncio.run``) gets a client of its own there.
         """
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aclient_loop is not loop:
-            self._aclient = async_client()
+            self._aclient = async_client(settings.proxies)
             self._aclient_loop = loop
         return self._aclient
 
     async def _acall(self, method: str, path: str, *, params: Any = None, body: Any = None) -> Any:
         settings = await self._asettings()
         url = f"{settings.base_url}{path}"
-        client = self._async_client()
+        client = self._async_client(settings)
 
         async def send_once() -> tuple[dict[str, str], Any]:
             headers = await self._aauth_header(client, settings)

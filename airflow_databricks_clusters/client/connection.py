@@ -56,6 +56,9 @@ class ConnectionSettings:
     client_secret: str | None = field(default=None, repr=False)
     login: str | None = None
     password: str | None = field(default=None, repr=False)
+    #: The extra ``proxies`` (``{"http": url, "https": url}``), as the provider reads it; a proxy URL may
+    #: hold a password, so it is never shown.
+    proxies: Mapping[str, str] | None = field(default=None, repr=False)
 
     @property
     def uses_oauth(self) -> bool:
@@ -222,7 +225,34 @@ def settings_from_connection(conn: Any) -> ConnectionSettings:
     port = _connection_port(conn_id, field_name, raw, parsed, getattr(conn, "port", None))
     # The one place the URL is made: both HTTP clients are given this, built from the parts that passed.
     base_url = f"{scheme}://{parsed.host}" + (f":{port}" if port else "")
-    return ConnectionSettings(base_url, **_credentials(conn_id, conn, extra))
+    return ConnectionSettings(
+        base_url, proxies=_proxies(conn_id, extra), **_credentials(conn_id, conn, extra)
+    )
+
+
+def _proxies(conn_id: str, extra: Mapping[str, Any]) -> dict[str, str] | None:
+    """The extra ``proxies`` checked as the provider checks it: an object of ``http`` and ``https`` proxy
+    URLs, each a non-empty text; an empty object is none."""
+    proxies = extra.get("proxies")
+    if proxies is None:
+        return None
+    allowed = 'an object {"http": "<proxy URL>", "https": "<proxy URL>"} (either key, non-empty texts)'
+    if not isinstance(proxies, Mapping):
+        raise ConnectionProblem(
+            f"Connection {conn_id}: extra proxies: got a {type(proxies).__name__}; allowed: {allowed}"
+        )
+    unknown = sorted(set(proxies) - {"http", "https"})
+    if unknown:
+        raise ConnectionProblem(
+            f"Connection {conn_id}: extra proxies: got the key(s) {', '.join(unknown)}; allowed: {allowed}"
+        )
+    for scheme, url in proxies.items():
+        if not isinstance(url, str) or not url:
+            # The value is not shown: a proxy URL may hold a password.
+            raise ConnectionProblem(
+                f"Connection {conn_id}: extra proxies.{scheme} is not a non-empty text; allowed: {allowed}"
+            )
+    return dict(proxies) or None
 
 
 SUPPORTED = (
