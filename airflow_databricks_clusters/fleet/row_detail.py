@@ -14,6 +14,7 @@ from typing import Any
 from airflow_databricks_clusters.redaction import redact_field
 from airflow_databricks_clusters.wait.states import (
     LIVE_STATES,
+    SPEC_DETAILS,
     cluster_summary,
     lifetime_report,
     reports_spot_fallback,
@@ -22,8 +23,6 @@ from airflow_databricks_clusters.wait.states import (
 
 #: The newest events a detail shows.
 EVENTS_SHOWN = 20
-#: Event details that copy the cluster's spec: what was asked for, not what happened.
-_SPEC_COPIES = frozenset({"attributes", "previous_attributes"})
 
 
 def event_text(event: Mapping[str, Any]) -> str:
@@ -34,7 +33,7 @@ def event_text(event: Mapping[str, Any]) -> str:
     if isinstance(reason, Mapping):
         parts.append(str(redact_field("reason", termination_reason_text(reason))))
     for key, value in sorted(details.items()):
-        if key != "reason" and key not in _SPEC_COPIES:
+        if key != "reason" and key not in SPEC_DETAILS:
             parts.append(f"{key}={redact_field(key, value)}")
     return ", ".join(parts)
 

@@ -27,7 +27,8 @@ from airflow_databricks_clusters.wait.states import LIVE_STATES, cluster_summary
 
 @dataclass(frozen=True)
 class FleetRow:
-    """One cluster as the page's table shows it (every field JSON-able; nothing of the spec, no secret).
+    """One cluster as the page's table shows it (every field JSON-able, nothing of the spec; ``as_json``,
+    what the browser gets, holds no secret).
 
     ``workers_on_spot``/``workers_on_demand``/``fell_back``: of a live cluster only (None otherwise), from
     its nodes. ``capacity_fallback``: the index of the create task's ``capacity_fallback`` alternative the
@@ -63,7 +64,14 @@ class FleetRow:
         return TaskInstanceRef(self.dag_id, self.task_id, self.run_id, self.map_index)
 
     def as_json(self, *, can_terminate: bool) -> dict[str, Any]:
-        return {**asdict(self), "live": self.live, "can_terminate": can_terminate and self.live}
+        """The row as the browser gets it; the termination reason (the workspace's text, whose parameters
+        may hold anything) is redacted here, for the rows of the page sent only."""
+        return {
+            **asdict(self),
+            "termination_reason": redact_value(self.termination_reason),
+            "live": self.live,
+            "can_terminate": can_terminate and self.live,
+        }
 
 
 def task_instances(clusters: Iterable[Mapping[str, Any]], owner: str) -> list[TaskInstanceRef]:
@@ -144,7 +152,7 @@ def fleet_rows(
                 fell_back=summary["fell_back_to_on_demand"] if summary else None,
                 capacity_fallback=alternative_of(cluster),
                 started_at=_started_at(cluster),
-                termination_reason=redact_value(termination_reason_text(cluster.get("termination_reason"))),
+                termination_reason=termination_reason_text(cluster.get("termination_reason")),
                 orphaned=live and verdict.action is Action.TERMINATE,
                 verdict=verdict.reason,
                 url=cluster_url.format(cluster_id=cluster_id),

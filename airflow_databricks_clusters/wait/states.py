@@ -149,14 +149,14 @@ def cluster_summary(cluster: Mapping[str, Any], events: Sequence[Mapping[str, An
 
 #: Event details that copy the cluster's spec (CREATING, EDITED): what was asked for, not what happened,
 #: so a SPOT_WITH_FALLBACK in them says nothing of a fallback.
-_SPEC_DETAILS = frozenset({"attributes", "previous_attributes"})
+SPEC_DETAILS = frozenset({"attributes", "previous_attributes"})
 
 
 def reports_spot_fallback(event: Mapping[str, Any]) -> bool:
     """Whether a cluster event says spot instances could not be had and on-demand ones were taken."""
     if event.get("type") not in {"ADD_NODES_FAILED", "SPOT_INSTANCE_FALLBACK", "NODES_FALLBACK"}:
         details = event.get("details") or {}
-        text = " ".join(str(v) for k, v in details.items() if k not in _SPEC_DETAILS).lower()
+        text = " ".join(str(v) for k, v in details.items() if k not in SPEC_DETAILS).lower()
         return "fall back" in text or "fallback" in text or "fell back" in text
     return True
 

@@ -96,3 +96,14 @@ def test_a_row_says_which_capacity_fallback_alternative_its_cluster_runs_on() ->
     assert by_id["a"].capacity_fallback is None
     assert by_id["b"].capacity_fallback == 1
     assert by_id["b"].as_json(can_terminate=False)["capacity_fallback"] == 1
+
+
+def test_a_secret_in_a_termination_reason_never_reaches_the_browser() -> None:
+    reason = {
+        "code": "INIT_SCRIPT_FAILURE",
+        "type": "CLIENT_ERROR",
+        "parameters": {"db_password": "hunter22"},
+    }
+    (row,) = rows([cluster("a", "TERMINATED", termination_reason=reason)])
+    shown = row.as_json(can_terminate=False)["termination_reason"]
+    assert shown.startswith("INIT_SCRIPT_FAILURE (CLIENT_ERROR)") and "hunter22" not in shown
