@@ -159,19 +159,20 @@ class DatabricksClusterSweeperOperator(BaseOperator):
             context["ti"], [r for r in refs.values() if isinstance(r, TaskInstanceRef)], self.log
         )
         now = time.time()
-        verdicts = [
-            decide(
-                cluster,
-                lookups.get(ref)
-                if isinstance(ref := refs[str(cluster["cluster_id"])], TaskInstanceRef)
-                else None,
-                now=now,
-                min_age_minutes=settings.min_age_minutes,
-                owner=owner,
-                dag_ids=settings.dag_ids,
+        verdicts = []
+        for cluster in clusters:
+            ref = refs[str(cluster["cluster_id"])]
+            lookup = lookups.get(ref) if isinstance(ref, TaskInstanceRef) else None
+            verdicts.append(
+                decide(
+                    cluster,
+                    lookup,
+                    now=now,
+                    min_age_minutes=settings.min_age_minutes,
+                    owner=owner,
+                    dag_ids=settings.dag_ids,
+                )
             )
-            for cluster in clusters
-        ]
         leaks = [v for v in verdicts if v.action is Action.TERMINATE]
         terminated = [] if settings.dry_run else terminate_all(self.hook, leaks, self.log)
         for verdict in verdicts:
@@ -257,9 +258,12 @@ def _read_dag(
                 task_ids=sorted({m.task_id for m in members}),
                 run_ids=run_ids,
             )
+            asked = set(run_ids)
             for ref in members:
+                if ref.run_id not in asked:
+                    continue
                 in_run = answer.get(ref.run_id) or {}
-                if ref.run_id in run_ids and ref.state_key in in_run:
+                if ref.state_key in in_run:
                     states[ref] = state_name(in_run[ref.state_key])
     # A run in which any of these task instances was found exists: another of its task instances that was
     # not found (a mapped one not expanded yet) is not in a gone run.

@@ -424,5 +424,5 @@ def report_list(verdict: Verdict, dry_run: bool, terminated: Collection[str]) ->
 
 def summary(report: Mapping[str, Any]) -> str:
     counts = ", ".join(f"{len(report[name])} {name.replace('_', ' ')}" for name in REPORT_LISTS)
-    took = f" in {report['seconds']:.1f} s" if "seconds" in report else ""
-    return f"Leak sweep{' (dry run)' if report['dry_run'] else ''}{took}: {counts}"
+    dry = " (dry run)" if report["dry_run"] else ""
+    return f"Leak sweep{dry} in {report['seconds']:.1f} s: {counts}"
