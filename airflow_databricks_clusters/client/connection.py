@@ -297,16 +297,18 @@ def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str,
     sends the same credential from these operators and from the provider's: an extra ``token``; a password
     without a login; the Azure forms; a service principal; the federation forms; login and password."""
     login, password = getattr(conn, "login", None) or None, getattr(conn, "password", None) or None
-    if extra.get("token"):
-        return {"token": str(extra["token"])}
-    if "token" not in extra and not login and password:
+    if "token" in extra:
+        # Even an empty one ends the provider's search: it then sends login and password.
+        if extra["token"]:
+            return {"token": str(extra["token"])}
+    elif not login and password:
         return {"token": str(password)}
-    if "token" not in extra:
+    else:
         if "azure_tenant_id" in extra:
-            return _refuse(conn_id, "an Azure AD service principal (extra azure_tenant_id)")
+            raise _unsupported(conn_id, "an Azure AD service principal (extra azure_tenant_id)")
         for key, form in _AZURE_FORMS:
             if _flag(conn_id, extra, key):
-                return _refuse(conn_id, form)
+                raise _unsupported(conn_id, form)
         if _flag(conn_id, extra, "service_principal_oauth"):
             if not login or not password:
                 raise ConnectionProblem(
@@ -315,14 +317,12 @@ def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str,
                 )
             return {"client_id": str(login), "client_secret": str(password)}
         if extra.get("federated_token_provider"):
-            return _refuse(conn_id, "OIDC token federation with a token provider (federated_token_provider)")
+            raise _unsupported(
+                conn_id, "OIDC token federation with a token provider (federated_token_provider)"
+            )
         for key, form in _FEDERATION_FORMS:
             if login == key or _flag(conn_id, extra, key):
-                return _refuse(conn_id, form)
+                raise _unsupported(conn_id, form)
     if login and password:
         return {"login": str(login), "password": str(password)}
     raise ConnectionProblem(f"Connection {conn_id}: no credentials; {SUPPORTED}")
-
-
-def _refuse(conn_id: str, form: str) -> dict[str, str]:
-    raise _unsupported(conn_id, form)
