@@ -165,7 +165,12 @@ function workers(row) {
 
 function rowKey(row) { return `${row.conn_id}/${row.cluster_id}`; }
 
-function detailContent(row, detail) {
+// The row's cluster in the page's API: its detail, and with /terminate its terminate action.
+function clusterApi(row) {
+  return `api/clusters/${encodeURIComponent(row.conn_id)}/${encodeURIComponent(row.cluster_id)}`;
+}
+
+function detailContent(detail) {
   const cell = el("td", {colspan: "9"});
   if (detail === null) {
     cell.append(el("span", {class: "muted"}, "Reading the cluster's events\u2026"));
@@ -192,7 +197,7 @@ async function readDetail(row) {
   const key = rowKey(row);
   if (detailsReading.has(key)) return;  // one read of a row's events at a time
   detailsReading.add(key);
-  const url = `api/clusters/${encodeURIComponent(row.conn_id)}/${encodeURIComponent(row.cluster_id)}`;
+  const url = clusterApi(row);
   let detail;
   try {
     const reply = await fetch(url, {credentials: "same-origin", cache: "no-store"});
@@ -265,7 +270,7 @@ function render() {
       action);
     if (!opened.has(key)) return [line];
     const detail = el("tr", {class: "detail", "data-detail-for": row.cluster_id},
-      detailContent(row, opened.get(key)));
+      detailContent(opened.get(key)));
     return [line, detail];
   }));
   for (const button of document.querySelectorAll("th button.sort")) {
@@ -352,8 +357,7 @@ async function terminate(row, button) {
   if (!await confirmOnPage(`Terminate ${what}?${warning}`)) return;
   button.disabled = true;
   loadNumber++;  // an answer read before the terminate must not show the cluster live again
-  const url = `api/clusters/${encodeURIComponent(row.conn_id)}/` +
-    `${encodeURIComponent(row.cluster_id)}/terminate`;
+  const url = `${clusterApi(row)}/terminate`;
   try {
     const answer = await fetch(url, {method: "POST", credentials: "same-origin",
                                      headers: {"Content-Type": "application/json"}, body: "{}"});
