@@ -17,6 +17,7 @@ from airflow_databricks_clusters.client import answers
 from airflow_databricks_clusters.client.connection import ConnectionSettings, settings_from_connection
 from airflow_databricks_clusters.client.oauth_tokens import TokenCache, TokenKey
 from airflow_databricks_clusters.client.retry import Answer, RetryPolicy
+from airflow_databricks_clusters.client.subject_tokens import subject_token
 from airflow_databricks_clusters.client.transport import (
     USER_AGENT,
     async_client,
@@ -52,6 +53,19 @@ def use_deployment_secret_names() -> None:
     add_secret_names((conf.get("core", "sensitive_var_conn_names", fallback="") or "").split(","))
 
 
+async def _amask(secret: str) -> None:
+    """Hide ``secret`` in every log line of the process, from an event loop."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow < 3.3: only the sync form, whose send fails at once in an event loop
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(secret)
+    else:
+        # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
+        await amask_secret(secret)
+
+
 def _minting(key: TokenKey) -> asyncio.Lock:
     """The lock of one client's token requests in the running event loop."""
     locks = _mint_locks.setdefault(asyncio.get_running_loop(), {})
@@ -63,10 +77,14 @@ class DatabricksClustersHook(BaseHook):
 
     The connection is the official Databricks provider's type, read the way it reads it: host (with or
     without ``https://``), ``schema`` as the URL scheme when the host has none, ``port``; a personal access
-    token in the password (or extra ``token``), or an OAuth service principal (client id in login, secret in
-    password, extra ``service_principal_oauth: true``; tokens from ``/oidc/v1/token`` are cached until
-    shortly before they expire). HTTPS only, except to a loopback host. A host that is not a plain host name
-    (user info before ``@``, a backslash, a path, whitespace) raises ``ConnectionProblem`` before any request.
+    token in the password (or extra ``token``), login and password (HTTP Basic), an OAuth service principal
+    (client id in login, secret in password, extra ``service_principal_oauth: true``), or OIDC token
+    federation with no Databricks secret at all (extra ``federated_aws``, ``federated_k8s`` or
+    ``federated_token_provider``: a short-lived token of the deployment's own identity exchanged at
+    ``/oidc/v1/token``). Minted tokens are cached per process until shortly before they expire, and shared
+    by every hook on the same credential. HTTPS only, except to a loopback host. A host that is not a plain
+    host name (user info before ``@``, a backslash, a path, whitespace) raises ``ConnectionProblem`` before
+    any request.
 
     :param databricks_conn_id: the connection id (default ``databricks_default``).
     :param timeout_seconds: HTTP timeout of one request.
@@ -148,14 +166,23 @@ class DatabricksClustersHook(BaseHook):
         return session
 
     @staticmethod
-    def _token_request(settings: ConnectionSettings) -> tuple[str, dict[str, str], dict[str, str]]:
-        """URL, form and headers of the OAuth client-credentials request (HTTP Basic client id:secret)."""
+    def _token_request(
+        settings: ConnectionSettings, subject: str | None
+    ) -> tuple[str, dict[str, str], dict[str, str]]:
+        """URL, form and headers of the token request: the federation's exchange of ``subject`` (its
+        subject token), or OAuth client credentials (HTTP Basic client id:secret)."""
+        url = f"{settings.base_url}{TOKEN_PATH}"
+        if settings.federation is not None:
+            return url, settings.federation.exchange_form(str(subject)), {}
         basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
         form = {"grant_type": "client_credentials", "scope": "all-apis"}
-        return f"{settings.base_url}{TOKEN_PATH}", form, {"Authorization": f"Basic {basic}"}
+        return url, form, {"Authorization": f"Basic {basic}"}
 
     @staticmethod
     def _token_key(settings: ConnectionSettings) -> TokenKey:
+        if settings.federation is not None:
+            federation = settings.federation
+            return TokenKey.of(settings.base_url, f"federated:{federation.client_id}", federation.identity())
         return TokenKey.of(settings.base_url, str(settings.client_id), str(settings.client_secret))
 
     @staticmethod
@@ -175,8 +202,8 @@ class DatabricksClustersHook(BaseHook):
     @staticmethod
     def _fixed_auth_header(settings: ConnectionSettings) -> dict[str, str] | None:
         """The header of a connection whose credential is sent as it is (a token, or HTTP Basic); None for
-        OAuth, whose token is minted."""
-        if settings.uses_oauth:
+        OAuth and federation, whose token is minted."""
+        if settings.mints_tokens:
             return None
         if settings.uses_basic:
             basic = base64.b64encode(f"{settings.login}:{settings.password}".encode()).decode()
@@ -190,15 +217,20 @@ class DatabricksClustersHook(BaseHook):
             return fixed
         token = TOKENS.get(self._token_key(settings), time.monotonic())
         if token is None:
-            url, form, headers = self._token_request(settings)
+            from airflow.sdk.log import mask_secret
+
+            subject = None
+            if settings.federation is not None:
+                self.log.info("Minting a workspace token by %s", settings.federation.describe())
+                subject = subject_token(settings.federation)
+                mask_secret(subject)
+            url, form, headers = self._token_request(settings, subject)
 
             def send() -> Any:
                 return send_sync(
                     self._session, "POST", url, params=None, body=None, form=form, headers=headers,
                     timeout=self.timeout_seconds, proxies=settings.proxies,
                 )  # fmt: skip
-
-            from airflow.sdk.log import mask_secret
 
             answer = call_sync(
                 send, self.policy, method="POST", path=TOKEN_PATH, sleep=self._sleep,
@@ -221,7 +253,13 @@ class DatabricksClustersHook(BaseHook):
         return {"Authorization": f"Bearer {token}"}
 
     async def _amint(self, client: Any, settings: ConnectionSettings) -> str:
-        url, form, headers = self._token_request(settings)
+        subject = None
+        if settings.federation is not None:
+            self.log.info("Minting a workspace token by %s", settings.federation.describe())
+            # The source blocks (a file, STS, the user's callable): not in the triggerer's event loop.
+            subject = await asyncio.to_thread(subject_token, settings.federation)
+            await _amask(subject)
+        url, form, headers = self._token_request(settings, subject)
 
         async def send() -> Any:
             return await self._asend(client, "POST", url, headers=headers, form=form)
@@ -230,15 +268,7 @@ class DatabricksClustersHook(BaseHook):
             send, self.policy, method="POST", path=TOKEN_PATH, conn_id=self.databricks_conn_id
         )
         token = self._remember_token(settings, answer)
-        try:
-            from airflow.sdk.log import amask_secret
-        except ImportError:  # Airflow < 3.3: only the sync form, whose send fails at once in an event loop
-            from airflow.sdk.log import mask_secret
-
-            mask_secret(token)
-        else:
-            # In the triggerer, the sync form's blocking send to the supervisor can deadlock the event loop.
-            await amask_secret(token)
+        await _amask(token)
         return token
 
     async def _asend(
@@ -267,7 +297,7 @@ class DatabricksClustersHook(BaseHook):
     def _refused_token(self, settings: ConnectionSettings, headers: Mapping[str, str], attempt: Any) -> bool:
         """Whether the workspace refused a cached OAuth token (revoked, or minted by another workspace on
         the same address); it is then forgotten, and the request is sent once more with a new one."""
-        if not settings.uses_oauth or not isinstance(attempt, Answer) or attempt.status not in (401, 403):
+        if not settings.mints_tokens or not isinstance(attempt, Answer) or attempt.status not in (401, 403):
             return False
         body = attempt.body if isinstance(attempt.body, dict) else {}
         if body.get("error_code") == "PERMISSION_DENIED":

@@ -5,11 +5,11 @@ port after it) written in it dropped (the provider keeps only a URL's host name)
 connection's ``schema`` (default https) and its ``port`` is appended. So one connection reaches the same
 workspace URL from these operators and from the provider's. Its credential is decided in the provider's
 order too (``_credentials``): a token (extra ``token``, or a password without a login), OAuth
-machine-to-machine (client id / secret in login / password, extra ``service_principal_oauth: true``), or
-HTTP Basic (login and password); the provider's Azure and federation forms are refused, never read as
-one of these. Plain HTTP is refused, so a token never crosses a network in clear
-text, except to a loopback host or to the one host the extra ``allow_plain_http_host`` names (an
-emulator in a docker network).
+machine-to-machine (client id / secret in login / password, extra ``service_principal_oauth: true``), OIDC
+token federation (``client/federation.py``), or HTTP Basic (login and password); the provider's Azure
+forms are refused, never read as one of these. Plain HTTP is refused, so a token never crosses a
+network in clear text, except to a loopback host or to the one host the extra ``allow_plain_http_host``
+names (an emulator in a docker network).
 
 The host must be a plain host name or IP address (``dbc-1234.cloud.databricks.com``, ``127.0.0.1:8765``,
 ``[::1]``), optionally behind ``https://`` or ``http://``. Anything else (user info before ``@``, a
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_databricks_clusters.client.federation import Federation, FederationProblem, federation
 from airflow_databricks_clusters.errors import DatabricksClustersError
 
 LOOPBACK_NAMES = frozenset({"localhost"})
@@ -59,15 +60,23 @@ class ConnectionSettings:
     #: The extra ``proxies`` (``{"http": url, "https": url}``), as the provider reads it; a proxy URL may
     #: hold a password, so it is never shown.
     proxies: Mapping[str, str] | None = field(default=None, repr=False)
+    #: OIDC token federation: where the subject token comes from (``client/federation.py``).
+    federation: Federation | None = None
 
     @property
     def uses_oauth(self) -> bool:
+        """An OAuth service principal (client credentials)."""
         return self.client_id is not None
+
+    @property
+    def mints_tokens(self) -> bool:
+        """Whether the token sent is minted at ``/oidc/v1/token`` (OAuth or federation), and so cached."""
+        return self.uses_oauth or self.federation is not None
 
     @property
     def uses_basic(self) -> bool:
         """HTTP Basic with ``login`` and ``password`` (a connection with both and no token form)."""
-        return self.login is not None and self.token is None and not self.uses_oauth
+        return self.login is not None and self.token is None and not self.mints_tokens
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -256,18 +265,15 @@ def _proxies(conn_id: str, extra: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 SUPPORTED = (
-    "supported: a personal access token (password, or extra token), login and password (HTTP Basic), or "
-    "an OAuth service principal (login, password, extra service_principal_oauth: true)"
+    "supported: a personal access token (password, or extra token), login and password (HTTP Basic), "
+    "an OAuth service principal (login, password, extra service_principal_oauth: true), or OIDC token "
+    "federation (extra federated_token_provider, federated_aws or federated_k8s)"
 )
 #: The forms the official provider reads that this AWS plugin does not, in the provider's order: extra key
 #: (or login) -> the form as a person knows it.
 _AZURE_FORMS = (
     ("use_azure_managed_identity", "an Azure managed identity (extra use_azure_managed_identity)"),
     ("use_default_azure_credential", "Azure's DefaultAzureCredential (extra use_default_azure_credential)"),
-)
-_FEDERATION_FORMS = (
-    ("federated_aws", "AWS IAM OIDC token federation (federated_aws)"),
-    ("federated_k8s", "Kubernetes OIDC token federation (federated_k8s)"),
 )
 
 
@@ -291,11 +297,19 @@ def _unsupported(conn_id: str, form: str) -> ConnectionProblem:
     )
 
 
-def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str, str]:
+def _federation(conn_id: str, source: str, extra: Mapping[str, Any]) -> dict[str, Federation]:
+    try:
+        return {"federation": federation(source, extra)}
+    except FederationProblem as err:
+        raise ConnectionProblem(f"Connection {conn_id}: {err}") from None
+
+
+def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str, Any]:
     """Which credential the connection is, decided in the official provider's order
     (``BaseDatabricksHook._get_token``, then HTTP Basic when that finds no token), so that one connection
     sends the same credential from these operators and from the provider's: an extra ``token``; a password
-    without a login; the Azure forms; a service principal; the federation forms; login and password."""
+    without a login; the Azure forms; a service principal; the federation forms (a token provider, AWS,
+    Kubernetes); login and password."""
     login, password = getattr(conn, "login", None) or None, getattr(conn, "password", None) or None
     if "token" in extra:
         # Even an empty one ends the provider's search: it then sends login and password.
@@ -317,12 +331,10 @@ def _credentials(conn_id: str, conn: Any, extra: Mapping[str, Any]) -> dict[str,
                 )
             return {"client_id": str(login), "client_secret": str(password)}
         if extra.get("federated_token_provider"):
-            raise _unsupported(
-                conn_id, "OIDC token federation with a token provider (federated_token_provider)"
-            )
-        for key, form in _FEDERATION_FORMS:
-            if login == key or _flag(conn_id, extra, key):
-                raise _unsupported(conn_id, form)
+            return _federation(conn_id, "token_provider", extra)
+        for source in ("aws", "k8s"):
+            if login == f"federated_{source}" or _flag(conn_id, extra, f"federated_{source}"):
+                return _federation(conn_id, source, extra)
     if login and password:
         return {"login": str(login), "password": str(password)}
     raise ConnectionProblem(f"Connection {conn_id}: no credentials; {SUPPORTED}")

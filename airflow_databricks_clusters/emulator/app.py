@@ -33,11 +33,15 @@ from airflow_databricks_clusters.emulator.auth import Auth
 from airflow_databricks_clusters.emulator.clock import EmulatedClock
 from airflow_databricks_clusters.emulator.dbfs import Dbfs
 from airflow_databricks_clusters.emulator.faults import Fault, Faults
+from airflow_databricks_clusters.emulator.federation_policies import GRANT_TYPE
 from airflow_databricks_clusters.emulator.job_definitions import Jobs
 from airflow_databricks_clusters.emulator.jobs import Runs
 from airflow_databricks_clusters.emulator.libraries import ClusterLibraries
 from airflow_databricks_clusters.emulator.request_params import one
+from airflow_databricks_clusters.emulator.sent_values import sent_fingerprints
 from airflow_databricks_clusters.emulator.workspace import WORKSPACE_ID, Workspace
+
+_GRANT_TYPES = ["client_credentials", "authorization_code", "refresh_token", GRANT_TYPE]
 
 _API = re.compile(r"^/api/(?P<version>2\.[012])/(?P<tail>.+?)/?$")
 #: The console page's data, read-only and for loopback clients only (``console_data.py``).
@@ -235,33 +239,37 @@ class EmulatorApp:
             # Served on the event loop's one thread, so counting needs no lock.
             self.requests_served += 1
         fault = None if admin else self.faults.pick(method, path)
+        if fault is not None and fault.kind in ("drop_before", "status", "rate_limit"):
+            # Answered before the body is read: what the headers and query carried is recorded.
+            sent = sent_fingerprints(scope["headers"], scope["query_string"], None)
         if fault is not None and fault.kind == "drop_before":
-            self.faults.log(method, path, None, fault.kind)
+            self.faults.log(method, path, None, fault.kind, sent)
             await _drop(send)
             return
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.kind in ("status", "rate_limit"):
             error = _fault_error(fault)
-            self.faults.log(method, path, error.status, fault.kind)
+            self.faults.log(method, path, error.status, fault.kind, sent)
             await _respond(send, error.status, error.body(), error.headers)
             return
         request = Request(scope, receive)
         raw = await request.body()
+        sent = sent_fingerprints(scope["headers"], scope["query_string"], raw)
         try:
             form = await _form(request) if _is_multipart(request) else None
             status, payload, headers = 200, self._handle(request, method, path, raw, form), {}
         except ApiError as err:
             status, payload, headers = err.status, err.body(), err.headers
         if fault is not None and fault.kind == "drop_after":
-            self.faults.log(method, path, None, fault.kind)
+            self.faults.log(method, path, None, fault.kind, sent)
             await _drop(send)
             return
         if fault is not None and fault.kind == "malformed":
-            self.faults.log(method, path, fault.answer_status(), fault.kind)
+            self.faults.log(method, path, fault.answer_status(), fault.kind, sent)
             await _respond_raw(send, fault.answer_status(), fault.body.encode(), {})
             return
-        self.faults.log(method, path, status, fault.kind if fault else None)
+        self.faults.log(method, path, status, fault.kind if fault else None, sent)
         await _respond(send, status, payload, headers)
 
     async def _console(self, scope: dict[str, Any], path: str, send: Any) -> None:
@@ -294,7 +302,7 @@ class EmulatorApp:
                 "issuer": f"{base}/oidc",
                 "authorization_endpoint": f"{base}/oidc/v1/authorize",
                 "token_endpoint": f"{base}/oidc/v1/token",
-                "grant_types_supported": ["client_credentials", "authorization_code", "refresh_token"],
+                "grant_types_supported": _GRANT_TYPES,
             }
         if path == "/oidc/v1/token" and method == "POST":
             return self._token(request, raw)
@@ -354,6 +362,8 @@ class EmulatorApp:
                 client_id, _, secret = decoded.partition(":")
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             raise OAuthError(400, "invalid_request", "Malformed request or Authorization header") from None
+        if form.get("grant_type") == GRANT_TYPE:
+            return self.auth.exchange(form)
         return self.auth.mint(client_id, secret, form.get("grant_type"))
 
     def _admin(self, method: str, path: str, body: dict[str, Any], base_url: str) -> dict[str, Any]:
@@ -390,6 +400,13 @@ class EmulatorApp:
             return {}
         if (method, action) == ("GET", "faults"):
             return {"faults": self.faults.list()}
+        if (method, action) == ("POST", "federation-policies"):
+            return {"policy": self.auth.federation.add(body)}
+        if (method, action) == ("GET", "federation-policies"):
+            return {"policies": self.auth.federation.list()}
+        if (method, action) == ("DELETE", "federation-policies"):
+            self.auth.federation.clear()
+            return {}
         if (method, action) == ("GET", "requests"):
             return {"requests": list(self.faults.request_log)}
         if (method, action) == ("GET", "clusters"):

@@ -1,4 +1,5 @@
-"""Who a request is: personal access tokens and OAuth machine-to-machine (client credentials) tokens.
+"""Who a request is: personal access tokens, and tokens minted by OAuth machine-to-machine (client
+credentials) or by an OIDC federation exchange (``federation_policies.py``).
 
 A request is answered as Databricks answers it: no credential at all (or not a bearer token) 401, a
 bad token 403, each with a numeric ``error_code`` and the ``X-Databricks-Reason-Phrase`` header. The
@@ -14,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError
+from airflow_databricks_clusters.emulator.federation_policies import FederationPolicies
 
 INVALID_TOKEN = "Invalid access token."
 TOKEN_LIFETIME_SECONDS = 3600
@@ -46,6 +48,7 @@ class Auth:
     ) -> None:
         self.tokens = dict(tokens)
         self.oauth_clients = dict(oauth_clients or {})
+        self.federation = FederationPolicies()
         self.clock = clock
         self._minted: dict[str, tuple[str, float]] = {}
         #: (expiry, token) in the order minted: on a clock that only moves forward, oldest expiry first
@@ -77,6 +80,15 @@ class Auth:
             raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant_type {grant_type}")
         if not client_id or self.oauth_clients.get(client_id) != secret:
             raise OAuthError(401, "invalid_client", "Client authentication failed")
+        return self._issue(client_id)
+
+    def exchange(self, form: Mapping[str, str]) -> dict[str, object]:
+        """The answer of ``/oidc/v1/token`` to an RFC 8693 token exchange; OAuthError when refused."""
+        answer = self._issue(self.federation.principal_for(form))
+        return {**answer, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token"}
+
+    def _issue(self, principal: str) -> dict[str, object]:
+        """A new token for ``principal``, valid ``TOKEN_LIFETIME_SECONDS`` on the emulator's clock."""
         token = "eyJemu." + secrets.token_urlsafe(24)
         now = self.clock()
         with self._lock:
@@ -84,7 +96,7 @@ class Auth:
             # a mint costs the same however many are live.
             while self._expiries and self._expiries[0][0] <= now:
                 self._minted.pop(self._expiries.popleft()[1], None)
-            self._minted[token] = (client_id, now + TOKEN_LIFETIME_SECONDS)
+            self._minted[token] = (principal, now + TOKEN_LIFETIME_SECONDS)
             self._expiries.append((now + TOKEN_LIFETIME_SECONDS, token))
         return {
             "access_token": token,

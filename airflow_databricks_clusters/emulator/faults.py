@@ -2,7 +2,8 @@
 
 A fault matches requests by method and a path fragment and fires on the Nth matching call, on every call
 (``times`` limits how often), or at a ``rate`` (seeded, so a test is repeatable). The request log records
-what came in and what went out, never a header value (tokens stay out of it).
+what came in and what went out, never a value the request carried: only their fingerprints
+(``sent_values.py``), so that a test can tell where a secret was sent while the log holds none.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,8 +119,18 @@ class Faults:
                     return fault
         return None
 
-    def log(self, method: str, path: str, status: int | None, fault: str | None = None) -> None:
+    def log(
+        self,
+        method: str,
+        path: str,
+        status: int | None,
+        fault: str | None = None,
+        sent: Sequence[str] = (),
+    ) -> None:
+        """Record one request; ``sent`` is the fingerprints of what it carried."""
+        entry = {
+            "time": time.time(), "method": method, "path": path, "status": status, "fault": fault,
+            "sent": list(sent),
+        }  # fmt: skip
         with self._lock:
-            self.request_log.append(
-                {"time": time.time(), "method": method, "path": path, "status": status, "fault": fault}
-            )
+            self.request_log.append(entry)

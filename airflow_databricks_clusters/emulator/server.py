@@ -311,6 +311,28 @@ class Emulator:
     def add_oauth_client(self, client_id: str, secret: str) -> None:
         self.auth.add_oauth_client(client_id, secret)
 
+    def add_federation_policy(
+        self,
+        *,
+        issuer: str,
+        audiences: list[str],
+        subject: str,
+        jwks_json: str,
+        subject_claim: str = "sub",
+        service_principal: str | None = None,
+    ) -> dict[str, Any]:
+        """Trust OIDC tokens of ``issuer`` for a token exchange (``emulator/federation_policies.py``), as
+        ``POST /emulator/federation-policies`` does: for ``service_principal`` (its application id, the
+        exchange's ``client_id``), or account-wide without one. ``testing.oidc_issuer.OidcIssuer`` makes an
+        issuer whose tokens a test can sign."""
+        body: dict[str, Any] = {
+            "issuer": issuer, "audiences": audiences, "subject": subject, "jwks_json": jwks_json,
+            "subject_claim": subject_claim,
+        }  # fmt: skip
+        if service_principal is not None:
+            body["service_principal"] = service_principal
+        return self.auth.federation.add(body)
+
     def connection(self) -> dict[str, Any]:
         """The ``databricks`` Airflow connection for this workspace, in the official provider's shape."""
         return {

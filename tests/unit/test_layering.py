@@ -6,11 +6,11 @@
 - io: talks to the workspace (or AWS) through the hook and the transports; imports no glue module;
 - glue: Airflow's side (operators, sensor, trigger, XCom, the UI plugin); the decisions come from below.
 
-Besides: only ``client/transport.py`` and ``hooks.py`` import an HTTP client, only ``preflight/aws.py`` the
-amazon provider (or boto); the emulator and the plugin import nothing of each other, but for ``testing/``,
-which runs users' DAGs against the emulator (and which nothing else imports); there is no import
-cycle; a folder's ``__init__.py`` holds only its docstring; ``docs/architecture.md`` names every folder and
-every module.
+Besides: only ``client/transport.py`` and ``hooks.py`` import an HTTP client, only ``preflight/aws.py`` and
+``client/subject_tokens.py`` (STS, for ``federated_aws``) the amazon provider (or boto); the emulator and
+the plugin import nothing of each other, but for ``testing/``, which runs users' DAGs against the emulator
+(and which nothing else imports); there is no import cycle; a folder's ``__init__.py`` holds only its
+docstring; ``docs/architecture.md`` names every folder and every module.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ LAYERS: dict[str, dict[str, str]] = {
         "retry": PURE,
         "rate_limit": PURE,
         "oauth_tokens": PURE,
+        "federation": PURE,
+        "subject_tokens": IO,
     },
     "preflight": {"checks": IO, "results": PURE, "runtimes": PURE, "spec_rules": PURE, "aws": IO},
     "fleet": {
@@ -75,7 +77,7 @@ LAYERS: dict[str, dict[str, str]] = {
         "page": GLUE,
         "plugin": GLUE,
     },
-    "testing": {"airflow_home": GLUE, "dag_runs": GLUE, "pytest_plugin": GLUE},
+    "testing": {"airflow_home": GLUE, "dag_runs": GLUE, "pytest_plugin": GLUE, "oidc_issuer": GLUE},
 }
 FOLDERS = sorted(folder for folder in LAYERS if folder)
 #: Module (its path in the package, no ".py") -> layer; a folder's __init__.py is only a docstring: pure.
@@ -88,7 +90,7 @@ LAYER |= {f"{folder}/__init__": PURE for folder in FOLDERS}
 
 #: Who may import an HTTP client, and who may import the amazon provider (or boto).
 HTTP = {"client/transport", "hooks"}
-AWS = {"preflight/aws"}
+AWS = {"preflight/aws", "client/subject_tokens"}
 HTTP_CLIENTS = ("requests", "httpx", "urllib3", "aiohttp")
 AWS_LIBRARIES = ("airflow.providers.amazon", "boto3", "botocore")
 

@@ -8,6 +8,7 @@ for an amount of time.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -219,3 +220,25 @@ def test_a_wait_on_a_stopped_poller_fails_at_once_and_the_next_wait_gets_a_new_o
         return first["state"], second["state"]
 
     assert asyncio.run(scenario()) == ("PENDING", "PENDING")
+
+
+def test_waits_on_a_federated_connection_share_its_exchange_and_renew_it(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_databricks_clusters.testing.oidc_issuer import OidcIssuer
+    from tests.integration.client import federation_tokens
+
+    ids = create(10)  # with the emulator's token, before the connection turns federated
+    issuer = OidcIssuer()
+    emu.add_federation_policy(**issuer.policy("airflow-triggerer", service_principal="sp-app"))
+    federation_tokens.SUBJECT[:] = [issuer.token("airflow-triggerer", lifetime_seconds=7200)]
+    federation_tokens.CALLS.clear()
+    extra = {"federated_token_provider": f"{federation_tokens.__name__}.get", "client_id": "sp-app"}
+    conn = {**emu.connection(), "password": None, "extra": extra}
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
+    # Past the workspace token's hour while the waits go on: the next round is refused 403, and the
+    # poller's hook exchanges a new subject token once for all ten waits.
+    events = run_waits(emu, [trigger(c) for c in ids], lambda: emu.advance(3601))
+    assert [e["status"] for e in events] == ["success"] * 10
+    assert [r["status"] for r in emu.request_log if r["path"] == "/oidc/v1/token"] == [200, 200]
+    assert len(federation_tokens.CALLS) == 2

@@ -32,6 +32,7 @@ def test_the_readme_example_passes_as_written(tmp_path: Path) -> None:
     cases = {case.get("name"): list(case) for case in ET.parse(report).getroot().iter("testcase")}
     assert sorted(cases) == [
         "test_a_cluster_is_pending_until_the_clock_moves",
+        "test_a_federated_connection_needs_no_databricks_secret",
         "test_a_library_that_does_not_install_fails_the_run_and_leaks_nothing",
         "test_a_shortage_moves_on_to_the_next_node_type_in_the_same_try",
         "test_an_image_that_cannot_be_pulled_fails_the_run",

@@ -20,6 +20,9 @@ from airflow_databricks_clusters.client.connection import ConnectionProblem, set
 
 HOST = "dbc-1.cloud.databricks.com"
 
+#: What federated_k8s needs here: the service principal, and the projected token file.
+K8S = {"client_id": "sp-app", "k8s_projected_volume_token_path": "/var/run/secrets/databricks/token"}
+
 # (form, login, password, extra)
 FORMS: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
     ("token in password", None, "dapi-password", {}),
@@ -39,8 +42,11 @@ FORMS: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
     ("federation, token provider", None, None, {"federated_token_provider": "my_module.token"}),
     ("federation, AWS by login", "federated_aws", None, {}),
     ("federation, AWS by extra", None, None, {"federated_aws": True}),
-    ("federation, Kubernetes by login", "federated_k8s", None, {}),
-    ("federation, Kubernetes by extra", None, None, {"federated_k8s": True}),
+    ("federation, Kubernetes by login", "federated_k8s", None, K8S),
+    ("federation, Kubernetes by extra", None, None, {"federated_k8s": True, **K8S}),
+    ("federation, token provider before AWS", "federated_aws", None,
+     {"federated_token_provider": "my_module.token", "federated_k8s": True}),
+    ("federation, AWS before Kubernetes", None, None, {"federated_aws": True, "federated_k8s": True}),
     ("service principal before federation", "client-id", "client-secret",
      {"service_principal_oauth": True, "federated_k8s": True}),
 ]  # fmt: skip
@@ -81,7 +87,9 @@ def plugins_choice(conn: Connection) -> tuple[str, ...]:
         settings = settings_from_connection(conn)
     except ConnectionProblem as err:
         text = str(err)
-        return ("azure",) if "Azure" in text else ("federation",) if "federat" in text else ("refused", text)
+        return ("azure",) if "Azure" in text else ("refused", text)
+    if settings.federation is not None:
+        return ("federation",)
     if settings.uses_oauth:
         return ("oauth",)
     if settings.uses_basic:
@@ -106,7 +114,6 @@ def test_each_form_is_read_as_the_provider_reads_it(
             "an Azure managed identity (extra use_azure_managed_identity)",
         ),
         ({"use_default_azure_credential": True}, "Azure's DefaultAzureCredential"),
-        ({"federated_k8s": True}, "Kubernetes OIDC token federation (federated_k8s)"),
     ],
 )
 def test_a_form_this_plugin_does_not_support_is_refused_naming_it_and_what_is(
