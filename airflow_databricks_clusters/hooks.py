@@ -173,7 +173,9 @@ class DatabricksClustersHook(BaseHook):
         subject token), or OAuth client credentials (HTTP Basic client id:secret)."""
         url = f"{settings.base_url}{TOKEN_PATH}"
         if settings.federation is not None:
-            return url, settings.federation.exchange_form(str(subject)), {}
+            if subject is None:
+                raise ValueError("a token exchange needs its subject token")
+            return url, settings.federation.exchange_form(subject), {}
         basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
         form = {"grant_type": "client_credentials", "scope": "all-apis"}
         return url, form, {"Authorization": f"Basic {basic}"}
@@ -182,7 +184,9 @@ class DatabricksClustersHook(BaseHook):
     def _token_key(settings: ConnectionSettings) -> TokenKey:
         if settings.federation is not None:
             federation = settings.federation
-            return TokenKey.of(settings.base_url, f"federated:{federation.client_id}", federation.identity())
+            return TokenKey.of(
+                settings.base_url, federation.client_id or "", federation.identity(), kind="federation"
+            )
         return TokenKey.of(settings.base_url, str(settings.client_id), str(settings.client_secret))
 
     @staticmethod

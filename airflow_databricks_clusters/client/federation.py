@@ -21,7 +21,9 @@ needs it, as in the provider. Obtaining the subject token is I/O: ``client/subje
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,7 +74,7 @@ class Federation:
     def identity(self) -> str:
         """A digest of every setting that decides which token the exchange gives: two connections alike
         share a cached token, any difference keeps them apart."""
-        text = "\0".join(str(value) for value in self.__dict__.values())
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def exchange_form(self, subject_token: str) -> dict[str, str]:

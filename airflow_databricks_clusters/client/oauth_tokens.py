@@ -20,16 +20,19 @@ DEFAULT_LIFETIME_SECONDS = 3600.0
 
 @dataclass(frozen=True)
 class TokenKey:
-    """Whose token: the workspace, the client id, and a digest of the secret (never the secret)."""
+    """Whose token: how it is minted (``oauth`` client credentials, or ``federation``), the workspace, the
+    client id, and a digest of the secret (never the secret). The kind keeps the two apart: a federation's
+    "secret" is a digest of settings anyone can read, which no client secret may stand in for."""
 
+    kind: str
     base_url: str
     client_id: str
     secret_digest: str
 
     @classmethod
-    def of(cls, base_url: str, client_id: str, client_secret: str) -> TokenKey:
+    def of(cls, base_url: str, client_id: str, client_secret: str, *, kind: str = "oauth") -> TokenKey:
         digest = hashlib.sha256(client_secret.encode()).hexdigest()
-        return cls(base_url, client_id, digest)
+        return cls(kind, base_url, client_id, digest)
 
 
 class TokenCache:

@@ -26,6 +26,8 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 #: Signatures a workspace verifies with an issuer's public keys; ``none`` and shared-secret HMAC never.
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512")
+#: The algorithms each kind of public key verifies (by prefix): a key is never used with another kind's.
+KEY_ALGORITHMS = {"RSA": ("RS", "PS"), "EC": ("ES",)}
 POLICY_FIELDS = ("issuer", "audiences", "subject", "subject_claim", "jwks_json", "service_principal")
 
 
@@ -70,6 +72,10 @@ class FederationPolicy:
             keys = None
         if not isinstance(keys, list) or not keys:
             raise _bad('Field jwks_json must be a JWKS: the JSON text of {"keys": [...]}.')
+        for key in keys:
+            kind = key.get("kty") if isinstance(key, dict) else None
+            if kind not in KEY_ALGORITHMS:
+                raise _bad(f"Field jwks_json holds a {kind} key; allowed: RSA or EC public keys.")
         return cls(body["issuer"], tuple(audiences), body["subject"], body["jwks_json"], claim, principal)
 
     def describe(self) -> dict[str, Any]:
@@ -142,23 +148,27 @@ class FederationPolicies:
     def _verified(token: str, header: Mapping[str, Any], policy: FederationPolicy) -> dict[str, Any]:
         import jwt
 
+        algorithm, kid = str(header["alg"]), header.get("kid")
         keys = jwt.PyJWKSet.from_json(policy.jwks_json).keys
-        kid = header.get("kid")
-        candidates = [key for key in keys if kid is None or key.key_id == kid]
-        if not candidates:
+        named = [key for key in keys if kid is None or key.key_id == kid]
+        if not named:
             raise jwt.InvalidKeyError("no key of the issuer's JWKS has the token's kid")
-        last: jwt.PyJWTError | None = None
-        for key in candidates:
+        # Only keys of the token's kind of algorithm, each given as a public key with that one algorithm:
+        # a key is never read as another kind's (an RSA key's text as an HMAC secret).
+        usable = [key for key in named if algorithm.startswith(KEY_ALGORITHMS.get(str(key.key_type), ()))]
+        if not usable:
+            raise jwt.InvalidKeyError(f"no key of the issuer's JWKS verifies {algorithm}")
+        refusals: list[jwt.PyJWTError] = []
+        for key in usable:
             try:
                 return jwt.decode(
                     token,
-                    key=key,
-                    algorithms=list(ALGORITHMS),
+                    key=key.key,
+                    algorithms=[algorithm],
                     audience=list(policy.audiences),
                     issuer=policy.issuer,
                     options={"require": ["exp", "iss", "aud"]},
                 )
-            except jwt.InvalidSignatureError as err:
-                last = err
-        assert last is not None
-        raise last
+            except jwt.InvalidSignatureError as err:  # another key of the set may have signed it
+                refusals.append(err)
+        raise refusals[-1]

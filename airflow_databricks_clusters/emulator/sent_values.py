@@ -4,7 +4,9 @@ ask whether a given secret reached a given endpoint.
 A fingerprint is the first 16 hex digits of a value's SHA-256. The values are every header's (an
 ``Authorization`` header's credential on its own, a Basic one as its user and its password), every
 query parameter's, and every text in the body (a JSON document's strings at any depth, or a form's
-values). A multipart body (a DBFS upload) is not read.
+values). A multipart body (a DBFS upload) is not read. The fingerprints are unsalted: enough to keep
+random tokens out of the log, not to hide a short password from someone who can read it and guess (the
+log is a loopback test tool's).
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class OidcIssuer:
         **claims: Any,
     ) -> str:
         """A signed token for ``subject``; ``issued_at`` (epoch seconds, default now) and a negative or
-        short ``lifetime_seconds`` make an expired one without waiting."""
+        short ``lifetime_seconds`` make an expired one without waiting. A claim given as None is left out
+        (``exp=None``: a token without expiry)."""
         import jwt
 
         now = time.time() if issued_at is None else issued_at
@@ -67,4 +68,5 @@ class OidcIssuer:
             "jti": uuid.uuid4().hex,
             **claims,
         }
-        return jwt.encode(payload, self._key, algorithm="RS256", headers={"kid": self.key_id})
+        present = {name: value for name, value in payload.items() if value is not None}
+        return jwt.encode(present, self._key, algorithm="RS256", headers={"kid": self.key_id})

@@ -27,7 +27,8 @@ from tests.integration.client import federation_tokens
 API = "api"  # any path but the token endpoint
 TOKEN_ENDPOINT = "/oidc/v1/token"
 ISSUER = OidcIssuer("https://oidc.example.test/secrets")
-SUBJECT = ISSUER.token("airflow", lifetime_seconds=3600)
+#: Stands for the subject token in FORMS; each test signs its own, so none outlives a slow session.
+SUBJECT = "<subject>"
 
 
 def paths_sent(emu: Emulator, secret: str) -> set[str]:
@@ -71,10 +72,11 @@ def test_each_secret_reaches_only_what_it_is_for(
     login, password, extra, where = FORMS[form]
     emu.add_oauth_client("sp", "sp-secret")
     emu.add_federation_policy(**ISSUER.policy("airflow", service_principal="sp-fed"))
-    federation_tokens.SUBJECT[:] = [SUBJECT]
+    subject = ISSUER.token("airflow")
+    federation_tokens.SUBJECT[:] = [subject]
 
     def real(value: str | None) -> str | None:
-        return emu.token if value == "<pat>" else value
+        return {"<pat>": emu.token, SUBJECT: subject}.get(str(value), value)
 
     conn = {"conn_type": "databricks", "host": emu.host, "port": emu.port, "schema": "http", "login": login,
             "password": real(password), "extra": {k: real(v) for k, v in extra.items()}}  # fmt: skip

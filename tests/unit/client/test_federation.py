@@ -9,7 +9,11 @@ from typing import Any
 import pytest
 from airflow.sdk import Connection
 
-from airflow_databricks_clusters.client.connection import ConnectionProblem, settings_from_connection
+from airflow_databricks_clusters.client.connection import (
+    ConnectionProblem,
+    ConnectionSettings,
+    settings_from_connection,
+)
 from airflow_databricks_clusters.client.federation import GRANT_TYPE, Federation
 
 K8S_FILE = "/var/run/secrets/databricks/token"
@@ -115,3 +119,17 @@ def test_the_exchange_is_the_providers(
     ours = federation.exchange_form(f"<{federation.source}>")
     assert ours == theirs
     assert ours["grant_type"] == GRANT_TYPE
+
+
+def test_no_service_principal_can_borrow_a_federated_token() -> None:
+    # The federation's identity is a digest of settings anyone can read: an OAuth connection whose login
+    # and password copy it must still get a key of its own, and no client id must read as "None".
+    from airflow_databricks_clusters.hooks import DatabricksClustersHook
+
+    aws = settings({"federated_aws": True, "client_id": "sp"})
+    assert aws.federation is not None
+    forged = ConnectionSettings(aws.base_url, client_id="sp", client_secret=aws.federation.identity())
+    assert DatabricksClustersHook._token_key(forged) != DatabricksClustersHook._token_key(aws)
+    account_wide = settings({"federated_aws": True})
+    named_none = settings({"federated_aws": True, "client_id": "None"})
+    assert DatabricksClustersHook._token_key(account_wide) != DatabricksClustersHook._token_key(named_none)

@@ -73,7 +73,7 @@ def _unsigned(issuer: OidcIssuer) -> str:
          "no key of the issuer's JWKS has the token's kid"),
         (lambda issuer: OidcIssuer("https://other.test").token(SUBJECT),
          "trusts issuer 'https://other.test'"),
-        (lambda issuer: issuer.token(SUBJECT, exp=None), "exp"),
+        (lambda issuer: issuer.token(SUBJECT, exp=None), 'Token is missing the "exp" claim'),
         (_hmac, "signature algorithm 'HS256' is not accepted"),
         (_unsigned, "signature algorithm 'none' is not accepted"),
         (lambda issuer: "not.a.jwt", "the subject token is not a JWT"),
@@ -113,3 +113,22 @@ def test_a_bad_policy_is_refused_naming_the_field(issuer: OidcIssuer, change: di
     with pytest.raises(ApiError, match=message) as refused:
         FederationPolicies().add({**issuer.policy(SUBJECT), **change})
     assert refused.value.status == 400
+
+
+def test_a_key_is_used_only_with_an_algorithm_of_its_kind(issuer: OidcIssuer) -> None:
+    # A JWKS of an EC key and the issuer's RSA key, a token without kid: the RSA key verifies it (the EC
+    # key is not tried with RS256), and a shared-secret key is refused in a policy at all.
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+
+    ec_key = json.loads(ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    rsa_keys = json.loads(issuer.jwks_json())["keys"]
+    trusted = policies(issuer, jwks_json=json.dumps({"keys": [ec_key, *rsa_keys]}))
+    claims = {"iss": issuer.url, "sub": SUBJECT, "aud": "databricks", "exp": int(time.time()) + 300}
+    unnamed = jwt.encode(claims, issuer._key, algorithm="RS256")
+    assert trusted.principal_for(form(unnamed)) == "sp-app"
+    shared = {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}
+    with pytest.raises(ApiError, match="jwks_json holds a oct key; allowed: RSA or EC public keys"):
+        policies(issuer, jwks_json=json.dumps({"keys": [shared]}))
