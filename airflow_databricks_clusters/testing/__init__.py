@@ -5,6 +5,8 @@ package's ``pytest11`` entry point, so installing the package is all it takes) a
 - ``dag_runs`` (glue): a DAG of the DAGs folder run with ``dag.test()``, and what the run did.
 - ``pytest_plugin`` (glue): the ini options, the marker and the fixtures ``databricks_workspace`` and
   ``dag_runner``.
+- ``oidc_issuer``: ``OidcIssuer``, whose signed tokens a federated connection exchanges with the
+  emulator (``Emulator.add_federation_policy``).
 
 Nothing here is imported at DAG parse time, and the plugin imports Airflow only when a fixture runs.
 """

@@ -11,6 +11,7 @@ connection, a second address to serve on) live in its own test module.
 from __future__ import annotations
 
 import errno
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +21,16 @@ import pytest
 from airflow_databricks_clusters.emulator import Emulator
 from tests.integration.emulator.conftest import Api
 
-__all__ = ["Api", "api", "emu", "live_emu", "on_port_80"]
+__all__ = ["Api", "api", "emu", "live_emu", "no_databricks_environment", "on_port_80"]
+
+
+@pytest.fixture
+def no_databricks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``DATABRICKS_*`` variable of the developer's: the SDK reads them on top of what it is given, so
+    one could take a test to their own workspace."""
+    for name in list(os.environ):
+        if name.startswith("DATABRICKS_"):
+            monkeypatch.delenv(name)
 
 
 @pytest.fixture
