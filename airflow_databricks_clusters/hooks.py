@@ -26,6 +26,7 @@ from airflow_databricks_clusters.client.transport import (
     rate_gate,
     send_async,
     send_sync,
+    sync_session,
 )
 from airflow_databricks_clusters.errors import MalformedAnswer, UnknownOutcome
 from airflow_databricks_clusters.redaction import add_secret_names
@@ -159,11 +160,7 @@ class DatabricksClustersHook(BaseHook):
 
     @cached_property
     def _session(self) -> Any:
-        import requests
-
-        session = requests.Session()
-        session.headers["User-Agent"] = USER_AGENT
-        return session
+        return sync_session()
 
     @staticmethod
     def _token_request(

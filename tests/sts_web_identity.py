@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
 from airflow_databricks_clusters.testing.oidc_issuer import OidcIssuer
+from tests.stand_in_server import StandInServer
 
 _CREDENTIAL = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/\d{8}/(?P<region>[^/]+)/sts/aws4_request"
@@ -35,33 +35,19 @@ class StsWebIdentity:
         self.issuer = issuer
         self.moto_endpoint_url = moto_endpoint_url
         self.calls = 0
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                status, xml = stand_in.answer(self.headers.get("Authorization", ""), parse_qs(body))
-                data = xml.encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/xml")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._server = StandInServer(self._post)
+        self.endpoint_url = f"http://127.0.0.1:{self._server.port}"
 
     def __enter__(self) -> StsWebIdentity:
-        self._thread.start()
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.__exit__(*exc)
+
+    def _post(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str, bytes]:
+        status, xml = self.answer(headers.get("Authorization", ""), parse_qs(body.decode()))
+        return status, "text/xml", xml.encode()
 
     def connection_env(self, access_key: str, secret_key: str, session_token: str | None = None) -> str:
         """An ``aws`` connection whose STS calls come here (GetWebIdentityToken is regional)."""

@@ -9,10 +9,12 @@ subject token comes from is the connection's extra, in the provider's order:
   deployment's AWS role, through the Airflow ``aws`` connection ``aws_conn_id`` (default
   ``aws_default``), for the audience ``aws_jwt_audience`` (default ``databricks``), valid
   ``aws_web_identity_token_duration`` seconds (60 to 3600, default 300);
-- ``federated_k8s: true`` (or login ``federated_k8s``): the pod's service account token, read from the
-  projected volume file ``k8s_projected_volume_token_path``. The provider's other Kubernetes source (a
-  TokenRequest to the cluster's API server) is not read here: such a connection is refused, naming the
-  extra to set.
+- ``federated_k8s: true`` (or login ``federated_k8s``): a Kubernetes service account token, read from the
+  projected volume file ``k8s_projected_volume_token_path`` when the extra names one; else asked of the
+  cluster's API server (a TokenRequest for the namespace's ``default`` service account, authenticated
+  with the pod's own token at ``k8s_token_path``, in the namespace read from ``k8s_namespace_path``, for
+  ``audience`` (default ``https://kubernetes.default.svc``), valid ``expiration_seconds`` (at least 600,
+  default 3600)).
 
 ``client_id`` (extra) names the service principal of a service-principal federation policy; without it
 the exchange is for an account-wide policy. Kubernetes tokens carry no custom claims, so ``federated_k8s``
@@ -39,6 +41,12 @@ DEFAULT_AWS_AUDIENCE = "databricks"
 DEFAULT_AWS_DURATION_SECONDS = 300
 #: What STS allows for ``GetWebIdentityToken``'s ``DurationSeconds``.
 AWS_DURATION_RANGE = (60, 3600)
+#: Where a pod's service account is mounted, and what the provider asks the API server for by default.
+K8S_SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+DEFAULT_K8S_AUDIENCE = "https://kubernetes.default.svc"
+DEFAULT_K8S_EXPIRATION_SECONDS = 3600
+#: The shortest token a Kubernetes API server issues (TokenRequest's expirationSeconds).
+K8S_MIN_EXPIRATION_SECONDS = 600
 
 _DOTTED_PATH = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
 
@@ -51,14 +59,19 @@ class FederationProblem(ValueError):
 class Federation:
     """Where the subject token comes from, and for which service principal it is exchanged."""
 
-    #: ``token_provider``, ``aws`` or ``k8s``.
+    #: ``token_provider``, ``aws``, ``k8s`` (a projected token file) or ``k8s_token_request`` (asked of
+    #: the cluster's API server).
     source: str
     client_id: str | None = None
     token_provider: str | None = None
     aws_conn_id: str = DEFAULT_AWS_CONN_ID
     aws_audience: str = DEFAULT_AWS_AUDIENCE
     aws_duration_seconds: int = DEFAULT_AWS_DURATION_SECONDS
+    #: The projected token's file (``k8s``), or the pod's own token that authenticates the TokenRequest.
     k8s_token_path: str | None = None
+    k8s_namespace_path: str | None = None
+    k8s_audience: str = DEFAULT_K8S_AUDIENCE
+    k8s_expiration_seconds: int = DEFAULT_K8S_EXPIRATION_SECONDS
 
     def describe(self) -> str:
         """The form as a person reads it in a log line or an error (nothing in it is a secret)."""
@@ -66,8 +79,10 @@ class Federation:
             origin = f"the token provider {self.token_provider}"
         elif self.source == "aws":
             origin = f"AWS STS through the connection {self.aws_conn_id} (audience {self.aws_audience})"
-        else:
+        elif self.source == "k8s":
             origin = f"the Kubernetes service account token in {self.k8s_token_path}"
+        else:
+            origin = f"a Kubernetes TokenRequest (audience {self.k8s_audience})"
         principal = f"service principal {self.client_id}" if self.client_id else "an account-wide policy"
         return f"OIDC token federation: {origin}, for {principal}"
 
@@ -99,25 +114,25 @@ def _text(extra: Mapping[str, Any], key: str, default: str | None, allowed: str)
     return value.strip()
 
 
-def _duration(extra: Mapping[str, Any]) -> int:
-    value = extra.get("aws_web_identity_token_duration", DEFAULT_AWS_DURATION_SECONDS)
-    low, high = AWS_DURATION_RANGE
-    allowed = f"whole seconds from {low} to {high} (STS's range)"
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise FederationProblem(f"extra aws_web_identity_token_duration: got {value!r}; allowed: {allowed}")
+def _seconds(
+    extra: Mapping[str, Any], key: str, default: int, low: int, high: int | None, allowed: str
+) -> int:
+    """A whole number of seconds (a number, or its text, as the provider's ``int()`` takes it)."""
+    value = extra.get(key, default)
     try:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError
         seconds = int(value)
     except ValueError:
-        raise FederationProblem(
-            f"extra aws_web_identity_token_duration: got {value!r}; allowed: {allowed}"
-        ) from None
-    if not low <= seconds <= high:
-        raise FederationProblem(f"extra aws_web_identity_token_duration: got {seconds}; allowed: {allowed}")
+        raise FederationProblem(f"extra {key}: got {value!r}; allowed: {allowed}") from None
+    if seconds < low or (high is not None and seconds > high):
+        raise FederationProblem(f"extra {key}: got {seconds}; allowed: {allowed}")
     return seconds
 
 
 def federation(source: str, extra: Mapping[str, Any]) -> Federation:
     """The federation of ``source`` (``token_provider``, ``aws``, ``k8s``) as the extra configures it."""
+    low, high = AWS_DURATION_RANGE
     client_id = _text(extra, "client_id", None, "the service principal's application id (a text)")
     if source == "token_provider":
         path = _text(extra, "federated_token_provider", None, "a dotted path such as my_package.tokens.get")
@@ -133,8 +148,11 @@ def federation(source: str, extra: Mapping[str, Any]) -> Federation:
             client_id,
             aws_conn_id=str(_text(extra, "aws_conn_id", DEFAULT_AWS_CONN_ID, "an Airflow aws connection id")),
             aws_audience=str(_text(extra, "aws_jwt_audience", DEFAULT_AWS_AUDIENCE, "a non-empty text")),
-            aws_duration_seconds=_duration(extra),
-        )
+            aws_duration_seconds=_seconds(
+                extra, "aws_web_identity_token_duration", DEFAULT_AWS_DURATION_SECONDS, low, high,
+                f"whole seconds from {low} to {high} (STS's range)",
+            ),
+        )  # fmt: skip
     if not client_id:
         # A service account token carries no custom claim an account-wide policy could match.
         raise FederationProblem(
@@ -142,11 +160,19 @@ def federation(source: str, extra: Mapping[str, Any]) -> Federation:
             "claims, so only a service principal federation policy can trust them; allowed: the "
             "service principal's application id"
         )
-    path = _text(extra, "k8s_projected_volume_token_path", None, "the path of a projected token file")
-    if path is None:
-        raise FederationProblem(
-            "federated_k8s reads the service account token from a projected volume here: set extra "
-            "k8s_projected_volume_token_path to its file (a serviceAccountToken projection with the "
-            "federation policy's audience); the TokenRequest API the provider falls back to is not used"
-        )
-    return Federation(source, client_id, k8s_token_path=path)
+    file = "a file's path"
+    # As the provider: the projected file when the extra is there at all, else a TokenRequest.
+    if "k8s_projected_volume_token_path" in extra:
+        path = _text(extra, "k8s_projected_volume_token_path", None, "the path of a projected token file")
+        return Federation(source, client_id, k8s_token_path=path)
+    return Federation(
+        "k8s_token_request",
+        client_id,
+        k8s_token_path=_text(extra, "k8s_token_path", f"{K8S_SERVICE_ACCOUNT}/token", file),
+        k8s_namespace_path=_text(extra, "k8s_namespace_path", f"{K8S_SERVICE_ACCOUNT}/namespace", file),
+        k8s_audience=str(_text(extra, "audience", DEFAULT_K8S_AUDIENCE, "a non-empty text")),
+        k8s_expiration_seconds=_seconds(
+            extra, "expiration_seconds", DEFAULT_K8S_EXPIRATION_SECONDS, K8S_MIN_EXPIRATION_SECONDS, None,
+            f"whole seconds, at least {K8S_MIN_EXPIRATION_SECONDS} (the API server's shortest token)",
+        ),
+    )  # fmt: skip

@@ -8,10 +8,18 @@ triggerer's event loop never waits on it.
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 from airflow_databricks_clusters.client.federation import Federation
+from airflow_databricks_clusters.client.retry import Answer
+from airflow_databricks_clusters.client.transport import send_sync, sync_session
 from airflow_databricks_clusters.errors import DatabricksClustersError
+
+#: The API server as the provider names it; in a pod, the environment names its address (as client-go's
+#: in-cluster configuration reads it), which is the same server.
+K8S_API_SERVER = "https://kubernetes.default.svc"
+K8S_TIMEOUT_SECONDS = 30.0
 
 
 class SubjectTokenUnavailable(DatabricksClustersError):
@@ -24,6 +32,8 @@ def subject_token(federation: Federation) -> str:
         return _supplied(str(federation.token_provider))
     if federation.source == "aws":
         return _aws(federation)
+    if federation.source == "k8s_token_request":
+        return _token_request(federation)
     return _projected_volume(str(federation.k8s_token_path))
 
 
@@ -77,3 +87,57 @@ def _projected_volume(path: str) -> str:
     except OSError as err:
         raise SubjectTokenUnavailable(f"federated_k8s: cannot read {path} ({err.strerror})") from err
     return _non_empty(text, f"the token file {path}")
+
+
+def _read(path: str, what: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except FileNotFoundError as err:
+        raise SubjectTokenUnavailable(
+            f"federated_k8s: no {what} at {path}; a TokenRequest needs the pod's service account mounted "
+            "(or extra k8s_projected_volume_token_path for a projected token)"
+        ) from err
+    except OSError as err:
+        raise SubjectTokenUnavailable(f"federated_k8s: cannot read {path} ({err.strerror})") from err
+
+
+def _api_server() -> str:
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return K8S_API_SERVER
+    return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+
+def _token_request(federation: Federation) -> str:
+    """A token of the namespace's ``default`` service account for the federation's audience, from the
+    cluster's API server (the provider's request), trusting only the cluster's CA (``ca.crt`` beside the
+    pod's token, where Kubernetes mounts both)."""
+    token_path = str(federation.k8s_token_path)
+    pod_token = _read(token_path, "service account token")
+    namespace = _read(str(federation.k8s_namespace_path), "namespace file")
+    url = f"{_api_server()}/api/v1/namespaces/{namespace}/serviceaccounts/default/token"
+    body = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {
+            "audiences": [federation.k8s_audience],
+            "expirationSeconds": federation.k8s_expiration_seconds,
+        },
+    }
+    with sync_session() as session:
+        attempt = send_sync(
+            session, "POST", url, params=None, body=body, headers={"Authorization": f"Bearer {pod_token}"},
+            timeout=K8S_TIMEOUT_SECONDS, ca_file=str(Path(token_path).with_name("ca.crt")),
+        )  # fmt: skip
+    if not isinstance(attempt, Answer):
+        raise SubjectTokenUnavailable(
+            f"federated_k8s: cannot reach the Kubernetes API server at {url}: {attempt.message}"
+        )
+    answer = attempt.body if isinstance(attempt.body, dict) else {}
+    if not 200 <= attempt.status < 300:
+        raise SubjectTokenUnavailable(
+            f"federated_k8s: the Kubernetes API server refused the TokenRequest at {url}: HTTP "
+            f"{attempt.status} {answer.get('message', '')}".rstrip()
+        )
+    token = answer.get("status", {}).get("token") if isinstance(answer.get("status"), dict) else None
+    return _non_empty(token, f"the TokenRequest at {url}")

@@ -42,6 +42,15 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"airflow-databricks-clusters/{__version__}"
 
 
+def sync_session() -> Any:
+    """A pooled ``requests`` session sending the package's User-Agent."""
+    import requests
+
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
 def send_sync(
     session: Any,
     method: str,
@@ -53,16 +62,18 @@ def send_sync(
     timeout: float,
     form: Mapping[str, str] | None = None,
     proxies: Mapping[str, str] | None = None,
+    ca_file: str | None = None,
 ) -> Attempt:
     """One request with ``requests``: a JSON ``body``, or a ``form`` (the OAuth token request); through
     ``proxies`` (by URL scheme) when given, as the official provider passes them, ahead of the
-    environment's."""
+    environment's; trusting only ``ca_file``'s certificates when given (a cluster's private CA: per
+    request, as ``REQUESTS_CA_BUNDLE`` would override a session's)."""
     import requests
 
     try:
         response = session.request(
             method, url, params=params, json=body, data=form, headers=dict(headers), timeout=timeout,
-            proxies=dict(proxies) if proxies else None,
+            proxies=dict(proxies) if proxies else None, **({"verify": ca_file} if ca_file else {}),
         )  # fmt: skip
     except requests.exceptions.ConnectTimeout as err:
         return TransportFailure(f"connect timeout: {err}", sent=False)

@@ -24,6 +24,7 @@ from airflow_databricks_clusters.hooks import TOKENS, DatabricksClustersHook
 from airflow_databricks_clusters.testing.oidc_issuer import OidcIssuer
 from tests.aws_server import AwsServer
 from tests.integration.client import federation_tokens
+from tests.kubernetes_api import KubernetesApi
 from tests.sts_web_identity import StsWebIdentity
 
 ROLE = "arn:aws:iam::123456789012:role/airflow-workers"
@@ -237,3 +238,52 @@ def test_an_audience_the_policy_does_not_name_is_refused_for_aws(
         )
         with pytest.raises(PermissionDenied, match="Audience doesn't match"):
             DatabricksClustersHook().list_clusters()
+
+
+@pytest.fixture
+def kubernetes(
+    issuer: OidcIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KubernetesApi]:
+    with KubernetesApi(issuer, tmp_path) as api:
+        for name, value in api.environment().items():
+            monkeypatch.setenv(name, value)
+        api.mount(tmp_path / "serviceaccount")
+        yield api
+
+
+def pod(tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    """A federated_k8s extra that reads the pod's service account where ``kubernetes`` mounted it."""
+    account = tmp_path / "serviceaccount"
+    return {"federated_k8s": True, "client_id": APP_ID, "k8s_token_path": str(account / "token"),
+            "k8s_namespace_path": str(account / "namespace"), **extra}  # fmt: skip
+
+
+def test_kubernetes_without_a_projected_file_asks_the_api_server(
+    emu: Emulator,
+    issuer: OidcIssuer,
+    kubernetes: KubernetesApi,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    emu.add_federation_policy(
+        **issuer.policy("system:serviceaccount:airflow:default", service_principal=APP_ID)
+    )
+    use(monkeypatch, emu, pod(tmp_path, audience="databricks", expiration_seconds=900))
+    assert asyncio.run(DatabricksClustersHook().alist_clusters()) == []
+    assert DatabricksClustersHook().current_user()["userName"] == APP_ID
+    assert [r["body"]["spec"] for r in kubernetes.requests] == [
+        {"audiences": ["databricks"], "expirationSeconds": 900}
+    ]
+    # The pod's own token went to the API server only.
+    assert all(fingerprint(kubernetes.pod_token) not in r["sent"] for r in emu.request_log)
+
+
+@pytest.mark.usefixtures("kubernetes")
+def test_a_token_request_the_api_server_refuses_says_so_and_sends_nothing(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "serviceaccount" / "token").write_text("a-revoked-pod-token")
+    use(monkeypatch, emu, pod(tmp_path))
+    with pytest.raises(SubjectTokenUnavailable, match=r"refused the TokenRequest .*: HTTP 401 Unauthorized"):
+        DatabricksClustersHook().list_clusters()
+    assert emu.request_log == []

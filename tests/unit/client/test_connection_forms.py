@@ -44,6 +44,7 @@ FORMS: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
     ("federation, AWS by extra", None, None, {"federated_aws": True}),
     ("federation, Kubernetes by login", "federated_k8s", None, K8S),
     ("federation, Kubernetes by extra", None, None, {"federated_k8s": True, **K8S}),
+    ("federation, Kubernetes TokenRequest", "federated_k8s", None, {"client_id": "sp-app"}),
     ("federation, token provider before AWS", "federated_aws", None,
      {"federated_token_provider": "my_module.token", "federated_k8s": True}),
     ("federation, AWS before Kubernetes", None, None, {"federated_aws": True, "federated_k8s": True}),

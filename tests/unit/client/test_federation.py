@@ -58,9 +58,10 @@ def test_aws_reads_its_extras() -> None:
         ({"federated_aws": "yes"}, r"extra federated_aws: got 'yes'; allowed: true or false"),
         ({"federated_k8s": True, "k8s_projected_volume_token_path": K8S_FILE},
          r"federated_k8s needs extra client_id"),
-        ({"federated_k8s": True, "client_id": "sp-app"},
-         r"set extra k8s_projected_volume_token_path .* the TokenRequest API the provider falls back to is "
-         "not used"),
+        ({"federated_k8s": True, "client_id": "sp-app", "expiration_seconds": 300},
+         r"extra expiration_seconds: got 300; allowed: whole seconds, at least 600"),
+        ({"federated_k8s": True, "client_id": "sp-app", "k8s_projected_volume_token_path": ""},
+         r"extra k8s_projected_volume_token_path: got ''"),
         ({"federated_token_provider": "not a path"},
          r"federated_token_provider: got 'not a path'; allowed: the dotted path of a Callable"),
         ({"federated_token_provider": True}, r"federated_token_provider: got True"),
@@ -71,6 +72,24 @@ def test_a_bad_federation_extra_is_refused_naming_it(extra: dict[str, Any], mess
     with pytest.raises(ConnectionProblem, match=message) as refused:
         settings(extra)
     assert str(refused.value).startswith("Connection fed: ")
+
+
+def test_kubernetes_without_a_projected_file_asks_the_api_server_with_the_providers_defaults() -> None:
+    federation = settings({"client_id": "sp-app"}, login="federated_k8s").federation
+    account = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert federation == Federation(
+        "k8s_token_request", "sp-app", k8s_token_path=f"{account}/token",
+        k8s_namespace_path=f"{account}/namespace", k8s_audience="https://kubernetes.default.svc",
+        k8s_expiration_seconds=3600,
+    )  # fmt: skip
+    custom = {
+        "federated_k8s": True, "client_id": "sp-app", "audience": "databricks", "expiration_seconds": "900",
+        "k8s_token_path": "/sa/token", "k8s_namespace_path": "/sa/ns",
+    }  # fmt: skip
+    assert settings(custom).federation == Federation(
+        "k8s_token_request", "sp-app", k8s_token_path="/sa/token", k8s_namespace_path="/sa/ns",
+        k8s_audience="databricks", k8s_expiration_seconds=900,
+    )  # fmt: skip
 
 
 def test_federation_sends_no_fixed_header_and_has_its_own_token_key() -> None:
@@ -94,7 +113,15 @@ FEDERATED = [
     ({"client_id": "sp-app"}, "federated_aws"),
     ({"federated_k8s": True, "client_id": "sp-app", "k8s_projected_volume_token_path": K8S_FILE}, None),
     ({"client_id": "sp-app", "k8s_projected_volume_token_path": K8S_FILE}, "federated_k8s"),
+    ({"client_id": "sp-app", "audience": "databricks"}, "federated_k8s"),
 ]
+#: Our source -> the provider's method that obtains its subject token (both Kubernetes sources are one).
+PROVIDERS_SOURCE = {
+    "token_provider": "token_provider",
+    "aws": "aws",
+    "k8s": "k8s",
+    "k8s_token_request": "k8s",
+}
 
 
 @pytest.mark.parametrize(("extra", "login"), FEDERATED)
@@ -116,7 +143,7 @@ def test_the_exchange_is_the_providers(
 
     federation = settings_from_connection(conn).federation
     assert federation is not None
-    ours = federation.exchange_form(f"<{federation.source}>")
+    ours = federation.exchange_form(f"<{PROVIDERS_SOURCE[federation.source]}>")
     assert ours == theirs
     assert ours["grant_type"] == GRANT_TYPE
 
