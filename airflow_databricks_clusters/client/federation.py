@@ -14,7 +14,8 @@ subject token comes from is the connection's extra, in the provider's order:
   cluster's API server (a TokenRequest for the namespace's ``default`` service account, authenticated
   with the pod's own token at ``k8s_token_path``, in the namespace read from ``k8s_namespace_path``, for
   ``audience`` (default ``https://kubernetes.default.svc``), valid ``expiration_seconds`` (at least 600,
-  default 3600)).
+  default 3600), over TLS trusting the cluster CA: the ``ca.crt`` beside the pod's token, else the one
+  at the provider's fixed path).
 
 ``client_id`` (extra) names the service principal of a service-principal federation policy; without it
 the exchange is for an account-wide policy. Kubernetes tokens carry no custom claims, so ``federated_k8s``
@@ -106,9 +107,10 @@ class Federation:
 
 
 def _text(extra: Mapping[str, Any], key: str, default: str | None, allowed: str) -> str | None:
-    value = extra.get(key, default)
+    """A non-empty text, stripped; absent or JSON null is ``default`` (null is no setting, not "None")."""
+    value = extra.get(key)
     if value is None:
-        return None
+        return default
     if not isinstance(value, str) or not value.strip():
         raise FederationProblem(f"extra {key}: got {value!r}; allowed: {allowed}")
     return value.strip()
@@ -163,7 +165,10 @@ def federation(source: str, extra: Mapping[str, Any]) -> Federation:
     file = "a file's path"
     # As the provider: the projected file when the extra is there at all, else a TokenRequest.
     if "k8s_projected_volume_token_path" in extra:
-        path = _text(extra, "k8s_projected_volume_token_path", None, "the path of a projected token file")
+        allowed = "the path of a projected token file"
+        path = _text(extra, "k8s_projected_volume_token_path", None, allowed)
+        if path is None:  # written, but null: the provider would try to open None
+            raise FederationProblem(f"extra k8s_projected_volume_token_path: got None; allowed: {allowed}")
         return Federation(source, client_id, k8s_token_path=path)
     return Federation(
         "k8s_token_request",

@@ -11,7 +11,8 @@ import importlib
 import os
 from pathlib import Path
 
-from airflow_databricks_clusters.client.federation import Federation
+from airflow_databricks_clusters.client.answers import shown
+from airflow_databricks_clusters.client.federation import K8S_SERVICE_ACCOUNT, Federation
 from airflow_databricks_clusters.client.retry import Answer
 from airflow_databricks_clusters.client.transport import send_sync, sync_session
 from airflow_databricks_clusters.errors import DatabricksClustersError
@@ -91,7 +92,7 @@ def _projected_volume(path: str) -> str:
 
 def _read(path: str, what: str) -> str:
     try:
-        return Path(path).read_text().strip()
+        text = Path(path).read_text().strip()
     except FileNotFoundError as err:
         raise SubjectTokenUnavailable(
             f"federated_k8s: no {what} at {path}; a TokenRequest needs the pod's service account mounted "
@@ -99,6 +100,20 @@ def _read(path: str, what: str) -> str:
         ) from err
     except OSError as err:
         raise SubjectTokenUnavailable(f"federated_k8s: cannot read {path} ({err.strerror})") from err
+    if not text:
+        raise SubjectTokenUnavailable(f"federated_k8s: the {what} {path} is empty")
+    return text
+
+
+def _cluster_ca(token_path: str) -> str:
+    """The cluster CA: mounted beside the pod's token, else at the provider's fixed path."""
+    beside, fixed = Path(token_path).with_name("ca.crt"), Path(K8S_SERVICE_ACCOUNT) / "ca.crt"
+    for candidate in (beside, fixed):
+        if candidate.is_file():
+            return str(candidate)
+    raise SubjectTokenUnavailable(
+        f"federated_k8s: no cluster CA at {beside} (nor at {fixed}); a TokenRequest trusts only it"
+    )
 
 
 def _api_server() -> str:
@@ -113,7 +128,7 @@ def _token_request(federation: Federation) -> str:
     cluster's API server (the provider's request), trusting only the cluster's CA (``ca.crt`` beside the
     pod's token, where Kubernetes mounts both)."""
     token_path = str(federation.k8s_token_path)
-    pod_token = _read(token_path, "service account token")
+    pod_token = _read(token_path, "service account token file")
     namespace = _read(str(federation.k8s_namespace_path), "namespace file")
     url = f"{_api_server()}/api/v1/namespaces/{namespace}/serviceaccounts/default/token"
     body = {
@@ -127,17 +142,21 @@ def _token_request(federation: Federation) -> str:
     with sync_session() as session:
         attempt = send_sync(
             session, "POST", url, params=None, body=body, headers={"Authorization": f"Bearer {pod_token}"},
-            timeout=K8S_TIMEOUT_SECONDS, ca_file=str(Path(token_path).with_name("ca.crt")),
+            timeout=K8S_TIMEOUT_SECONDS, ca_file=_cluster_ca(token_path),
         )  # fmt: skip
     if not isinstance(attempt, Answer):
         raise SubjectTokenUnavailable(
             f"federated_k8s: cannot reach the Kubernetes API server at {url}: {attempt.message}"
         )
-    answer = attempt.body if isinstance(attempt.body, dict) else {}
     if not 200 <= attempt.status < 300:
         raise SubjectTokenUnavailable(
             f"federated_k8s: the Kubernetes API server refused the TokenRequest at {url}: HTTP "
-            f"{attempt.status} {answer.get('message', '')}".rstrip()
+            f"{attempt.status} {shown(attempt.body)}"
         )
-    token = answer.get("status", {}).get("token") if isinstance(answer.get("status"), dict) else None
-    return _non_empty(token, f"the TokenRequest at {url}")
+    status = attempt.body.get("status") if isinstance(attempt.body, dict) else None
+    token = status.get("token") if isinstance(status, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise SubjectTokenUnavailable(
+            f"federated_k8s: the TokenRequest at {url} was answered without status.token"
+        )
+    return token.strip()

@@ -284,6 +284,27 @@ def test_a_token_request_the_api_server_refuses_says_so_and_sends_nothing(
 ) -> None:
     (tmp_path / "serviceaccount" / "token").write_text("a-revoked-pod-token")
     use(monkeypatch, emu, pod(tmp_path))
-    with pytest.raises(SubjectTokenUnavailable, match=r"refused the TokenRequest .*: HTTP 401 Unauthorized"):
+    with pytest.raises(
+        SubjectTokenUnavailable, match=r"refused the TokenRequest .*: HTTP 401 .*Unauthorized"
+    ):
+        DatabricksClustersHook().list_clusters()
+    assert emu.request_log == []
+
+
+@pytest.mark.parametrize(
+    ("break_mount", "message"),
+    [
+        (lambda account: (account / "ca.crt").unlink(), r"no cluster CA at .*ca\.crt"),
+        (lambda account: (account / "namespace").write_text("\n"), r"the namespace file .* is empty"),
+    ],
+    ids=["no-ca", "empty-namespace"],
+)
+@pytest.mark.usefixtures("kubernetes")
+def test_a_pod_mount_without_what_a_token_request_needs_is_named(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, break_mount: Any, message: str
+) -> None:
+    break_mount(tmp_path / "serviceaccount")
+    use(monkeypatch, emu, pod(tmp_path))
+    with pytest.raises(SubjectTokenUnavailable, match=message):
         DatabricksClustersHook().list_clusters()
     assert emu.request_log == []

@@ -62,6 +62,8 @@ def test_aws_reads_its_extras() -> None:
          r"extra expiration_seconds: got 300; allowed: whole seconds, at least 600"),
         ({"federated_k8s": True, "client_id": "sp-app", "k8s_projected_volume_token_path": ""},
          r"extra k8s_projected_volume_token_path: got ''"),
+        ({"federated_k8s": True, "client_id": "sp-app", "k8s_projected_volume_token_path": None},
+         r"extra k8s_projected_volume_token_path: got None; allowed: the path of a projected token file"),
         ({"federated_token_provider": "not a path"},
          r"federated_token_provider: got 'not a path'; allowed: the dotted path of a Callable"),
         ({"federated_token_provider": True}, r"federated_token_provider: got True"),
@@ -90,6 +92,16 @@ def test_kubernetes_without_a_projected_file_asks_the_api_server_with_the_provid
         "k8s_token_request", "sp-app", k8s_token_path="/sa/token", k8s_namespace_path="/sa/ns",
         k8s_audience="databricks", k8s_expiration_seconds=900,
     )  # fmt: skip
+
+
+def test_an_extra_written_as_null_is_its_default() -> None:
+    # JSON null is no setting: a null audience is not the text "None", nor a null path a file of that name.
+    nulls = {"audience": None, "k8s_token_path": None, "client_id": "sp-app", "aws_conn_id": None}
+    for flag in ("federated_k8s", "federated_aws"):
+        assert (
+            settings({flag: True, **nulls}).federation
+            == settings({flag: True, "client_id": "sp-app"}).federation
+        )
 
 
 def test_federation_sends_no_fixed_header_and_has_its_own_token_key() -> None:
