@@ -20,27 +20,22 @@ from tests.integration.client.listeners import self_signed_certificate, tls_cont
 from tests.stand_in_server import StandInServer
 
 
-class KubernetesApi:
+class KubernetesApi(StandInServer):
     """The stand-in on ``127.0.0.1``; ``mount(directory)`` writes what a pod has mounted (token,
     namespace, the cluster CA) and ``environment()`` the variables a pod has."""
 
     def __init__(self, issuer: OidcIssuer, directory: Path, namespace: str = "airflow") -> None:
+        self.cert_file, key_file = self_signed_certificate(directory)
+        super().__init__(tls_context(self.cert_file, key_file))
         self.issuer, self.namespace = issuer, namespace
         self.pod_token = "pod-service-account-token"
         self.requests: list[dict[str, Any]] = []
-        self.cert_file, key_file = self_signed_certificate(directory)
-        self._server = StandInServer(self._post, tls_context(self.cert_file, key_file))
 
-    def __enter__(self) -> KubernetesApi:
-        self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.__exit__(*exc)
-
-    def _post(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str, bytes]:
+    def respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
         status, answer = self.answer(path, headers.get("Authorization", ""), json.loads(body or b"{}"))
-        return status, "application/json", json.dumps(answer).encode()
+        return status, {"Content-Type": "application/json"}, json.dumps(answer).encode()
 
     def mount(self, directory: Path) -> Path:
         """The pod's service account mount (``token``, ``namespace``, ``ca.crt``); the token's path."""
@@ -53,7 +48,7 @@ class KubernetesApi:
     def environment(self) -> dict[str, str]:
         return {
             "KUBERNETES_SERVICE_HOST": "127.0.0.1",
-            "KUBERNETES_SERVICE_PORT": str(self._server.port),
+            "KUBERNETES_SERVICE_PORT": str(self.port),
         }
 
     def answer(self, path: str, authorization: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -1,43 +1,56 @@
-"""A loopback HTTP(S) server for a stand-in of one call of a service nothing local serves (STS's
-GetWebIdentityToken, a Kubernetes TokenRequest): every POST is answered by the stand-in's function."""
+"""A loopback HTTP(S) server for a test's stand-in of something nothing local serves (STS's
+GetWebIdentityToken, a Kubernetes TokenRequest, a deployment's egress proxy): a subclass answers every
+request in ``respond``."""
 
 from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
-#: (path, headers, body) -> (status, content type, body)
-Answer = Callable[[str, Mapping[str, str], bytes], tuple[int, str, bytes]]
+Served = TypeVar("Served", bound="StandInServer")
 
 
 class StandInServer:
-    """``answer`` behind ``127.0.0.1:<port>``, over TLS when given a server ``tls`` context; use as
-    ``with StandInServer(answer) as server:``."""
+    """``127.0.0.1:<port>``, over TLS when given a server ``tls`` context; every request of any method
+    goes to ``respond``. Use as ``with Subclass(...) as server:``."""
 
-    def __init__(self, answer: Answer, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        stand_in = self
+
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status, content_type, data = answer(self.path, self.headers, body)
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, data = stand_in.respond(self.command, self.path, self.headers, body)
                 self.send_response(status)
-                self.send_header("Content-Type", content_type)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> StandInServer:
+    def respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """The answer to one request: status, headers (Content-Length is added), body."""
+        raise NotImplementedError
+
+    def __enter__(self: Served) -> Served:
         self._thread.start()
         return self
 

@@ -28,26 +28,21 @@ _CREDENTIAL = re.compile(
 _NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
-class StsWebIdentity:
+class StsWebIdentity(StandInServer):
     """The stand-in on a free loopback port; ``calls`` counts the tokens it signed."""
 
     def __init__(self, issuer: OidcIssuer, moto_endpoint_url: str) -> None:
+        super().__init__()
         self.issuer = issuer
         self.moto_endpoint_url = moto_endpoint_url
         self.calls = 0
-        self._server = StandInServer(self._post)
-        self.endpoint_url = f"http://127.0.0.1:{self._server.port}"
+        self.endpoint_url = f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> StsWebIdentity:
-        self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.__exit__(*exc)
-
-    def _post(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[int, str, bytes]:
+    def respond(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, Mapping[str, str], bytes]:
         status, xml = self.answer(headers.get("Authorization", ""), parse_qs(body.decode()))
-        return status, "text/xml", xml.encode()
+        return status, {"Content-Type": "text/xml"}, xml.encode()
 
     def connection_env(self, access_key: str, secret_key: str, session_token: str | None = None) -> str:
         """An ``aws`` connection whose STS calls come here (GetWebIdentityToken is regional)."""

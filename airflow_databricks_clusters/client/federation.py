@@ -134,7 +134,6 @@ def _seconds(
 
 def federation(source: str, extra: Mapping[str, Any]) -> Federation:
     """The federation of ``source`` (``token_provider``, ``aws``, ``k8s``) as the extra configures it."""
-    low, high = AWS_DURATION_RANGE
     client_id = _text(extra, "client_id", None, "the service principal's application id (a text)")
     if source == "token_provider":
         path = _text(extra, "federated_token_provider", None, "a dotted path such as my_package.tokens.get")
@@ -145,6 +144,7 @@ def federation(source: str, extra: Mapping[str, Any]) -> Federation:
             )
         return Federation(source, client_id, token_provider=path)
     if source == "aws":
+        low, high = AWS_DURATION_RANGE
         return Federation(
             source,
             client_id,

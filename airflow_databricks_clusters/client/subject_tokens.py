@@ -35,7 +35,10 @@ def subject_token(federation: Federation) -> str:
         return _aws(federation)
     if federation.source == "k8s_token_request":
         return _token_request(federation)
-    return _projected_volume(str(federation.k8s_token_path))
+    return _read(
+        str(federation.k8s_token_path), "token file",
+        "the pod needs a projected serviceAccountToken volume mounted there",
+    )  # fmt: skip
 
 
 def _non_empty(token: object, origin: str) -> str:
@@ -77,27 +80,13 @@ def _aws(federation: Federation) -> str:
     return _non_empty(answer.get("WebIdentityToken"), f"STS through the connection {federation.aws_conn_id}")
 
 
-def _projected_volume(path: str) -> str:
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError as err:
-        raise SubjectTokenUnavailable(
-            f"federated_k8s: no token file at {path}; the pod needs a projected serviceAccountToken "
-            "volume mounted there"
-        ) from err
-    except OSError as err:
-        raise SubjectTokenUnavailable(f"federated_k8s: cannot read {path} ({err.strerror})") from err
-    return _non_empty(text, f"the token file {path}")
-
-
-def _read(path: str, what: str) -> str:
+def _read(path: str, what: str, where_it_comes_from: str) -> str:
+    """A file of the pod's (a token, the namespace), stripped; named with what to mount when it is missing
+    or empty."""
     try:
         text = Path(path).read_text().strip()
     except FileNotFoundError as err:
-        raise SubjectTokenUnavailable(
-            f"federated_k8s: no {what} at {path}; a TokenRequest needs the pod's service account mounted "
-            "(or extra k8s_projected_volume_token_path for a projected token)"
-        ) from err
+        raise SubjectTokenUnavailable(f"federated_k8s: no {what} at {path}; {where_it_comes_from}") from err
     except OSError as err:
         raise SubjectTokenUnavailable(f"federated_k8s: cannot read {path} ({err.strerror})") from err
     if not text:
@@ -128,8 +117,11 @@ def _token_request(federation: Federation) -> str:
     cluster's API server (the provider's request), trusting only the cluster's CA (``ca.crt`` beside the
     pod's token, where Kubernetes mounts both)."""
     token_path = str(federation.k8s_token_path)
-    pod_token = _read(token_path, "service account token file")
-    namespace = _read(str(federation.k8s_namespace_path), "namespace file")
+    mounted = (
+        "a TokenRequest needs the pod's service account mounted (or extra k8s_projected_volume_token_path)"
+    )
+    pod_token = _read(token_path, "service account token file", mounted)
+    namespace = _read(str(federation.k8s_namespace_path), "namespace file", mounted)
     url = f"{_api_server()}/api/v1/namespaces/{namespace}/serviceaccounts/default/token"
     body = {
         "apiVersion": "authentication.k8s.io/v1",
