@@ -111,6 +111,16 @@ class AirflowDeployment:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "AIRFLOW_CONN_DATABRICKS_DEFAULT": connection,
             "DATABRICKS_CLUSTER_POLL_SECONDS": "1",
+            # A task's supervisor notices its process has ended at its next wake-up, up to this many
+            # seconds later (default 5). The emulator starts a cluster in a few seconds, so a trigger could
+            # fire before the executor said its task had deferred; the scheduler then reads that late
+            # "success" as a task killed while queued and fails the try. Waking every second also ends
+            # every task sooner; the price is a heartbeat a second per running task.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            # A busy machine can keep the API server from answering a task's start within the default 5 s;
+            # the task SDK then sends the start again, the API server refuses it (the first one landed)
+            # and the try fails before its task runs a line.
+            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
             # Task and trigger logs are served on ports of the deployment's own: another deployment on the
             # machine (a parallel test worker's) may hold the defaults, 8793 and 8794.
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),

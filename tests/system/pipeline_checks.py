@@ -37,15 +37,27 @@ def worker_and_trigger_logs(airflow: AirflowDeployment, run_id: str, task_id: st
 
 
 def failed_run_report(airflow: AirflowDeployment, run_id: str) -> str:
-    """Why a run of the DAG did not succeed, for an assertion's message: its task states and the log tails of
-    each task that did not succeed (every attempt and deferral), as CI shows nothing else of them."""
+    """Why a run of the DAG did not succeed, for an assertion's message: its task states, the log tails of
+    each task that did not succeed (every attempt and deferral), and the errors the scheduler's executor
+    logged (a task process that failed to start writes nothing to the task's own log), as CI shows nothing
+    else of them."""
     states = airflow.task_states(DAG_ID, run_id)
     report = [f"task states: {states}"]
     for task_id, state in states.items():
         if state not in ("success", "upstream_failed", "skipped"):
             for name, text in airflow.task_log_files(DAG_ID, run_id, task_id).items():
                 report.append(f"----- {task_id} ({state}) {name}, last lines -----\n{text[-4000:]}")
+    report.append("----- the scheduler's last errors -----")
+    report.extend(logged_errors(airflow.log("scheduler"))[-6:])
     return "\n".join(report)
+
+
+def logged_errors(log: str) -> list[str]:
+    """The error entries of a component's log, each as its first line and (for a traceback) its last three:
+    the exception and the server's detail."""
+    entries = re.split(r"\n(?=\d{4}-\d\d-\d\dT)", log)
+    errors = [entry.splitlines() for entry in entries if re.match(r"\S+ \[(error|critical)", entry)]
+    return ["\n".join(lines[:1] + lines[1:][-3:]) for lines in errors]
 
 
 def ran_in_triggerer(trigger_log: str, run_id: str, task_id: str) -> bool:
@@ -84,8 +96,9 @@ def check_happy_path(airflow: AirflowDeployment, emulator: Emulator) -> str:
         for r in emulator.runs.all_runs()
         if r["tasks"][0].get("existing_cluster_id") == cluster["cluster_id"]
     ]
-    # One Spark run per try of each downstream task: a try that the scheduler failed (no heartbeat for
-    # HEARTBEAT_TIMEOUT_SECONDS on a loaded machine) and Airflow retried submits its run again.
+    # One Spark run per try of each downstream task: a try that the scheduler failed on a loaded machine
+    # (no heartbeat for HEARTBEAT_TIMEOUT_SECONDS, or its executor's report came late) and Airflow retried
+    # submits its run again.
     tries = airflow.try_numbers(DAG_ID, run_id)
     submitted = Counter(r["run_name"].split()[0] for r in runs)
     assert submitted == {task_id: tries[task_id] for task_id in DOWNSTREAM}, (
