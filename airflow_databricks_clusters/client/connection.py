@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_databricks_clusters.client.federation import Federation, FederationProblem, federation
 from airflow_databricks_clusters.errors import DatabricksClustersError
@@ -256,12 +257,28 @@ def _proxies(conn_id: str, extra: Mapping[str, Any]) -> dict[str, str] | None:
             f"Connection {conn_id}: extra proxies: got the key(s) {', '.join(unknown)}; allowed: {allowed}"
         )
     for scheme, url in proxies.items():
+        # The value is never shown: a proxy URL may hold a password (and httpx's own refusal of one
+        # without a scheme would print it whole).
         if not isinstance(url, str) or not url:
-            # The value is not shown: a proxy URL may hold a password.
             raise ConnectionProblem(
                 f"Connection {conn_id}: extra proxies.{scheme} is not a non-empty text; allowed: {allowed}"
             )
+        if not _is_proxy_url(url):
+            raise ConnectionProblem(
+                f"Connection {conn_id}: extra proxies.{scheme} is not an http:// or https:// URL with a "
+                f"host (value not shown: it may hold a password); allowed: {allowed}"
+            )
     return dict(proxies) or None
+
+
+def _is_proxy_url(url: str) -> bool:
+    """An ``http://`` or ``https://`` URL naming a host, the proxies both HTTP clients take."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it: a port that is not a number raises ValueError)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 SUPPORTED = (

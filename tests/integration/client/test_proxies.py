@@ -82,3 +82,17 @@ def test_a_bad_proxies_extra_is_refused_before_any_request(
         DatabricksClustersHook().list_clusters()
     assert said in str(refused.value)
     assert proxy.seen == [] and emu.request_log == []
+
+
+@pytest.mark.parametrize("url", ["user:s3cret@proxy:3128", "ftp://user:s3cret@proxy:3128", "http://:3128"])
+def test_a_proxy_that_is_not_an_http_url_is_refused_without_showing_it(
+    emu: Emulator, proxy: ForwardProxy, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    # httpx refuses a URL without a scheme with the whole URL, password and all, in its message.
+    use(monkeypatch, emu, password=emu.token, extra={"proxies": {"https": proxy.url, "http": url}})
+    hook = DatabricksClustersHook()
+    for call in (hook.list_clusters, lambda: asyncio.run(hook.alist_clusters())):
+        with pytest.raises(ConnectionProblem, match=r"proxies\.http is not an http:// or https:// URL") as no:
+            call()
+        assert "s3cret" not in str(no.value) and "3128" not in str(no.value)
+    assert proxy.seen == [] and emu.request_log == []
