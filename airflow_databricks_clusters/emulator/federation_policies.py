@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_databricks_clusters.emulator.api_errors import ApiError, OAuthError
@@ -47,6 +47,8 @@ class FederationPolicy:
     jwks_json: str
     subject_claim: str = "sub"
     service_principal: str | None = None
+    #: ``jwks_json``'s keys, read once when the policy is added (``jwt.PyJWK``).
+    keys: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any]) -> FederationPolicy:
@@ -72,11 +74,10 @@ class FederationPolicy:
             keys = None
         if not isinstance(keys, list) or not keys:
             raise _bad('Field jwks_json must be a JWKS: the JSON text of {"keys": [...]}.')
-        for key in keys:
-            kind = key.get("kty") if isinstance(key, dict) else None
-            if kind not in KEY_ALGORITHMS:
-                raise _bad(f"Field jwks_json holds a {kind} key; allowed: RSA or EC public keys.")
-        return cls(body["issuer"], tuple(audiences), body["subject"], body["jwks_json"], claim, principal)
+        return cls(
+            body["issuer"], tuple(audiences), body["subject"], body["jwks_json"], claim, principal,
+            tuple(_public_key(key, number) for number, key in enumerate(keys, 1)),
+        )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,21 @@ class FederationPolicy:
             "subject_claim": self.subject_claim,
             "service_principal": self.service_principal,
         }
+
+
+def _public_key(key: Any, number: int) -> Any:
+    """One key of a policy's JWKS, read as a public key of its kind; ApiError 400 naming it otherwise."""
+    import jwt
+
+    kind = key.get("kty") if isinstance(key, dict) else None
+    if kind not in KEY_ALGORITHMS:
+        raise _bad(f"Field jwks_json holds a {kind} key; allowed: RSA or EC public keys.")
+    try:
+        return jwt.PyJWK(key)
+    except jwt.PyJWTError as err:
+        raise _bad(
+            f"Field jwks_json key {key.get('kid') or number} is not a usable {kind} public key: {err}"
+        ) from None
 
 
 class FederationPolicies:
@@ -149,8 +165,7 @@ class FederationPolicies:
         import jwt
 
         algorithm, kid = str(header["alg"]), header.get("kid")
-        keys = jwt.PyJWKSet.from_json(policy.jwks_json).keys
-        named = [key for key in keys if kid is None or key.key_id == kid]
+        named = [key for key in policy.keys if kid is None or key.key_id == kid]
         if not named:
             raise jwt.InvalidKeyError("no key of the issuer's JWKS has the token's kid")
         # Only keys of the token's kind of algorithm, each given as a public key with that one algorithm:

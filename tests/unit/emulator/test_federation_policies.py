@@ -107,6 +107,8 @@ def test_a_malformed_exchange_is_a_400(issuer: OidcIssuer) -> None:
         ({"issuer": ""}, "Field issuer must be a non-empty string"),
         ({"jwks_json": "{}"}, "jwks_json must be a JWKS"),
         ({"service_principal": ""}, "service_principal must be an application id"),
+        # An RSA key without its modulus and exponent: refused when added, not at every exchange after.
+        ({"jwks_json": '{"keys": [{"kty": "RSA", "kid": "k1"}]}'}, "jwks_json key k1 is not a usable RSA"),
     ],
 )
 def test_a_bad_policy_is_refused_naming_the_field(issuer: OidcIssuer, change: dict, message: str) -> None:
