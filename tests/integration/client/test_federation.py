@@ -38,10 +38,8 @@ def issuer() -> OidcIssuer:
 
 @pytest.fixture
 def supplied(issuer: OidcIssuer) -> Iterator[list[str]]:
-    federation_tokens.SUBJECT[:] = [issuer.token(ROLE)]
-    federation_tokens.CALLS.clear()
-    yield federation_tokens.SUBJECT
-    federation_tokens.SUBJECT.clear()
+    with federation_tokens.supplying(issuer.token(ROLE)) as subject:
+        yield subject
 
 
 def use(
@@ -54,7 +52,7 @@ def use(
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
 
 
-PROVIDER = {"federated_token_provider": f"{federation_tokens.__name__}.get", "client_id": APP_ID}
+PROVIDER = {"federated_token_provider": federation_tokens.PATH, "client_id": APP_ID}
 
 
 def exchanges(emu: Emulator) -> list[dict[str, Any]]:

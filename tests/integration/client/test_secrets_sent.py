@@ -55,7 +55,7 @@ FORMS: dict[str, tuple[str | None, str | None, dict[str, Any], dict[str, set[str
         {"<pat>": {API}, "sp-secret": set()},
     ),
     "federation, token provider": (
-        None, None, {"federated_token_provider": f"{federation_tokens.__name__}.get", "client_id": "sp-fed"},
+        None, None, {"federated_token_provider": federation_tokens.PATH, "client_id": "sp-fed"},
         {SUBJECT: {TOKEN_ENDPOINT}, "<minted>": {API}},
     ),
     "Azure service principal": (
@@ -73,7 +73,6 @@ def test_each_secret_reaches_only_what_it_is_for(
     emu.add_oauth_client("sp", "sp-secret")
     emu.add_federation_policy(**ISSUER.policy("airflow", service_principal="sp-fed"))
     subject = ISSUER.token("airflow")
-    federation_tokens.SUBJECT[:] = [subject]
 
     def real(value: str | None) -> str | None:
         return {"<pat>": emu.token, SUBJECT: subject}.get(str(value), value)
@@ -82,11 +81,12 @@ def test_each_secret_reaches_only_what_it_is_for(
             "password": real(password), "extra": {k: real(v) for k, v in extra.items()}}  # fmt: skip
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
     hook = DatabricksClustersHook()
-    # Basic is not a workspace's API credential (401); an Azure form is refused before any request.
-    with contextlib.suppress(PermissionDenied, ConnectionProblem):
-        hook.list_clusters()
-    with contextlib.suppress(PermissionDenied, ConnectionProblem):
-        asyncio.run(DatabricksClustersHook().alist_clusters())
+    with federation_tokens.supplying(subject):
+        # Basic is not a workspace's API credential (401); an Azure form is refused before any request.
+        with contextlib.suppress(PermissionDenied, ConnectionProblem):
+            hook.list_clusters()
+        with contextlib.suppress(PermissionDenied, ConnectionProblem):
+            asyncio.run(DatabricksClustersHook().alist_clusters())
     secrets = {real(secret): places for secret, places in where.items() if secret != "<minted>"}
     if "<minted>" in where:
         minted = TOKENS.get(hook._token_key(hook.settings), 0.0)

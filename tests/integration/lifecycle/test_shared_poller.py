@@ -231,14 +231,13 @@ def test_waits_on_a_federated_connection_share_its_exchange_and_renew_it(
     ids = create(10)  # with the emulator's token, before the connection turns federated
     issuer = OidcIssuer()
     emu.add_federation_policy(**issuer.policy("airflow-triggerer", service_principal="sp-app"))
-    federation_tokens.SUBJECT[:] = [issuer.token("airflow-triggerer", lifetime_seconds=7200)]
-    federation_tokens.CALLS.clear()
-    extra = {"federated_token_provider": f"{federation_tokens.__name__}.get", "client_id": "sp-app"}
+    extra = {"federated_token_provider": federation_tokens.PATH, "client_id": "sp-app"}
     conn = {**emu.connection(), "password": None, "extra": extra}
     monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(conn))
-    # Past the workspace token's hour while the waits go on: the next round is refused 403, and the
-    # poller's hook exchanges a new subject token once for all ten waits.
-    events = run_waits(emu, [trigger(c) for c in ids], lambda: emu.advance(3601))
+    with federation_tokens.supplying(issuer.token("airflow-triggerer", lifetime_seconds=7200)):
+        # Past the workspace token's hour while the waits go on: the next round is refused 403, and the
+        # poller's hook exchanges a new subject token once for all ten waits.
+        events = run_waits(emu, [trigger(c) for c in ids], lambda: emu.advance(3601))
+        assert len(federation_tokens.CALLS) == 2
     assert [e["status"] for e in events] == ["success"] * 10
     assert [r["status"] for r in emu.request_log if r["path"] == "/oidc/v1/token"] == [200, 200]
-    assert len(federation_tokens.CALLS) == 2
