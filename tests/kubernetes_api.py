@@ -57,7 +57,9 @@ class KubernetesApi(StandInServer):
             return 401, {"kind": "Status", "status": "Failure", "message": "Unauthorized", "code": 401}
         if path != f"/api/v1/namespaces/{self.namespace}/serviceaccounts/default/token":
             return 404, {"kind": "Status", "status": "Failure", "message": "the server could not find it"}
-        spec = body.get("spec", {})
+        # What an API server defaults when the request leaves them out: its own audience, an hour.
+        defaults = {"audiences": ["https://kubernetes.default.svc"], "expirationSeconds": 3600}
+        spec = {**defaults, **body.get("spec", {})}
         subject = f"system:serviceaccount:{self.namespace}:default"
         token = self.issuer.token(
             subject, audience=spec["audiences"][0], lifetime_seconds=spec["expirationSeconds"]

@@ -37,10 +37,18 @@ class StandInServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def get_request(self) -> tuple[Any, Any]:
+                sock, address = super().get_request()
+                if tls is not None:
+                    # The handshake happens in the request's own thread, at its first read: a client that
+                    # stalls in it holds up no other.
+                    sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+                return sock, address
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -57,3 +65,4 @@ class StandInServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join()
