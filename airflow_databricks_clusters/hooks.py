@@ -67,6 +67,11 @@ async def _amask(secret: str) -> None:
         await amask_secret(secret)
 
 
+def _basic(user: str, secret: str) -> dict[str, str]:
+    """The HTTP Basic ``Authorization`` header of ``user`` and ``secret``."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+
 def _minting(key: TokenKey) -> asyncio.Lock:
     """The lock of one client's token requests in the running event loop."""
     locks = _mint_locks.setdefault(asyncio.get_running_loop(), {})
@@ -173,9 +178,8 @@ class DatabricksClustersHook(BaseHook):
             if subject is None:
                 raise ValueError("a token exchange needs its subject token")
             return url, settings.federation.exchange_form(subject), {}
-        basic = base64.b64encode(f"{settings.client_id}:{settings.client_secret}".encode()).decode()
         form = {"grant_type": "client_credentials", "scope": "all-apis"}
-        return url, form, {"Authorization": f"Basic {basic}"}
+        return url, form, _basic(str(settings.client_id), str(settings.client_secret))
 
     @staticmethod
     def _token_key(settings: ConnectionSettings) -> TokenKey:
@@ -207,8 +211,7 @@ class DatabricksClustersHook(BaseHook):
         if settings.mints_tokens:
             return None
         if settings.uses_basic:
-            basic = base64.b64encode(f"{settings.login}:{settings.password}".encode()).decode()
-            return {"Authorization": f"Basic {basic}"}
+            return _basic(str(settings.login), str(settings.password))
         return {"Authorization": f"Bearer {settings.token}"}
 
     def _auth_header(self) -> dict[str, str]:
